@@ -1,0 +1,41 @@
+"""Driver errors. Third-party exceptions (pymodbus, pyserial, asyncua) are translated into these at
+exactly one place per library (the protocol's ``client.py``), with ``from exc``.
+
+::
+
+    DriverError                      anything a driver reports
+    ├── DeviceUnreachable            no answer at all: timeout, refused connection, closed link
+    └── DeviceError                  the device answered, but not with usable data
+        ├── ExceptionResponse        a Modbus exception code (illegal address, device busy, ...)
+        └── DecodeError              the registers do not decode to the point's type
+"""
+
+from __future__ import annotations
+
+
+class DriverError(Exception):
+    def __init__(self, reason: str, *, device: str | None = None, point: str | None = None) -> None:
+        where = "/".join(x for x in (device, point) if x)
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.reason = reason
+        self.device = device
+        self.point = point
+
+
+class DeviceUnreachable(DriverError):
+    pass
+
+
+class DeviceError(DriverError):
+    pass
+
+
+class ExceptionResponse(DeviceError):
+    def __init__(self, code: int, reason: str, *, device: str | None = None, address: int | None = None):
+        super().__init__(reason, device=device)
+        self.code = code
+        self.address = address
+
+
+class DecodeError(DeviceError):
+    pass

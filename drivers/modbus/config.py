@@ -1,0 +1,185 @@
+"""What a Modbus point and device are: the YAML model (pydantic) and the resolved form (dataclasses).
+
+Addresses are 0-based protocol addresses (as the Intesis map and pymodbus use them), not 4xxxx numbers.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class Table(enum.StrEnum):
+    HOLDING = "holding"  # FC03
+    INPUT = "input"  # FC04
+    COIL = "coil"  # FC01
+    DISCRETE = "discrete"  # FC02
+
+
+class DataType(enum.StrEnum):
+    INT16 = "int16"
+    UINT16 = "uint16"
+    INT32 = "int32"
+    UINT32 = "uint32"
+    FLOAT32 = "float32"
+    INT64 = "int64"
+    UINT64 = "uint64"
+    FLOAT64 = "float64"
+    BOOL = "bool"  # a coil or discrete input, or one bit of a register (with ``bit``)
+
+
+WORDS = {
+    DataType.INT16: 1,
+    DataType.UINT16: 1,
+    DataType.BOOL: 1,
+    DataType.INT32: 2,
+    DataType.UINT32: 2,
+    DataType.FLOAT32: 2,
+    DataType.INT64: 4,
+    DataType.UINT64: 4,
+    DataType.FLOAT64: 4,
+}
+
+
+class Order(enum.StrEnum):
+    BIG = "big"
+    LITTLE = "little"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModbusPointSpec(_Model):
+    """One point as written in a config or profile."""
+
+    name: Identifier
+    register: int | str = Field(description="0-based address, or an expression over the device's params")
+    table: Table = Table.HOLDING
+    type: DataType = DataType.UINT16
+    word_order: Order | None = None  # None: the device's default
+    byte_order: Order | None = None
+    bit: int | None = Field(default=None, ge=0, le=15)
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+    unavailable: tuple[int, ...] = Field(
+        default=(), description="raw values that mean 'not available' (DALI MASK/TMASK): quality BAD"
+    )
+
+    @model_validator(mode="after")
+    def _bit_fits(self) -> ModbusPointSpec:
+        bit_table = self.table in (Table.COIL, Table.DISCRETE)
+        if self.bit is not None and (self.type is not DataType.BOOL or bit_table):
+            raise ValueError("bit is only for type bool in a holding or input register")
+        if self.table in (Table.COIL, Table.DISCRETE) and self.type is not DataType.BOOL:
+            raise ValueError(f"a {self.table.value} point must have type bool")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusPoint:
+    """A point with its address resolved: what the planner and the codec work on."""
+
+    name: str
+    table: Table
+    address: int
+    type: DataType
+    word_order: Order = Order.BIG
+    byte_order: Order = Order.BIG
+    bit: int | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+    unavailable: tuple[int, ...] = ()
+
+    @property
+    def words(self) -> int:
+        if self.table in (Table.COIL, Table.DISCRETE):
+            return 1
+        return WORDS[self.type]
+
+    @property
+    def end(self) -> int:
+        """One past the last address this point occupies."""
+        return self.address + self.words
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusDevice:
+    name: str
+    unit: int
+    poll_interval_s: float
+    points: tuple[ModbusPoint, ...]
+
+
+class ModbusTcpLink(_Model):
+    kind: Literal["modbus_tcp"]
+    host: str
+    port: int = Field(default=502, ge=1, le=65535)
+    timeout_s: float = Field(default=1.0, gt=0, le=60)
+    max_registers: int = Field(default=125, ge=1, le=125, description="per read request (Modbus limit 125)")
+    max_gap: int = Field(default=16, ge=0, le=124, description="unused registers a request may span")
+
+
+class PointError(ValueError):
+    """A point that cannot be resolved; ``index`` and ``field`` place it in its list."""
+
+    def __init__(self, index: int, field: str, reason: str) -> None:
+        super().__init__(f"points[{index}].{field}: {reason}")
+        self.index = index
+        self.field = field
+        self.reason = reason
+
+
+def resolve_points(
+    specs: tuple[ModbusPointSpec, ...],
+    params: dict[str, int],
+    word_order: Order = Order.BIG,
+    byte_order: Order = Order.BIG,
+) -> tuple[ModbusPoint, ...]:
+    """Evaluate register expressions and check that points neither collide nor leave the address space.
+
+    Two points may share a register only when both are single bits of it (a status bitfield).
+    """
+    from drivers.profiles.expr import evaluate
+
+    points: list[ModbusPoint] = []
+    names: dict[str, int] = {}
+    for i, s in enumerate(specs):
+        if s.name in names:
+            raise PointError(i, "name", f"duplicate point name {s.name!r} (also points[{names[s.name]}])")
+        names[s.name] = i
+        try:
+            address = evaluate(s.register, params)
+        except ValueError as exc:
+            raise PointError(i, "register", str(exc)) from None
+        p = ModbusPoint(
+            name=s.name,
+            table=s.table,
+            address=address,
+            type=s.type,
+            word_order=s.word_order or word_order,
+            byte_order=s.byte_order or byte_order,
+            bit=s.bit,
+            scale=s.scale,
+            offset=s.offset,
+            unit=s.unit,
+            unavailable=s.unavailable,
+        )
+        if p.address < 0 or p.end > 65536:
+            raise PointError(i, "register", f"address {p.address} (+{p.words} words) is outside 0..65535")
+        for j, q in enumerate(points):
+            if q.table is p.table and q.address < p.end and p.address < q.end:
+                if p.bit is not None and q.bit is not None and p.bit != q.bit:
+                    continue
+                raise PointError(
+                    i, "register", f"{p.table.value} {p.address} overlaps {q.name} (points[{j}], {q.address})"
+                )
+        points.append(p)
+    return tuple(points)

@@ -1,0 +1,49 @@
+"""Confirmations: the payload of ``.../confirm`` (collector -> gateway, msgpack).
+
+``{"v": 1, "ep": "<epoch>", "ok": [seq, ...], "rej": [seq, ...]}``: ``ok`` batches are in the store
+(now or from an earlier delivery); ``rej`` batches were quarantined by the collector and will never be
+stored, so the gateway dead-letters and counts them instead of re-sending them forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgpack
+
+from edge_agent.wire import PROTOCOL_VERSION
+from edge_agent.wire.errors import PayloadError
+from edge_agent.wire.telemetry import EPOCH_RE
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    epoch: str
+    stored: tuple[int, ...] = ()
+    rejected: tuple[int, ...] = field(default=())
+
+
+def encode_confirmation(c: Confirmation) -> bytes:
+    return msgpack.packb(
+        {"v": PROTOCOL_VERSION, "ep": c.epoch, "ok": list(c.stored), "rej": list(c.rejected)},
+        use_bin_type=True,
+    )
+
+
+def decode_confirmation(payload: bytes) -> Confirmation:
+    try:
+        body = msgpack.unpackb(payload, raw=False)
+    except Exception as exc:
+        raise PayloadError("", f"not msgpack: {exc}") from exc
+    if not isinstance(body, dict) or body.get("v") != PROTOCOL_VERSION:
+        raise PayloadError("v", "not a version-1 confirmation")
+    epoch = body.get("ep")
+    if not isinstance(epoch, str) or not EPOCH_RE.match(epoch):
+        raise PayloadError("ep", "epoch must be 16 lowercase hex digits")
+    return Confirmation(epoch, _seqs(body.get("ok", []), "ok"), _seqs(body.get("rej", []), "rej"))
+
+
+def _seqs(v: object, where: str) -> tuple[int, ...]:
+    if not isinstance(v, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in v):
+        raise PayloadError(where, "must be a list of integers")
+    return tuple(v)
