@@ -94,7 +94,7 @@ class MqttLink:
         password: str | None = None,
     ) -> None:
         self.host, self.port = host, port
-        self._on_message_cb = on_message
+        self.on_message = on_message  # replaceable after construction
         self._subscriptions = list(subscriptions)
         self._keepalive = keepalive
         self._clean_start = clean_start
@@ -105,6 +105,8 @@ class MqttLink:
         self._on_connected_cb = on_connected
         self.generation = 0
         self.connected = asyncio.Event()
+        self.disconnected = asyncio.Event()  # the mirror of ``connected``, for waiters on a loss
+        self.disconnected.set()
         self._lost = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -142,9 +144,7 @@ class MqttLink:
         while not self._closing:
             self._lost.clear()
             try:
-                await asyncio.wait_for(
-                    self._loop.run_in_executor(None, self._connect_blocking), timeout=10
-                )
+                await asyncio.wait_for(self._loop.run_in_executor(None, self._connect_blocking), timeout=10)
                 # CONNACK (or the socket closing) ends this wait.
                 await asyncio.wait_for(self._wait_connack(), timeout=max(5, self._keepalive))
             except (OSError, TimeoutError, mqtt.WebsocketConnectionError) as exc:
@@ -172,9 +172,18 @@ class MqttLink:
                         break
                     await asyncio.sleep(0.02)
             self._client.disconnect()
+            # paho writes DISCONNECT from the loop's writer callback and only then closes the socket:
+            # wait for that, or the broker never sees a clean disconnect and the socket leaks.
+            for _ in range(50):
+                if self._client.socket() is None:
+                    break
+                await asyncio.sleep(0.02)
         self._lost.set()
         await asyncio.sleep(0)
         self._drop_socket()
+        sock = self._client.socket()
+        if sock is not None:  # DISCONNECT could not be written in time: do not leak the descriptor
+            sock.close()
 
     # ---- use -------------------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
@@ -285,6 +294,7 @@ class MqttLink:
         self.last_error = None
         for sub in self._subscriptions:
             client.subscribe(sub.filter, qos=sub.qos)
+        self.disconnected.clear()
         self.connected.set()
         log.info("connected to broker %s:%d", self.host, self.port)
         if self._on_connected_cb is not None:
@@ -300,12 +310,13 @@ class MqttLink:
     ) -> None:
         was = self.connected.is_set()
         self.connected.clear()
+        self.disconnected.set()
         self._lost.set()
         if was and not self._closing:
             self.last_error = f"connection lost: {reason}"
             log.warning("lost broker %s:%d (%s); reconnecting", self.host, self.port, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._on_message_cb(
+        self.on_message(
             Message(msg.topic, bytes(msg.payload), msg.qos, msg.mid, self.generation, bool(msg.retain))
         )

@@ -1,0 +1,356 @@
+"""The buffer: readings wait here (SQLite, WAL, synchronous=FULL) until the centre confirms them.
+
+A reading's life: ``append`` (group-committed; when ``append`` returns, the reading is durable) →
+``seal`` (moved, in one transaction, into a batch with a never-reused key ``(epoch, seq)`` and its
+encoded payload) → published by the uplink → ``ack`` (confirmed stored: deleted), ``reject``
+(quarantined by the collector: kept in ``dead_letter`` and counted) or nothing (stays sealed and is
+re-sent; after a restart every sealed batch is re-sent with the same key and the same bytes).
+
+``synchronous=FULL``: in WAL mode each commit is fsynced, so a power cut keeps every committed
+transaction. Commits are grouped (one per ``commit_interval_s`` at most) to spare the SD card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from edge_agent.clock import Clock
+from edge_agent.points import Quality, Reading, Value
+from edge_agent.wire.telemetry import BatchKey, encode_batch
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL,
+    UNIQUE (device, point));
+CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL,
+    value, is_bool INTEGER NOT NULL DEFAULT 0, quality INTEGER NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL,
+    readings INTEGER NOT NULL, oldest_ts INTEGER NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+    readings INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+COUNTERS = ("committed", "sealed", "confirmed", "rejected", "dropped_buffer_full")
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBatch:
+    key: BatchKey
+    readings: int
+    oldest_ts: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BufferStats:
+    unsealed: int
+    sealed_batches: int
+    sealed_readings: int
+    oldest_ts: int | None
+    bytes: int
+    counters: dict[str, int]
+
+
+class BufferFull(Exception):
+    pass
+
+
+class Buffer:
+    """Open with :meth:`open`; all methods are coroutines; one writer connection."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        *,
+        gateway: str,
+        epoch: str,
+        clock: Clock,
+        max_bytes: int,
+        commit_interval_s: float,
+    ) -> None:
+        self._db = db
+        self.gateway = gateway
+        self.epoch = epoch
+        self._clock = clock
+        self._max_bytes = max_bytes
+        self._commit_interval_s = commit_interval_s
+        self._series: dict[tuple[str, str], int] = {}
+        self._pending: list[tuple[Sequence[Reading], asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._page_size = 4096
+        self.listeners: list[Callable[[], None]] = []  # called after every commit (the uplink's wake-up)
+        self.unsealed = 0  # readings committed and not yet sealed (kept in memory, counted at open)
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        *,
+        gateway: str,
+        clock: Clock,
+        max_bytes: int = 256 << 20,
+        commit_interval_s: float = 0.1,
+    ) -> Buffer:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.executescript(SCHEMA)
+            page = await _scalar(db, "PRAGMA page_size")
+            # The disk cap: SQLite refuses to grow past it (SQLITE_FULL) instead of filling the card.
+            await db.execute(f"PRAGMA max_page_count={max(64, max_bytes // page)}")
+            epoch = await _scalar(db, "SELECT value FROM meta WHERE key='epoch'")
+            if epoch is None:
+                epoch = secrets.token_hex(8)
+                await db.execute("INSERT INTO meta VALUES ('epoch', ?), ('next_seq', '1')", (epoch,))
+                log.info("new buffer %s, epoch %s", path, epoch)
+            for name in COUNTERS:
+                await db.execute("INSERT OR IGNORE INTO counters VALUES (?, 0)", (name,))
+        except BaseException:
+            await db.close()
+            raise
+        buf = cls(
+            db,
+            gateway=gateway,
+            epoch=str(epoch),
+            clock=clock,
+            max_bytes=max_bytes,
+            commit_interval_s=commit_interval_s,
+        )
+        buf._page_size = int(page)
+        async with db.execute("SELECT id, device, point FROM series") as cur:
+            async for sid, device, point in cur:
+                buf._series[(device, point)] = sid
+        buf.unsealed = int(await _scalar(db, "SELECT COUNT(*) FROM readings"))
+        buf._writer = asyncio.create_task(buf._write_loop(), name="buffer-writer")
+        return buf
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            if self._pending:  # let waiting appends commit first
+                await asyncio.gather(*(f for _, f in self._pending), return_exceptions=True)
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+        await self._db.close()
+
+    # ---- the write path --------------------------------------------------------------------------
+    async def append(self, readings: Sequence[Reading]) -> None:
+        """Return once ``readings`` are committed (durable). Group-committed with concurrent callers."""
+        if not readings:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((readings, fut))
+        self._wake.set()
+        await fut
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            pending, self._pending = self._pending, []
+            if not pending:
+                continue
+            try:
+                await self._commit([r for rs, _ in pending for r in rs])
+            except Exception as exc:  # a failed commit must reach every waiting poller, not kill the loop
+                for _, fut in pending:
+                    if not fut.done():
+                        fut.set_exception(exc)
+            else:
+                for _, fut in pending:
+                    if not fut.done():
+                        fut.set_result(None)
+                for listener in self.listeners:
+                    listener()
+            await asyncio.sleep(self._commit_interval_s)
+
+    async def _commit(self, readings: Sequence[Reading]) -> None:
+        for attempt in range(2):
+            try:
+                await self._insert(readings)
+                return
+            except sqlite3.OperationalError as exc:
+                if "full" not in str(exc).lower() or attempt:
+                    raise
+                await self._make_room(len(readings))
+
+    async def _insert(self, readings: Sequence[Reading]) -> None:
+        db = self._db
+        new_series: list[tuple[str, str]] = []
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._insert_rows(readings, new_series)
+        except BaseException:
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
+            for key in new_series:  # their ids were rolled back with the transaction
+                self._series.pop(key, None)
+            raise
+        self.unsealed += len(readings)
+
+    async def _insert_rows(self, readings: Sequence[Reading], new_series: list[tuple[str, str]]) -> None:
+        db = self._db
+        rows = []
+        for r in readings:
+            sid = self._series.get((r.device, r.point))
+            if sid is None:
+                cur = await db.execute(
+                    "INSERT INTO series (device, point) VALUES (?, ?)", (r.device, r.point)
+                )
+                sid = cur.lastrowid
+                assert sid is not None
+                self._series[(r.device, r.point)] = sid
+                new_series.append((r.device, r.point))
+            rows.append((sid, r.ts_ms, r.value, isinstance(r.value, bool), int(r.quality), r.reason))
+        await db.executemany(
+            "INSERT INTO readings (series, ts, value, is_bool, quality, reason) VALUES (?,?,?,?,?,?)", rows
+        )
+        await db.execute("UPDATE counters SET value = value + ? WHERE name='committed'", (len(rows),))
+        await db.execute("COMMIT")
+
+    async def _make_room(self, wanted: int) -> None:
+        """The disk cap was hit: drop the oldest unsealed readings, counted and logged (never silent)."""
+        drop = max(wanted * 4, 1000)
+        await self._db.execute("BEGIN IMMEDIATE")
+        cur = await self._db.execute(
+            "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)", (drop,)
+        )
+        dropped = cur.rowcount
+        self.unsealed -= dropped
+        await self._db.execute(
+            "UPDATE counters SET value = value + ? WHERE name='dropped_buffer_full'", (dropped,)
+        )
+        await self._db.execute("COMMIT")
+        log.error("buffer full (%d bytes cap): dropped the %d oldest readings", self._max_bytes, dropped)
+        if dropped == 0:
+            raise BufferFull(f"buffer full at {self._max_bytes} bytes and nothing unsealed to drop")
+
+    # ---- the uplink path -------------------------------------------------------------------------
+    async def seal(self, max_readings: int) -> SealedBatch | None:
+        """Move up to ``max_readings`` of the oldest unsealed readings into a new batch."""
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            async with db.execute(
+                "SELECT r.id, s.device, s.point, r.ts, r.value, r.is_bool, r.quality, r.reason "
+                "FROM readings r JOIN series s ON s.id = r.series ORDER BY r.id LIMIT ?",
+                (max_readings,),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            if not rows:
+                await db.execute("ROLLBACK")
+                return None
+            seq = int(await _scalar(db, "SELECT value FROM meta WHERE key='next_seq'"))
+            readings = [
+                Reading(dev, pt, ts, _value(v, is_bool), Quality(q), reason)
+                for _, dev, pt, ts, v, is_bool, q, reason in rows
+            ]
+            key = BatchKey(self.gateway, self.epoch, seq)
+            payload = encode_batch(key, readings)
+            oldest = min(r.ts_ms for r in readings)
+            await db.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                (seq, self._clock.now_ms(), len(rows), oldest, payload),
+            )
+            await db.execute("DELETE FROM readings WHERE id <= ?", (rows[-1][0],))
+            await db.execute("UPDATE meta SET value = ? WHERE key='next_seq'", (str(seq + 1),))
+            await db.execute("UPDATE counters SET value = value + ? WHERE name='sealed'", (len(rows),))
+            await db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
+            raise
+        self.unsealed -= len(rows)
+        return SealedBatch(key, len(rows), oldest, payload)
+
+    async def sealed(self, limit: int = 1000) -> list[SealedBatch]:
+        """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send)."""
+        async with self._db.execute(
+            "SELECT seq, readings, oldest_ts, payload FROM batches ORDER BY seq LIMIT ?", (limit,)
+        ) as cur:
+            return [
+                SealedBatch(BatchKey(self.gateway, self.epoch, s), n, o, p)
+                for s, n, o, p in await cur.fetchall()
+            ]
+
+    async def ack(self, seqs: Sequence[int]) -> int:
+        """The collector stored these batches: delete them. Returns how many readings left the buffer."""
+        return await self._finish(seqs, "confirmed", None)
+
+    async def reject(self, seqs: Sequence[int], reason: str) -> int:
+        """The collector quarantined these batches: keep them in dead_letter, counted; stop re-sending."""
+        n = await self._finish(seqs, "rejected", reason)
+        if n:
+            log.error("collector rejected batches %s (%d readings): %s", list(seqs), n, reason)
+        return n
+
+    async def _finish(self, seqs: Sequence[int], counter: str, reason: str | None) -> int:
+        if not seqs:
+            return 0
+        db = self._db
+        marks = ",".join("?" * len(seqs))
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            n = int(
+                await _scalar(
+                    db, f"SELECT COALESCE(SUM(readings), 0) FROM batches WHERE seq IN ({marks})", tuple(seqs)
+                )
+            )
+            if reason is not None:
+                await db.execute(
+                    f"INSERT OR IGNORE INTO dead_letter SELECT seq, ?, readings, ?, payload FROM batches "
+                    f"WHERE seq IN ({marks})",
+                    (self._clock.now_ms(), reason, *seqs),
+                )
+            await db.execute(f"DELETE FROM batches WHERE seq IN ({marks})", tuple(seqs))
+            await db.execute("UPDATE counters SET value = value + ? WHERE name=?", (n, counter))
+            await db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
+            raise
+        return n
+
+    async def stats(self) -> BufferStats:
+        db = self._db
+        unsealed = int(await _scalar(db, "SELECT COUNT(*) FROM readings"))
+        nb, nr, oldest_b = await _row(
+            db, "SELECT COUNT(*), COALESCE(SUM(readings), 0), MIN(oldest_ts) FROM batches"
+        )
+        oldest_r = await _scalar(db, "SELECT MIN(ts) FROM readings")
+        pages = int(await _scalar(db, "PRAGMA page_count"))
+        async with db.execute("SELECT name, value FROM counters") as cur:
+            counters = {n: int(v) for n, v in await cur.fetchall()}
+        oldest = min((t for t in (oldest_b, oldest_r) if t is not None), default=None)
+        return BufferStats(unsealed, int(nb), int(nr), oldest, pages * self._page_size, counters)
+
+
+def _value(v: Value, is_bool: int) -> Value:
+    return bool(v) if is_bool else v
+
+
+async def _scalar(db: aiosqlite.Connection, sql: str, args: tuple[object, ...] = ()) -> Any:
+    async with db.execute(sql, args) as cur:
+        row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def _row(db: aiosqlite.Connection, sql: str) -> tuple[Any, ...]:
+    async with db.execute(sql) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return tuple(row)

@@ -1,0 +1,97 @@
+"""``edge-agent``: run the agent, check a config, look into the buffer.
+
+Exit codes: 0 ok, 1 the thing asked about is not there or not healthy, 2 bad input (config, arguments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edge_agent.config.load import ConfigError, ResolvedConfig, load_config
+
+app = typer.Typer(
+    help="streetgate edge agent: polls a cabinet's field devices, buffers every reading durably and "
+    "forwards it to the control room over MQTT.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="agent config (YAML)", show_default=False)]
+
+
+def _load(path: Path) -> ResolvedConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(f"config error:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    config: ConfigOpt,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+) -> None:
+    """Run the agent until SIGTERM or Ctrl-C."""
+    cfg = _load(config)
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from edge_agent.runtime import run_agent
+
+    asyncio.run(run_agent(cfg))
+
+
+@app.command("check-config")
+def check_config(path: Annotated[Path, typer.Argument(help="agent config (YAML)")]) -> None:
+    """Check a config without touching any device or broker; exit 2 on any error."""
+    cfg = _load(path)
+    devices = list(cfg.devices)
+    points = sum(len(d.points) for d in devices)
+    typer.echo(
+        f"OK: gateway {cfg.config.gateway} at site {cfg.config.site}: {len(cfg.buses)} bus(es), "
+        f"{len(devices)} device(s), {points} point(s); buffer {cfg.buffer_path}"
+    )
+
+
+@app.command()
+def buffer(
+    config: ConfigOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show what waits in the buffer (works with or without a running agent)."""
+    cfg = _load(config)
+    if not cfg.buffer_path.exists():
+        typer.echo(f"no buffer at {cfg.buffer_path}", err=True)
+        raise typer.Exit(1)
+    db = sqlite3.connect(f"file:{cfg.buffer_path}?mode=ro", uri=True, timeout=5)
+    try:
+        info = {
+            "path": str(cfg.buffer_path),
+            "epoch": db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0],
+            "unsealed_readings": db.execute("SELECT COUNT(*) FROM readings").fetchone()[0],
+            "unconfirmed_batches": db.execute("SELECT COUNT(*) FROM batches").fetchone()[0],
+            "unconfirmed_readings": db.execute("SELECT COALESCE(SUM(readings),0) FROM batches").fetchone()[0],
+            "dead_letter_batches": db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0],
+            **{f"total_{n}": v for n, v in db.execute("SELECT name, value FROM counters")},
+        }
+    finally:
+        db.close()
+    if as_json:
+        typer.echo(json.dumps(info))
+    else:
+        for k, v in info.items():
+            typer.echo(f"{k:24} {v}")
+
+
+def main() -> None:
+    app()

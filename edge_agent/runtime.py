@@ -1,0 +1,163 @@
+"""Build the agent from its resolved config, run it, and shut it down cleanly.
+
+Everything is constructed here and passed in; nothing is global. Only the drivers the config uses are
+imported. Shutdown (SIGTERM/SIGINT): stop polling, let in-progress commits finish, publish the
+retained ``offline`` status, disconnect, close the buffer. Sealed, unconfirmed batches stay in the
+buffer and are re-sent on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from drivers.base import Driver
+from edge_agent.buffer.store import Buffer
+from edge_agent.clock import Clock, SystemClock
+from edge_agent.config.load import ResolvedBus, ResolvedConfig
+from edge_agent.health.reporter import HealthReporter
+from edge_agent.poll.poller import DevicePoller
+from edge_agent.uplink.publisher import Publisher
+from edge_agent.wire import topics
+from edge_agent.wire.status import GatewayStatus, LinkState, encode_status
+from edge_agent.wire.transport import Backoff, MqttLink, Subscription, Will
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+def build_driver(bus: ResolvedBus) -> Driver:
+    if bus.link.kind == "modbus_tcp":
+        from drivers.modbus.client import ModbusTcpDriver
+
+        return ModbusTcpDriver(bus.name, bus.link, bus.devices)
+    raise ValueError(f"bus {bus.name}: no driver for kind {bus.link.kind!r}")  # pragma: no cover
+
+
+@dataclass
+class Agent:
+    """The running parts, exposed for the status command and the tests."""
+
+    config: ResolvedConfig
+    buffer: Buffer
+    link: MqttLink
+    publisher: Publisher
+    drivers: list[Driver]
+    pollers: list[DevicePoller]
+    health: HealthReporter
+    clock: Clock
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def build(cls, config: ResolvedConfig, clock: Clock | None = None) -> Agent:
+        clock = clock or SystemClock()
+        cfg = config.config
+        buffer = await Buffer.open(
+            config.buffer_path, gateway=cfg.gateway, clock=clock, max_bytes=cfg.buffer.max_bytes
+        )
+        status_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS)
+        confirm_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.CONFIRM)
+
+        def on_connected() -> None:
+            online = GatewayStatus(LinkState.ONLINE, clock.now_ms(), VERSION)
+            link.publish(status_topic, encode_status(online), qos=1, retain=True)
+
+        link = MqttLink(
+            client_id=cfg.broker.client_id or f"streetgate-{cfg.gateway}",
+            host=cfg.broker.host,
+            port=cfg.broker.port,
+            keepalive=cfg.broker.keepalive_s,
+            will=Will(status_topic, encode_status(GatewayStatus(LinkState.OFFLINE, None, VERSION))),
+            subscriptions=[Subscription(confirm_topic, qos=1)],
+            on_message=lambda m: None,  # replaced by the publisher's handler below
+            on_connected=on_connected,
+            backoff=Backoff(cfg.broker.reconnect_initial_s, cfg.broker.reconnect_cap_s),
+        )
+        publisher = Publisher(
+            buffer=buffer,
+            link=link,
+            topic=topics.topic(cfg.site, cfg.gateway, topics.TopicKind.TELEMETRY),
+            config=cfg.uplink,
+            clock=clock,
+        )
+        link.on_message = publisher.on_confirm_message
+        drivers: list[Driver] = []
+        pollers: list[DevicePoller] = []
+        for bus in config.buses:
+            driver = build_driver(bus)
+            drivers.append(driver)
+            n = len(bus.devices)
+            for i, dev in enumerate(bus.devices):
+                pollers.append(
+                    DevicePoller(
+                        driver=driver,
+                        device=dev.name,
+                        points=[p.name for p in dev.points],
+                        interval_s=dev.poll_interval_s,
+                        offset_s=dev.poll_interval_s * i / n,  # spread the bus's polls over the interval
+                        buffer=buffer,
+                        clock=clock,
+                    )
+                )
+        health = HealthReporter(
+            buffer=buffer,
+            publisher=publisher,
+            link=link,
+            pollers=pollers,
+            clock=clock,
+            interval_s=cfg.health_interval_s,
+        )
+        return cls(config, buffer, link, publisher, drivers, pollers, health, clock)
+
+    def start(self) -> None:
+        self.tasks.append(asyncio.create_task(self.link.run(), name="mqtt-link"))
+        self.tasks.append(asyncio.create_task(self.publisher.run(), name="uplink"))
+        self.tasks.append(asyncio.create_task(self.health.run(), name="health"))
+        for p in self.pollers:
+            self.tasks.append(asyncio.create_task(p.run(), name=f"poll-{p.device}"))
+        log.info(
+            "agent %s/%s started: %d devices on %d buses, buffer %s (epoch %s)",
+            self.config.config.site,
+            self.config.config.gateway,
+            len(self.pollers),
+            len(self.drivers),
+            self.config.buffer_path,
+            self.buffer.epoch,
+        )
+
+    async def stop(self) -> None:
+        pollers = [t for t in self.tasks if t.get_name().startswith("poll-") or t.get_name() == "health"]
+        for t in pollers:
+            t.cancel()
+        await asyncio.gather(*pollers, return_exceptions=True)
+        offline = GatewayStatus(LinkState.OFFLINE, self.clock.now_ms(), VERSION)
+        cfg = self.config.config
+        await self.link.close(
+            final=(topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS), encode_status(offline))
+        )
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for d in self.drivers:
+            with contextlib.suppress(Exception):
+                await d.aclose()
+        await self.buffer.close()
+        log.info("agent stopped; %d readings wait in the buffer", self.buffer.unsealed)
+
+
+async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> None:
+    """Run until SIGTERM or SIGINT."""
+    agent = await Agent.build(config, clock)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    agent.start()
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await agent.stop()

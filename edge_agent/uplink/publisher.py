@@ -1,0 +1,163 @@
+"""Publish batches within an in-flight window; retire them only on the collector's confirmation.
+
+On every (re)connection every unconfirmed batch is due again (the broker may have lost it), then new
+batches are sealed as readings arrive: a full batch at once, a partial one after ``batch_linger_s``.
+A batch unconfirmed after ``confirm_timeout_s`` is re-sent with the same key and bytes; the collector
+recognises it and confirms again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from edge_agent.buffer.store import Buffer, SealedBatch
+from edge_agent.clock import Clock
+from edge_agent.config.model import UplinkConfig
+from edge_agent.wire.confirm import Confirmation, decode_confirmation
+from edge_agent.wire.errors import PayloadError
+from edge_agent.wire.transport import Message, MqttLink, NotConnected
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class UplinkCounters:
+    batches_sent: int = 0
+    batches_resent: int = 0
+    batches_confirmed: int = 0
+    readings_confirmed: int = 0
+    batches_rejected: int = 0
+    readings_rejected: int = 0
+    bad_confirmations: int = 0
+    last_confirm_ms: int | None = None
+
+
+class Publisher:
+    def __init__(
+        self, *, buffer: Buffer, link: MqttLink, topic: str, config: UplinkConfig, clock: Clock
+    ) -> None:
+        self._buffer = buffer
+        self._link = link
+        self._topic = topic
+        self._cfg = config
+        self._clock = clock
+        self._in_flight: dict[int, float] = {}  # seq -> monotonic time sent
+        self._ever_sent: set[int] = set()
+        self._generation = -1
+        self._confirmations: asyncio.Queue[Confirmation] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._last_seal = clock.monotonic()
+        self.counters = UplinkCounters()
+        buffer.listeners.append(self._wake.set)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def on_confirm_message(self, msg: Message) -> None:
+        """Called by the MQTT link (on the loop) for each message on the confirm topic."""
+        try:
+            conf = decode_confirmation(msg.payload)
+        except PayloadError as exc:
+            self.counters.bad_confirmations += 1
+            log.warning("ignored a malformed confirmation on %s: %s", msg.topic, exc)
+            return
+        if conf.epoch != self._buffer.epoch:
+            log.debug(
+                "ignored a confirmation for epoch %s (buffer epoch is %s)", conf.epoch, self._buffer.epoch
+            )
+            return
+        self._confirmations.put_nowait(conf)
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._link.connected.wait()
+            if self._link.generation != self._generation:
+                self._generation = self._link.generation
+                self._in_flight.clear()  # a new connection: everything unconfirmed is due again
+            await self._apply_confirmations()
+            try:
+                await self._fill_window()
+            except NotConnected:
+                continue
+            self._wake.clear()
+            if not self._confirmations.empty():
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_for_work(), timeout=self._next_deadline())
+
+    async def _wait_for_work(self) -> None:
+        lost = asyncio.ensure_future(self._link.disconnected.wait())
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({lost, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            woken.cancel()
+
+    def _next_deadline(self) -> float:
+        now = self._clock.monotonic()
+        deadlines = [t + self._cfg.confirm_timeout_s - now for t in self._in_flight.values()]
+        if self._buffer.unsealed:
+            deadlines.append(self._last_seal + self._cfg.batch_linger_s - now)
+        return max(0.01, min(deadlines, default=5.0))
+
+    async def _apply_confirmations(self) -> None:
+        while not self._confirmations.empty():
+            conf = self._confirmations.get_nowait()
+            if conf.stored:
+                n = await self._buffer.ack(conf.stored)
+                self.counters.batches_confirmed += sum(1 for s in conf.stored if s in self._in_flight)
+                self.counters.readings_confirmed += n
+                self.counters.last_confirm_ms = self._clock.now_ms()
+            if conf.rejected:
+                n = await self._buffer.reject(conf.rejected, "quarantined by the collector")
+                self.counters.batches_rejected += len(conf.rejected)
+                self.counters.readings_rejected += n
+            for seq in (*conf.stored, *conf.rejected):
+                self._in_flight.pop(seq, None)
+
+    async def _fill_window(self) -> None:
+        now = self._clock.monotonic()
+        for seq, sent in list(self._in_flight.items()):
+            if now - sent >= self._cfg.confirm_timeout_s:
+                del self._in_flight[seq]  # due again
+        room = self._cfg.in_flight_batches - len(self._in_flight)
+        if room <= 0:
+            return
+        for batch in await self._buffer.sealed(limit=self._cfg.in_flight_batches + len(self._in_flight)):
+            if room <= 0:
+                return
+            if batch.key.seq not in self._in_flight:
+                self._send(batch)
+                room -= 1
+        while room > 0 and self._should_seal():
+            fresh = await self._buffer.seal(self._cfg.batch_max_readings)
+            self._last_seal = self._clock.monotonic()
+            if fresh is None:
+                return
+            self._send(fresh)
+            room -= 1
+
+    def _should_seal(self) -> bool:
+        unsealed = self._buffer.unsealed
+        if unsealed >= self._cfg.batch_max_readings:
+            return True
+        return unsealed > 0 and self._clock.monotonic() - self._last_seal >= self._cfg.batch_linger_s
+
+    def _send(self, batch: SealedBatch) -> None:
+        seq = batch.key.seq
+        self._link.publish(self._topic, batch.payload, qos=1)
+        self._in_flight[seq] = self._clock.monotonic()
+        if seq in self._ever_sent:
+            self.counters.batches_resent += 1
+        else:
+            self._ever_sent.add(seq)
+            self.counters.batches_sent += 1
