@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh) and run every check: ruff, mypy (strict), pytest. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy (strict)"
+.venv/bin/mypy edge_agent collector drivers tests bench demo
+echo "== pytest"
+.venv/bin/pytest "$@"

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge_agent.config.load import ConfigError, load_config
+
+BASE = """
+gateway: cab-1
+site: test
+buses:
+  - name: bus-1
+    kind: modbus_tcp
+    host: 127.0.0.1
+    port: 5020
+    devices:
+      - name: meter
+        unit: 3
+        poll_interval_s: 2
+        points:
+          - {name: voltage, register: 10, type: uint16, scale: 0.1, unit: V}
+          - {name: energy, register: 12, type: uint32, word_order: little}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "agent.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def errors(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    return str(info.value)
+
+
+def test_minimal_config_resolves(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, BASE))
+    (dev,) = cfg.devices
+    assert dev.name == "meter"
+    assert dev.unit == 3
+    assert [p.address for p in dev.points] == [10, 12]
+    assert dev.points[1].word_order.value == "little"
+    assert cfg.buffer_path.is_absolute()
+
+
+def test_error_names_file_path_and_reason(tmp_path: Path) -> None:
+    text = BASE.replace("register: 12, type: uint32", "register: 9, type: uint32")
+    msg = errors(tmp_path, text)
+    assert "agent.yaml" in msg
+    assert "buses[0].devices[0] (meter).points[1].register" in msg
+    assert "overlaps voltage" in msg
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "reason"),
+    [
+        (("port: 5020", "port: seventy"), "buses[0].port", "integer"),
+        (("unit: 3", "unit: 300"), "buses[0].devices[0].unit", "less than or equal to 247"),
+        (("type: uint16", "type: uint17"), "buses[0].devices[0].points[0].type", "uint16"),
+        (("scale: 0.1", "scael: 0.1"), "buses[0].devices[0].points[0].scael", "Extra inputs"),
+        (("gateway: cab-1", "gateway: cab/1"), "gateway", "letters, digits"),
+        (("kind: modbus_tcp", "kind: carrier_pigeon"), "buses[0]", "modbus_tcp"),
+    ],
+)
+def test_field_errors(tmp_path: Path, change: tuple[str, str], where: str, reason: str) -> None:
+    msg = errors(tmp_path, BASE.replace(*change))
+    assert f"agent.yaml: {where}" in msg
+    assert reason in msg
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    msg = errors(tmp_path, BASE.replace("site: test", "site: [test"))
+    assert "agent.yaml:" in msg
+    assert "YAML syntax error" in msg
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    assert "top level must be a mapping" in errors(tmp_path, "- just\n- a list\n")
+
+
+def test_missing_profile_and_bad_expression(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "lamp.yaml").write_text(
+        "name: lamp\nparams: [sa]\npoints:\n  - {name: level, register: '100*sa + 6'}\n"
+        "  - {name: power, register: '100*sa + 7 + zz', type: uint32}\n"
+    )
+    text = BASE.replace(
+        "        points:\n          - {name: voltage, register: 10, type: uint16, scale: 0.1, unit: V}\n"
+        "          - {name: energy, register: 12, type: uint32, word_order: little}\n",
+        "        profile: lamp\n        params: {sa: 2}\n",
+    )
+    msg = errors(tmp_path, text)
+    assert "buses[0].devices[0] (meter).points[1].register (from profile 'lamp')" in msg
+    assert "'zz'" in msg
+    msg = errors(tmp_path, text.replace("profile: lamp", "profile: lampe"))
+    assert "buses[0].devices[0].profile: no profile 'lampe'" in msg
+
+
+def test_repeat_expands_devices_and_duplicates_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "lamp.yaml").write_text(
+        "name: lamp\nparams: [sa]\npoints:\n  - {name: level, register: '100*sa + 6'}\n"
+    )
+    text = BASE.replace(
+        "      - name: meter\n        unit: 3\n        poll_interval_s: 2\n        points:\n"
+        "          - {name: voltage, register: 10, type: uint16, scale: 0.1, unit: V}\n"
+        "          - {name: energy, register: 12, type: uint32, word_order: little}\n",
+        "      - {name: 'lum-{sa:02d}', profile: lamp, repeat: {sa: [0, 4]}}\n"
+        "      - {name: lum-03, profile: lamp, params: {sa: 9}}\n",
+    )
+    msg = errors(tmp_path, text)
+    assert "buses[0].devices[1].name: device 'lum-03' is also buses[0].devices[0]" in msg
+    cfg = load_config(write(tmp_path, text.replace("name: lum-03,", "name: lum-x,")))
+    assert [d.name for d in cfg.devices] == ["lum-00", "lum-01", "lum-02", "lum-03", "lum-04", "lum-x"]
+    assert [d.points[0].address for d in cfg.devices] == [6, 106, 206, 306, 406, 906]
+
+
+def test_example_configs_load() -> None:
+    root = Path(__file__).resolve().parents[2] / "configs"
+    for path in sorted(root.glob("agent*.yaml")):
+        cfg = load_config(path)
+        assert list(cfg.devices), path

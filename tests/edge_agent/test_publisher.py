@@ -1,0 +1,149 @@
+"""The uplink against a real Mosquitto: batches leave the buffer only on the collector's confirmation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from edge_agent.buffer.store import Buffer
+from edge_agent.clock import SystemClock
+from edge_agent.config.model import UplinkConfig
+from edge_agent.points import Reading
+from edge_agent.uplink.publisher import Publisher
+from edge_agent.wire import topics
+from edge_agent.wire.confirm import Confirmation, encode_confirmation
+from edge_agent.wire.telemetry import TelemetryBatch, decode_batch
+from edge_agent.wire.transport import Message, MqttLink, Subscription
+from tests.fixtures.broker import Broker
+
+SITE, GW = "test", "gw-1"
+TELEMETRY = topics.topic(SITE, GW, topics.TopicKind.TELEMETRY)
+CONFIRM = topics.topic(SITE, GW, topics.TopicKind.CONFIRM)
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+class FakeCollector:
+    """Receives batches; confirms them only when told to (``confirming``)."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.received: list[TelemetryBatch] = []
+        self.confirming = True
+        self.reject: set[int] = set()
+        self.link = MqttLink(
+            client_id="fake-collector", host=broker.host, port=broker.port,
+            subscriptions=[Subscription(TELEMETRY)], on_message=self.on_message,
+        )
+
+    def on_message(self, msg: Message) -> None:
+        batch = decode_batch(msg.payload)
+        self.received.append(batch)
+        if self.confirming:
+            seq = batch.key.seq
+            conf = Confirmation(batch.key.epoch, () if seq in self.reject else (seq,),
+                                (seq,) if seq in self.reject else ())
+            self.link.publish(CONFIRM, encode_confirmation(conf))
+
+
+@contextlib.asynccontextmanager
+async def running(*coros: Callable[[], object]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c()) for c in coros]  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def make_agent_side(broker: Broker, buf: Buffer, **cfg: float) -> tuple[MqttLink, Publisher]:
+    link = MqttLink(client_id="gw-1", host=broker.host, port=broker.port,
+                    subscriptions=[Subscription(CONFIRM)], on_message=lambda m: None)
+    config = UplinkConfig(batch_max_readings=100, batch_linger_s=0.05, confirm_timeout_s=1.0,
+                          in_flight_batches=4, **cfg)
+    pub = Publisher(buffer=buf, link=link, topic=TELEMETRY, config=config, clock=SystemClock())
+    link.on_message = pub.on_confirm_message
+    return link, pub
+
+
+def batch_of(n: int, start: int = 0) -> list[Reading]:
+    return [Reading("lum-00", "level", 1_767_225_600_000 + start + i, start + i) for i in range(n)]
+
+
+@pytest.fixture
+async def buf(tmp_path: Path) -> AsyncIterator[Buffer]:
+    b = await Buffer.open(tmp_path / "b.db", gateway=GW, clock=SystemClock(), commit_interval_s=0.01)
+    yield b
+    await b.close()
+
+
+async def test_confirmed_batches_leave_the_buffer(broker: Broker, buf: Buffer) -> None:
+    collector = FakeCollector(broker)
+    link, pub = make_agent_side(broker, buf)
+    async with running(collector.link.run, link.run, pub.run):
+        await collector.link.connected.wait()
+        await buf.append(batch_of(250))
+        await wait_for(lambda: pub.counters.readings_confirmed == 250)
+        assert (await buf.stats()).sealed_batches == 0
+        got = [r.value for b in collector.received for r in b.readings]
+        assert sorted(got) == list(range(250))
+        assert all(len(b.readings) <= 100 for b in collector.received)
+
+
+async def test_puback_without_confirmation_keeps_batches_and_resends(broker: Broker, buf: Buffer) -> None:
+    collector = FakeCollector(broker)
+    collector.confirming = False  # the broker acknowledges (PUBACK), nobody confirms
+    link, pub = make_agent_side(broker, buf)
+    async with running(collector.link.run, link.run, pub.run):
+        await collector.link.connected.wait()
+        await buf.append(batch_of(50))
+        await wait_for(lambda: len(collector.received) >= 2, timeout=5)  # sent, then re-sent after 1 s
+        stats = await buf.stats()
+        assert stats.sealed_readings == 50
+        assert pub.counters.batches_resent >= 1
+        first, again = collector.received[0], collector.received[1]
+        assert first.key == again.key
+        assert first.readings == again.readings
+        collector.confirming = True
+        await wait_for(lambda: pub.counters.readings_confirmed == 50, timeout=5)
+        assert (await buf.stats()).sealed_batches == 0
+
+
+async def test_rejected_batch_is_dead_lettered(broker: Broker, buf: Buffer) -> None:
+    collector = FakeCollector(broker)
+    collector.reject = {1}
+    link, pub = make_agent_side(broker, buf)
+    async with running(collector.link.run, link.run, pub.run):
+        await collector.link.connected.wait()
+        await buf.append(batch_of(10))
+        await wait_for(lambda: pub.counters.readings_rejected == 10)
+        stats = await buf.stats()
+        assert stats.sealed_batches == 0
+        assert stats.counters["rejected"] == 10
+
+
+async def test_broker_restart_resumes_within_two_seconds(broker: Broker, buf: Buffer) -> None:
+    collector = FakeCollector(broker)
+    link, pub = make_agent_side(broker, buf)
+    async with running(collector.link.run, link.run, pub.run):
+        await collector.link.connected.wait()
+        await link.connected.wait()
+        broker.stop()
+        await wait_for(lambda: not link.connected.is_set())
+        await buf.append(batch_of(30))
+        await asyncio.sleep(3)  # the agent keeps retrying while the broker is down
+        await asyncio.to_thread(broker.start)
+        back = asyncio.get_running_loop().time()
+        await wait_for(lambda: any(len(b.readings) for b in collector.received), timeout=5)
+        assert asyncio.get_running_loop().time() - back < 2.0
+        await wait_for(lambda: pub.counters.readings_confirmed == 30)
