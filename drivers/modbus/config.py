@@ -59,7 +59,8 @@ class ModbusPointSpec(_Model):
     """One point as written in a config or profile."""
 
     name: Identifier
-    register: int | str = Field(description="0-based address, or an expression over the device's params")
+    # ``register`` in YAML; renamed in Python because BaseModel.register exists (ABC registration).
+    reg: int | str = Field(alias="register", description="0-based address, or an expression over params")
     table: Table = Table.HOLDING
     type: DataType = DataType.UINT16
     word_order: Order | None = None  # None: the device's default
@@ -156,7 +157,7 @@ def resolve_points(
             raise PointError(i, "name", f"duplicate point name {s.name!r} (also points[{names[s.name]}])")
         names[s.name] = i
         try:
-            address = evaluate(s.register, params)
+            address = evaluate(s.reg, params)
         except ValueError as exc:
             raise PointError(i, "register", str(exc)) from None
         p = ModbusPoint(
