@@ -52,7 +52,7 @@ class Agent:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def build(cls, config: ResolvedConfig, clock: Clock | None = None) -> Agent:
+    async def build(cls, config: ResolvedConfig, clock: Clock | None = None, *, poll: bool = True) -> Agent:
         clock = clock or SystemClock()
         cfg = config.config
         buffer = await Buffer.open(
@@ -86,7 +86,7 @@ class Agent:
         link.on_message = publisher.on_confirm_message
         drivers: list[Driver] = []
         pollers: list[DevicePoller] = []
-        for bus in config.buses:
+        for bus in config.buses if poll else ():
             driver = build_driver(bus)
             drivers.append(driver)
             n = len(bus.devices)
@@ -115,7 +115,8 @@ class Agent:
     def start(self) -> None:
         self.tasks.append(asyncio.create_task(self.link.run(), name="mqtt-link"))
         self.tasks.append(asyncio.create_task(self.publisher.run(), name="uplink"))
-        self.tasks.append(asyncio.create_task(self.health.run(), name="health"))
+        if self.pollers:
+            self.tasks.append(asyncio.create_task(self.health.run(), name="health"))
         for p in self.pollers:
             self.tasks.append(asyncio.create_task(p.run(), name=f"poll-{p.device}"))
         log.info(
@@ -159,5 +160,24 @@ async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> None:
     try:
         await stop.wait()
         log.info("stopping")
+    finally:
+        await agent.stop()
+
+
+async def flush_buffer(config: ResolvedConfig, timeout_s: float) -> int:
+    """Deliver what the buffer holds without polling; return how many readings are still left."""
+    agent = await Agent.build(config, poll=False)
+    agent.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        while loop.time() < deadline:
+            stats = await agent.buffer.stats()
+            if stats.unsealed == 0 and stats.sealed_batches == 0:
+                return 0
+            agent.publisher.wake()
+            await asyncio.sleep(0.2)
+        stats = await agent.buffer.stats()
+        return stats.unsealed + stats.sealed_readings
     finally:
         await agent.stop()

@@ -23,7 +23,7 @@ def test_unit_verifies(unit: str, tmp_path: Path) -> None:
     assert "/opt/streetgate/.venv/bin/" in text
     rendered = tmp_path / unit
     rendered.write_text(text.replace("/opt/streetgate/.venv/bin/", f"{script.parent}/"))
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [analyze, "verify", "--man=no", str(rendered)], capture_output=True, text=True, check=False
     )
     output = proc.stdout + proc.stderr

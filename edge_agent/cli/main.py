@@ -51,6 +51,26 @@ def run(
     asyncio.run(run_agent(cfg))
 
 
+@app.command()
+def flush(
+    config: ConfigOpt,
+    timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 120.0,
+) -> None:
+    """Deliver everything waiting in the buffer to the centre, without polling; exit 1 if some is left.
+
+    Use it before swapping a gateway or its SD card (stop the agent service first).
+    """
+    cfg = _load(config)
+    logging.basicConfig(level="WARNING", stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    from edge_agent.runtime import flush_buffer
+
+    left = asyncio.run(flush_buffer(cfg, timeout))
+    if left:
+        typer.echo(f"{left} readings are still in the buffer after {timeout:g} s", err=True)
+        raise typer.Exit(1)
+    typer.echo("buffer empty: every reading is confirmed by the collector")
+
+
 @app.command("check-config")
 def check_config(path: Annotated[Path, typer.Argument(help="agent config (YAML)")]) -> None:
     """Check a config without touching any device or broker; exit 2 on any error."""

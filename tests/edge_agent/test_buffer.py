@@ -101,11 +101,15 @@ async def test_reject_moves_batch_to_dead_letter_and_counts(tmp_path: Path) -> N
     await buf.close()
 
 
-async def test_disk_cap_drops_oldest_counted_not_silently(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_disk_cap_drops_oldest_counted_not_silently(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     buf = await open_buffer(tmp_path / "b.db", max_bytes=1024 * 1024)
     total = 0
-    for i in range(60):
-        chunk = [Reading("lum-00", f"point_{j % 50}", 1_767_225_600_000 + total + j, "x" * 200) for j in range(200)]
+    for _ in range(60):
+        chunk = [
+            Reading("lum-00", f"point_{j % 50}", 1_767_225_600_000 + total + j, "x" * 200) for j in range(200)
+        ]
         await buf.append(chunk)
         total += len(chunk)
     stats = await buf.stats()

@@ -41,8 +41,11 @@ class FakeCollector:
         self.confirming = True
         self.reject: set[int] = set()
         self.link = MqttLink(
-            client_id="fake-collector", host=broker.host, port=broker.port,
-            subscriptions=[Subscription(TELEMETRY)], on_message=self.on_message,
+            client_id="fake-collector",
+            host=broker.host,
+            port=broker.port,
+            subscriptions=[Subscription(TELEMETRY)],
+            on_message=self.on_message,
         )
 
     def on_message(self, msg: Message) -> None:
@@ -50,8 +53,9 @@ class FakeCollector:
         self.received.append(batch)
         if self.confirming:
             seq = batch.key.seq
-            conf = Confirmation(batch.key.epoch, () if seq in self.reject else (seq,),
-                                (seq,) if seq in self.reject else ())
+            conf = Confirmation(
+                batch.key.epoch, () if seq in self.reject else (seq,), (seq,) if seq in self.reject else ()
+            )
             self.link.publish(CONFIRM, encode_confirmation(conf))
 
 
@@ -67,10 +71,16 @@ async def running(*coros: Callable[[], object]) -> AsyncIterator[None]:
 
 
 def make_agent_side(broker: Broker, buf: Buffer, **cfg: float) -> tuple[MqttLink, Publisher]:
-    link = MqttLink(client_id="gw-1", host=broker.host, port=broker.port,
-                    subscriptions=[Subscription(CONFIRM)], on_message=lambda m: None)
-    config = UplinkConfig(batch_max_readings=100, batch_linger_s=0.05, confirm_timeout_s=1.0,
-                          in_flight_batches=4, **cfg)
+    link = MqttLink(
+        client_id="gw-1",
+        host=broker.host,
+        port=broker.port,
+        subscriptions=[Subscription(CONFIRM)],
+        on_message=lambda m: None,
+    )
+    config = UplinkConfig(
+        batch_max_readings=100, batch_linger_s=0.05, confirm_timeout_s=1.0, in_flight_batches=4, **cfg
+    )
     pub = Publisher(buffer=buf, link=link, topic=TELEMETRY, config=config, clock=SystemClock())
     link.on_message = pub.on_confirm_message
     return link, pub

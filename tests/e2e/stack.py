@@ -1,0 +1,213 @@
+"""The whole stack as real processes: luminaire simulator, Mosquitto, edge agent, collector.
+
+Used by the end-to-end tests and by the demo. Each part can be stopped, killed (-9) and restarted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.fixtures.broker import Broker, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        out.close()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    luminaires: int = 5
+    poll_interval_s: float = 0.5
+    confirm_timeout_s: float = 2.0
+    gateway: str = "cab-e2e"
+    site: str = "test"
+    sim_port: int = field(default_factory=free_port)
+    broker: Broker | None = None
+    sim: Proc | None = None
+    agent: Proc | None = None
+    collector: Proc | None = None
+
+    @property
+    def agent_config(self) -> Path:
+        return self.workdir / "agent.yaml"
+
+    @property
+    def collector_config(self) -> Path:
+        return self.workdir / "collector.yaml"
+
+    @property
+    def store_path(self) -> Path:
+        return self.workdir / "store.db"
+
+    @property
+    def buffer_path(self) -> Path:
+        return self.workdir / "buffer.db"
+
+    def write_configs(self) -> None:
+        assert self.broker is not None
+        self.agent_config.write_text(
+            f"""gateway: {self.gateway}
+site: {self.site}
+broker: {{host: 127.0.0.1, port: {self.broker.port}, keepalive_s: 5}}
+buffer: {{path: {self.buffer_path}}}
+uplink: {{batch_max_readings: 500, batch_linger_s: 0.2, in_flight_batches: 8,
+          confirm_timeout_s: {self.confirm_timeout_s}}}
+health_interval_s: 5
+status_socket: {self.workdir / "agent.sock"}
+profile_paths: [{ROOT / "configs" / "profiles"}]
+buses:
+  - name: dali-gw-1
+    kind: modbus_tcp
+    host: 127.0.0.1
+    port: {self.sim_port}
+    timeout_s: 0.5
+    devices:
+      - name: "lum-{{sa:02d}}"
+        profile: dali-gw-luminaire
+        unit: 1
+        poll_interval_s: {self.poll_interval_s}
+        params: {{c: 0}}
+        repeat: {{sa: [0, {self.luminaires - 1}]}}
+"""
+        )
+        self.collector_config.write_text(
+            f"""collector_id: collector-e2e
+broker: {{host: 127.0.0.1, port: {self.broker.port}, keepalive_s: 5}}
+store: {{url: "sqlite:///{self.store_path}"}}
+"""
+        )
+
+    def start(self) -> Stack:
+        self.broker = Broker(self.workdir).start()
+        self.write_configs()
+        self.sim = Proc(
+            "sim",
+            [
+                str(BIN / "python"),
+                "-m",
+                "drivers.sim",
+                "luminaires",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.sim_port),
+                "--count",
+                str(self.luminaires),
+            ],
+            self.workdir / "sim.log",
+        ).start()
+        wait_port(self.sim_port)
+        self.collector = Proc(
+            "collector",
+            [str(BIN / "collector"), "run", "--config", str(self.collector_config)],
+            self.workdir / "collector.log",
+        ).start()
+        self.agent = Proc(
+            "agent",
+            [str(BIN / "edge-agent"), "run", "--config", str(self.agent_config)],
+            self.workdir / "agent.log",
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        for p in (self.agent, self.collector, self.sim):
+            if p is not None:
+                p.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+    def flush(self, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "edge-agent"), "flush", "--config", str(self.agent_config), "--timeout", str(timeout)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+
+    # ---- what the two ends hold ----------------------------------------------------------------
+    def committed(self) -> int:
+        """Readings the agent has ever committed to its buffer (its persistent counter)."""
+        with sqlite3.connect(f"file:{self.buffer_path}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute("SELECT value FROM counters WHERE name='committed'").fetchone()[0])
+
+    def stored(self) -> list[tuple[str, str, int]]:
+        """(device, point, ts) of every reading of this gateway in the collector's store."""
+        if not self.store_path.exists():
+            return []
+        with sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=5) as db:
+            return [
+                (d, p, t)
+                for d, p, t in db.execute(
+                    "SELECT s.device, s.point, r.ts_ms FROM readings r JOIN series s ON s.id = r.series_id "
+                    "WHERE s.gateway = ?",
+                    (self.gateway,),
+                )
+            ]
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-4000:]
+            for p in sorted(self.workdir.glob("*.log"))
+        )
