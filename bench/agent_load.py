@@ -1,0 +1,63 @@
+"""Agent CPU and memory at a cabinet's load: 50 luminaires x 10 points, polled every second.
+
+Runs the real stack (luminaire simulator, Mosquitto, collector, agent as separate processes), lets it
+warm up, then samples the agent process for ``--seconds`` (default 60). Prints CPU % of one core,
+peak RSS (VmHWM), readings committed per second and the Modbus requests per poll.
+
+    .venv/bin/python -m bench.agent_load [--seconds 60] [--luminaires 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from bench.stackrun import sample
+from demo.stack import Stack
+
+
+def committed(buffer: Path) -> int:
+    with sqlite3.connect(f"file:{buffer}?mode=ro", uri=True, timeout=5) as db:
+        return int(db.execute("SELECT value FROM counters WHERE name='committed'").fetchone()[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--warmup", type=float, default=10)
+    ap.add_argument("--luminaires", type=int, default=50)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp), luminaires=args.luminaires, poll_interval_s=1.0, confirm_timeout_s=15)
+        stack.start()
+        try:
+            time.sleep(args.warmup)
+            assert stack.agent is not None
+            assert stack.agent.proc is not None
+            pid = stack.agent.proc.pid
+            before, c0, t0 = sample(pid), committed(stack.buffer_path), time.monotonic()
+            time.sleep(args.seconds)
+            after, c1, t1 = sample(pid), committed(stack.buffer_path), time.monotonic()
+            stored = len(stack.stored())
+        finally:
+            stack.stop()
+        wall = t1 - t0
+        rate = (c1 - c0) / wall
+        print(
+            f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+        )
+        print(
+            f"load: {args.luminaires} luminaires x 10 points (+ 'online'), polled every 1 s, "
+            f"{wall:.0f} s measured"
+        )
+        print(f"agent CPU: {100 * (after.cpu_s - before.cpu_s) / wall:.1f} % of one core")
+        print(f"agent RSS: {after.rss_kb / 1024:.1f} MB now, {after.hwm_kb / 1024:.1f} MB peak (VmHWM)")
+        print(f"readings committed: {rate:.0f} /s; stored at the centre by the end: {stored}")
+
+
+if __name__ == "__main__":
+    main()
