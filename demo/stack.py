@@ -82,6 +82,7 @@ class Stack:
     confirm_timeout_s: float = 2.0
     gateway: str = "cab-e2e"
     site: str = "test"
+    agent_log_level: str = "INFO"
     sim_port: int = field(default_factory=free_port)
     broker: Broker | None = None
     sim: Proc | None = None
@@ -165,7 +166,8 @@ store: {{url: "sqlite:///{self.store_path}"}}
         ).start()
         self.agent = Proc(
             "agent",
-            [str(BIN / "edge-agent"), "run", "--config", str(self.agent_config)],
+            [str(BIN / "edge-agent"), "run", "--config", str(self.agent_config), "--log-level",
+             self.agent_log_level],
             self.workdir / "agent.log",
         ).start()
         return self

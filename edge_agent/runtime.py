@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
+from typing import Any
 
 from drivers.base import Driver
 from edge_agent.buffer.store import Buffer
@@ -149,19 +150,32 @@ class Agent:
         log.info("agent stopped; %d readings wait in the buffer", self.buffer.unsealed)
 
 
-async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> None:
-    """Run until SIGTERM or SIGINT."""
+async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
+    """Run until SIGTERM or SIGINT (exit code 0), or until a part of the agent fails (exit code 1).
+
+    A part that fails is logged with its traceback and the agent stops cleanly, so that systemd
+    restarts it: a stalled agent that looks alive is the one outcome we never accept.
+    """
     agent = await Agent.build(config, clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     agent.start()
+    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+    failed: list[asyncio.Task[Any]] = []
     try:
-        await stop.wait()
-        log.info("stopping")
+        done, _ = await asyncio.wait([stopper, *agent.tasks], return_when=asyncio.FIRST_COMPLETED)
+        failed = [t for t in done if t is not stopper]
+        for t in failed:
+            exc = None if t.cancelled() else t.exception()
+            log.error("%s ended unexpectedly: %r; stopping the agent", t.get_name(), exc, exc_info=exc)
+        if not failed:
+            log.info("stopping")
     finally:
+        stopper.cancel()
         await agent.stop()
+    return 1 if failed else 0
 
 
 async def flush_buffer(config: ResolvedConfig, timeout_s: float) -> int:

@@ -13,10 +13,11 @@ transaction. Commits are grouped (one per ``commit_interval_s`` at most) to spar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,10 @@ class Buffer:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._page_size = 4096
+        # One connection serves the write loop, the uplink and the status readers, all on one event
+        # loop: every transaction (and every multi-statement read) holds this lock, so their statements
+        # never interleave inside another's transaction.
+        self._lock = asyncio.Lock()
         self.listeners: list[Callable[[], None]] = []  # called after every commit (the uplink's wake-up)
         self.unsealed = 0  # readings committed and not yet sealed (kept in memory, counted at open)
 
@@ -188,15 +193,24 @@ class Buffer:
                     raise
                 await self._make_room(len(readings))
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
     async def _insert(self, readings: Sequence[Reading]) -> None:
-        db = self._db
         new_series: list[tuple[str, str]] = []
-        await db.execute("BEGIN IMMEDIATE")
         try:
-            await self._insert_rows(readings, new_series)
+            async with self._transaction():
+                await self._insert_rows(readings, new_series)
         except BaseException:
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
             for key in new_series:  # their ids were rolled back with the transaction
                 self._series.pop(key, None)
             raise
@@ -220,21 +234,19 @@ class Buffer:
             "INSERT INTO readings (series, ts, value, is_bool, quality, reason) VALUES (?,?,?,?,?,?)", rows
         )
         await db.execute("UPDATE counters SET value = value + ? WHERE name='committed'", (len(rows),))
-        await db.execute("COMMIT")
 
     async def _make_room(self, wanted: int) -> None:
         """The disk cap was hit: drop the oldest unsealed readings, counted and logged (never silent)."""
         drop = max(wanted * 4, 1000)
-        await self._db.execute("BEGIN IMMEDIATE")
-        cur = await self._db.execute(
-            "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)", (drop,)
-        )
-        dropped = cur.rowcount
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)", (drop,)
+            )
+            dropped = cur.rowcount
+            await db.execute(
+                "UPDATE counters SET value = value + ? WHERE name='dropped_buffer_full'", (dropped,)
+            )
         self.unsealed -= dropped
-        await self._db.execute(
-            "UPDATE counters SET value = value + ? WHERE name='dropped_buffer_full'", (dropped,)
-        )
-        await self._db.execute("COMMIT")
         log.error("buffer full (%d bytes cap): dropped the %d oldest readings", self._max_bytes, dropped)
         if dropped == 0:
             raise BufferFull(f"buffer full at {self._max_bytes} bytes and nothing unsealed to drop")
@@ -242,9 +254,7 @@ class Buffer:
     # ---- the uplink path -------------------------------------------------------------------------
     async def seal(self, max_readings: int) -> SealedBatch | None:
         """Move up to ``max_readings`` of the oldest unsealed readings into a new batch."""
-        db = self._db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction() as db:
             async with db.execute(
                 "SELECT r.id, s.device, s.point, r.ts, r.value, r.is_bool, r.quality, r.reason "
                 "FROM readings r JOIN series s ON s.id = r.series ORDER BY r.id LIMIT ?",
@@ -252,7 +262,6 @@ class Buffer:
             ) as cur:
                 rows = list(await cur.fetchall())
             if not rows:
-                await db.execute("ROLLBACK")
                 return None
             seq = int(await _scalar(db, "SELECT value FROM meta WHERE key='next_seq'"))
             readings = [
@@ -269,23 +278,19 @@ class Buffer:
             await db.execute("DELETE FROM readings WHERE id <= ?", (rows[-1][0],))
             await db.execute("UPDATE meta SET value = ? WHERE key='next_seq'", (str(seq + 1),))
             await db.execute("UPDATE counters SET value = value + ? WHERE name='sealed'", (len(rows),))
-            await db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
-            raise
         self.unsealed -= len(rows)
         return SealedBatch(key, len(rows), oldest, payload)
 
     async def sealed(self, limit: int = 1000) -> list[SealedBatch]:
         """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send)."""
-        async with self._db.execute(
-            "SELECT seq, readings, oldest_ts, payload FROM batches ORDER BY seq LIMIT ?", (limit,)
-        ) as cur:
-            return [
-                SealedBatch(BatchKey(self.gateway, self.epoch, s), n, o, p)
-                for s, n, o, p in await cur.fetchall()
-            ]
+        async with (
+            self._lock,
+            self._db.execute(
+                "SELECT seq, readings, oldest_ts, payload FROM batches ORDER BY seq LIMIT ?", (limit,)
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        return [SealedBatch(BatchKey(self.gateway, self.epoch, s), n, o, p) for s, n, o, p in rows]
 
     async def ack(self, seqs: Sequence[int]) -> int:
         """The collector stored these batches: delete them. Returns how many readings left the buffer."""
@@ -301,10 +306,8 @@ class Buffer:
     async def _finish(self, seqs: Sequence[int], counter: str, reason: str | None) -> int:
         if not seqs:
             return 0
-        db = self._db
         marks = ",".join("?" * len(seqs))
-        await db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction() as db:
             n = int(
                 await _scalar(
                     db, f"SELECT COALESCE(SUM(readings), 0) FROM batches WHERE seq IN ({marks})", tuple(seqs)
@@ -318,15 +321,13 @@ class Buffer:
                 )
             await db.execute(f"DELETE FROM batches WHERE seq IN ({marks})", tuple(seqs))
             await db.execute("UPDATE counters SET value = value + ? WHERE name=?", (n, counter))
-            await db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
-            raise
         return n
 
     async def stats(self) -> BufferStats:
-        db = self._db
+        async with self._lock:
+            return await self._stats(self._db)
+
+    async def _stats(self, db: aiosqlite.Connection) -> BufferStats:
         unsealed = int(await _scalar(db, "SELECT COUNT(*) FROM readings"))
         nb, nr, oldest_b = await _row(
             db, "SELECT COUNT(*), COALESCE(SUM(readings), 0), MIN(oldest_ts) FROM batches"

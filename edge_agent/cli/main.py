@@ -48,7 +48,9 @@ def run(
     )
     from edge_agent.runtime import run_agent
 
-    asyncio.run(run_agent(cfg))
+    code = asyncio.run(run_agent(cfg))
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -123,8 +123,8 @@ def load_config(path: str | Path) -> ResolvedConfig:
     return ResolvedConfig(
         source=path,
         config=cfg,
-        buffer_path=base / cfg.buffer.path,
-        status_socket=base / cfg.status_socket,
+        buffer_path=(base / cfg.buffer.path).resolve(),
+        status_socket=(base / cfg.status_socket).resolve(),
         buses=tuple(buses),
     )
 
