@@ -129,3 +129,29 @@ async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
     stats = await buf.stats()
     assert stats.unsealed == 500
     await buf.close()
+
+
+async def test_seals_and_acks_interleaved_with_commits(tmp_path: Path) -> None:
+    """One connection, many users: transactions must never interleave (this once stalled the uplink)."""
+    import asyncio
+
+    buf = await Buffer.open(tmp_path / "b.db", gateway="gw-1", clock=ManualClock(), commit_interval_s=0)
+    acked: list[int] = []
+
+    async def producer(i: int) -> None:
+        for k in range(20):
+            await buf.append(readings(7, start=(i * 20 + k) * 7, device=f"d{i}"))
+
+    async def consumer() -> None:
+        for _ in range(60):
+            batch = await buf.seal(13)
+            await buf.stats()
+            if batch is not None:
+                acked.append(await buf.ack([batch.key.seq]))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(producer(i) for i in range(5)), consumer(), consumer())
+    stats = await buf.stats()
+    assert stats.counters["committed"] == 5 * 20 * 7
+    assert sum(acked) + stats.unsealed + stats.sealed_readings == 5 * 20 * 7
+    await buf.close()
