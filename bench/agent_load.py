@@ -30,9 +30,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--warmup", type=float, default=10)
     ap.add_argument("--luminaires", type=int, default=50)
+    ap.add_argument("--max-gap", type=int, default=80, help="registers a Modbus request may skip")
+    ap.add_argument("--commit-interval", type=float, default=0.5, help="buffer group-commit period, s")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), luminaires=args.luminaires, poll_interval_s=1.0, confirm_timeout_s=15)
+        stack = Stack(
+            Path(tmp),
+            luminaires=args.luminaires,
+            poll_interval_s=1.0,
+            confirm_timeout_s=15,
+            max_gap=args.max_gap,
+            commit_interval_s=args.commit_interval,
+        )
         stack.start()
         try:
             time.sleep(args.warmup)

@@ -83,6 +83,8 @@ class Stack:
     gateway: str = "cab-e2e"
     site: str = "test"
     agent_log_level: str = "INFO"
+    max_gap: int = 80
+    commit_interval_s: float = 0.5
     sim_port: int = field(default_factory=free_port)
     broker: Broker | None = None
     sim: Proc | None = None
@@ -111,7 +113,7 @@ class Stack:
             f"""gateway: {self.gateway}
 site: {self.site}
 broker: {{host: 127.0.0.1, port: {self.broker.port}, keepalive_s: 5}}
-buffer: {{path: {self.buffer_path}}}
+buffer: {{path: {self.buffer_path}, commit_interval_s: {self.commit_interval_s}}}
 uplink: {{batch_max_readings: 500, batch_linger_s: 0.2, in_flight_batches: 8,
           confirm_timeout_s: {self.confirm_timeout_s}}}
 health_interval_s: 5
@@ -123,6 +125,7 @@ buses:
     host: 127.0.0.1
     port: {self.sim_port}
     timeout_s: 0.5
+    max_gap: {self.max_gap}
     devices:
       - name: "lum-{{sa:02d}}"
         profile: dali-gw-luminaire
@@ -166,8 +169,14 @@ store: {{url: "sqlite:///{self.store_path}"}}
         ).start()
         self.agent = Proc(
             "agent",
-            [str(BIN / "edge-agent"), "run", "--config", str(self.agent_config), "--log-level",
-             self.agent_log_level],
+            [
+                str(BIN / "edge-agent"),
+                "run",
+                "--config",
+                str(self.agent_config),
+                "--log-level",
+                self.agent_log_level,
+            ],
             self.workdir / "agent.log",
         ).start()
         return self

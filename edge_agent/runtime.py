@@ -57,7 +57,11 @@ class Agent:
         clock = clock or SystemClock()
         cfg = config.config
         buffer = await Buffer.open(
-            config.buffer_path, gateway=cfg.gateway, clock=clock, max_bytes=cfg.buffer.max_bytes
+            config.buffer_path,
+            gateway=cfg.gateway,
+            clock=clock,
+            max_bytes=cfg.buffer.max_bytes,
+            commit_interval_s=cfg.buffer.commit_interval_s,
         )
         status_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS)
         confirm_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.CONFIRM)

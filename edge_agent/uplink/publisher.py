@@ -47,6 +47,7 @@ class Publisher:
         self._in_flight: dict[int, float] = {}  # seq -> monotonic time sent
         self._ever_sent: set[int] = set()
         self._generation = -1
+        self._resend_due = True  # sealed batches outside the window must be looked up and sent again
         self._confirmations: asyncio.Queue[Confirmation] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._last_seal = clock.monotonic()
@@ -82,6 +83,7 @@ class Publisher:
             if self._link.generation != self._generation:
                 self._generation = self._link.generation
                 self._in_flight.clear()  # a new connection: everything unconfirmed is due again
+                self._resend_due = True
             await self._apply_confirmations()
             try:
                 await self._fill_window()
@@ -129,15 +131,21 @@ class Publisher:
         for seq, sent in list(self._in_flight.items()):
             if now - sent >= self._cfg.confirm_timeout_s:
                 del self._in_flight[seq]  # due again
+                self._resend_due = True
         room = self._cfg.in_flight_batches - len(self._in_flight)
         if room <= 0:
             return
-        for batch in await self._buffer.sealed(limit=self._cfg.in_flight_batches + len(self._in_flight)):
+        if self._resend_due:
+            # Oldest first. Reading the payloads costs I/O, so only after a reconnect or a timeout.
+            limit = self._cfg.in_flight_batches + len(self._in_flight)
+            pending = await self._buffer.sealed(limit=limit)
+            waiting = [b for b in pending if b.key.seq not in self._in_flight]
+            for batch in waiting[:room]:
+                self._send(batch)
+            self._resend_due = len(waiting) > room or len(pending) == limit
+            room -= min(room, len(waiting))
             if room <= 0:
                 return
-            if batch.key.seq not in self._in_flight:
-                self._send(batch)
-                room -= 1
         while room > 0 and self._should_seal():
             fresh = await self._buffer.seal(self._cfg.batch_max_readings)
             self._last_seal = self._clock.monotonic()
