@@ -140,11 +140,17 @@ class MqttLink:
         """Connect and stay connected until cancelled or :meth:`close` is called."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        try:
+            await self._stay_connected()
+        finally:
+            self._release()
+
+    async def _stay_connected(self) -> None:
         attempt = 0
         while not self._closing:
             self._lost.clear()
             try:
-                await asyncio.wait_for(self._loop.run_in_executor(None, self._connect_blocking), timeout=10)
+                await asyncio.wait_for(self._loop_run(self._connect_blocking), timeout=10)
                 # CONNACK (or the socket closing) ends this wait.
                 await asyncio.wait_for(self._wait_connack(), timeout=max(5, self._keepalive))
             except (OSError, TimeoutError, mqtt.WebsocketConnectionError) as exc:
@@ -160,6 +166,27 @@ class MqttLink:
                 break
             attempt += 1
             await asyncio.sleep(self._backoff.delay(attempt, self._rng))
+
+    def _loop_run(self, fn: Callable[[], None]) -> asyncio.Future[None]:
+        assert self._loop is not None
+        return self._loop.run_in_executor(None, fn)
+
+    def _release(self) -> None:
+        """Stopped (cancelled or closed): say goodbye if we can and let go of the socket."""
+        self._closing = True
+        if self.connected.is_set():
+            with contextlib.suppress(Exception):
+                self._client.disconnect()
+                self._client.loop_write()
+        self.connected.clear()
+        self.disconnected.set()
+        self._drop_socket()
+        sock = self._client.socket()
+        if sock is not None:
+            with contextlib.suppress(Exception):
+                sock.close()
+        if self._misc_task is not None:
+            self._misc_task.cancel()
 
     async def close(self, final: tuple[str, bytes] | None = None) -> None:
         """Disconnect cleanly; ``final`` is a last retained (topic, payload) to publish first."""
