@@ -46,6 +46,9 @@ def run(
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if log_level.upper() != "DEBUG":
+        # pymodbus logs every failed request at ERROR on its own; the poller logs a failing device once.
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     from edge_agent.runtime import run_agent
 
     code = asyncio.run(run_agent(cfg))
