@@ -1,0 +1,183 @@
+"""``collector``: run the collector, check a config, read the store. Thin: work happens elsewhere.
+
+Exit codes: 0 done; 1 ``query`` found no rows, or ``run`` failed; 2 bad arguments, bad config or a store
+that cannot be opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from collector.config import CollectorConfig, load_config
+from collector.errors import CollectorError, ConfigError, StoreError
+from collector.query import OutputFormat, format_quarantine, format_readings, format_ts, parse_instant
+from collector.sinks.base import QuarantinedPayload, StoredReading
+from collector.sinks.url import Engine
+
+T = TypeVar("T")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="The streetgate collector: stores gateway telemetry and confirms it.",
+)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Collector config file (YAML).")]
+StoreOption = Annotated[
+    str | None, typer.Option("--store", help="Store URL: sqlite:///relative/path (instead of --config).")
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _load(path: Path) -> CollectorConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _store_url(config: Path | None, store: str | None) -> str:
+    if (config is None) == (store is None):
+        _fail("give exactly one of --config FILE or --store URL")
+    return _load(config).store.url if config is not None else str(store)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Collector config file (YAML).")],
+) -> None:
+    """Run the collector until SIGTERM or SIGINT (logs to stderr)."""
+    cfg = _load(config)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from collector.runtime import serve
+
+    try:
+        asyncio.run(serve(cfg))
+    except CollectorError as exc:
+        _fail(f"collector: {exc}", code=1)
+
+
+@app.command("check-config")
+def check_config(file: Annotated[Path, typer.Argument(help="Collector config file (YAML).")]) -> None:
+    """Check a config file without connecting to anything; print a summary."""
+    cfg = _load(file)
+    from edge_agent.wire.topics import TopicKind, subscription
+
+    b = cfg.broker
+    typer.echo(f"OK {file}")
+    typer.echo(f"  collector_id  {cfg.collector_id}")
+    typer.echo(f"  broker        {b.host}:{b.port} (session kept {b.session_expiry_s} s)")
+    typer.echo(f"  subscription  {subscription(TopicKind.TELEMETRY, cfg.subscription.site, b.share_group)}")
+    typer.echo(f"  store         {cfg.store.url}")
+    if cfg.store.store_url.engine is not Engine.SQLITE:
+        engine = cfg.store.store_url.engine.value
+        typer.echo(f"  note          the {engine} sink is not built yet: `collector run` refuses it")
+    typer.echo(
+        f"  ingest        {cfg.ingest.max_messages_per_commit} messages per commit, "
+        f"payloads up to {cfg.ingest.max_payload_bytes} bytes"
+    )
+
+
+@app.command()
+def query(
+    *,
+    device: Annotated[str, typer.Option(help="Device name.")],
+    point: Annotated[str, typer.Option(help="Point name.")],
+    since: Annotated[str, typer.Option(help="Start: 30s, 15m, 1h, 2d ago, or ISO-8601 (UTC if no offset).")],
+    gateway: Annotated[str | None, typer.Option(help="Only this gateway (default: all).")] = None,
+    until: Annotated[str | None, typer.Option(help="End (exclusive), like --since (default: now).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows, oldest first.")] = 1000,
+    fmt: FormatOption = OutputFormat.TABLE,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Print the stored readings of one point; exit 1 when none match."""
+    url = _store_url(config, store)
+    now = time.time_ns() // 1_000_000
+    try:
+        since_ms = parse_instant(since, now)
+        until_ms = parse_instant(until, now) if until is not None else now
+    except ValueError as exc:
+        _fail(f"bad time: {exc}")
+    if since_ms >= until_ms:
+        _fail(f"--since ({format_ts(since_ms)}) must be before --until ({format_ts(until_ms)})")
+    rows = _read(
+        _query(
+            url,
+            gateway=gateway,
+            device=device,
+            point=point,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            limit=limit,
+        )
+    )
+    if not rows:
+        who = f" of gateway {gateway}" if gateway else ""
+        _fail(f"no readings of {device}/{point}{who} in [{format_ts(since_ms)}, {format_ts(until_ms)})", 1)
+    typer.echo(format_readings(rows, fmt))
+
+
+@app.command()
+def quarantine(
+    *,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    fmt: FormatOption = OutputFormat.TABLE,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """List quarantined payloads (time, topic, reason, size)."""
+    rows = _read(_quarantined(_store_url(config, store), limit))
+    if not rows and fmt is OutputFormat.TABLE:
+        typer.echo("no quarantined payloads", err=True)
+        return
+    typer.echo(format_quarantine(rows, fmt))
+
+
+def _read(work: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(work)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+async def _query(
+    url: str, *, gateway: str | None, device: str, point: str, since_ms: int, until_ms: int, limit: int
+) -> list[StoredReading]:
+    from collector.sinks import open_sink
+
+    sink = await open_sink(url, create=False)
+    try:
+        return await sink.query(
+            gateway=gateway, device=device, point=point, since_ms=since_ms, until_ms=until_ms, limit=limit
+        )
+    finally:
+        await sink.close()
+
+
+async def _quarantined(url: str, limit: int) -> list[QuarantinedPayload]:
+    from collector.sinks import open_sink
+
+    sink = await open_sink(url, create=False)
+    try:
+        return await sink.quarantined(limit)
+    finally:
+        await sink.close()
+
+
+def main() -> None:
+    app()

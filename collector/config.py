@@ -1,0 +1,166 @@
+"""The collector's configuration: frozen pydantic models, loaded and checked before any I/O.
+
+:func:`load_config` is the only place that sees YAML; every problem becomes a :class:`ConfigError`
+naming the file, the field path (``broker.port``) and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from collector.errors import ConfigError
+from collector.sinks.url import StoreUrl
+from edge_agent.wire.topics import check_name
+
+MIB = 1024 * 1024
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class BrokerConfig(_Model):
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    # The broker keeps the collector's subscriptions and unacknowledged messages this long while it is
+    # away; 0 would turn a collector restart into data loss, so it is refused.
+    session_expiry_s: Annotated[int, Field(ge=1, le=0xFFFFFFFF)] = 86_400
+    # Unacknowledged messages the broker may have in flight to us (MQTT 5 flow control).
+    receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 200
+    # MQTT 5 shared subscription group, for several collectors splitting the load (later scale-out).
+    share_group: str | None = None
+
+    @field_validator("share_group")
+    @classmethod
+    def _group(cls, v: str | None) -> str | None:
+        return None if v is None else check_name("share group", v)
+
+
+class SubscriptionConfig(_Model):
+    site: str = "+"  # one site, or "+" for all
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, v: str) -> str:
+        return v if v == "+" else check_name("site", v)
+
+
+class StoreConfig(_Model):
+    # Four slashes: an absolute path (three would make it relative to the config file's folder).
+    url: str = "sqlite:////var/lib/streetgate/collector.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str, info: ValidationInfo) -> str:
+        url = StoreUrl.parse(v)
+        base = (info.context or {}).get("base_dir")
+        return url.resolved(base).url if isinstance(base, Path) else url.url
+
+    @property
+    def store_url(self) -> StoreUrl:
+        return StoreUrl.parse(self.url)
+
+
+class IngestConfig(_Model):
+    max_payload_bytes: Annotated[int, Field(ge=1024, le=256 * MIB)] = 4 * MIB
+    max_messages_per_commit: Annotated[int, Field(ge=1, le=10_000)] = 64
+    # Messages received but not yet committed. A broker must not send more than
+    # broker.receive_maximum unacknowledged, but Mosquitto 2.0.11 does (each PUBACK releases another
+    # window), so this is the bound that holds. Full: refuse, count, leave unacknowledged.
+    max_queued_messages: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
+
+
+class CollectorConfig(_Model):
+    collector_id: str = "collector-1"
+    broker: BrokerConfig
+    subscription: SubscriptionConfig = SubscriptionConfig()
+    store: StoreConfig = StoreConfig()
+    ingest: IngestConfig = IngestConfig()
+
+    @field_validator("collector_id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        return check_name("collector_id", v)
+
+    @model_validator(mode="after")
+    def _queue_holds_a_window(self) -> CollectorConfig:
+        if self.ingest.max_queued_messages < self.broker.receive_maximum:
+            raise PydanticCustomError(
+                "queue_too_small",
+                "ingest.max_queued_messages: must be at least broker.receive_maximum ({r}), got {q}",
+                {"q": self.ingest.max_queued_messages, "r": self.broker.receive_maximum},
+            )
+        return self
+
+
+def load_config(path: Path | str) -> CollectorConfig:
+    """Read, parse and validate a config file; relative SQLite paths are relative to its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [("", f"cannot read: {exc}")]) from exc
+    raw = _parse_yaml(path, text)
+    try:
+        return CollectorConfig.model_validate(raw, context={"base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(path, [_problem(e) for e in exc.errors()]) from exc
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice instead of silently keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(path, [(where, f"YAML: {exc.problem or exc}")]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, [("", f"YAML: {exc}")]) from exc
+    if raw is None:
+        raise ConfigError(
+            path, [("", "the file is empty: expected a mapping with at least 'broker: {host: …}'")]
+        )
+    if not isinstance(raw, dict):
+        raise ConfigError(path, [("", f"the top level must be a mapping, not a {type(raw).__name__}")])
+    return raw
+
+
+def _problem(error: ErrorDetails) -> tuple[str, str]:
+    loc: tuple[str | int, ...] = error["loc"]
+    where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc))
+    if error["type"] == "extra_forbidden":
+        return where, "unknown key"
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    given = error.get("input")
+    if error["type"] not in ("missing", "value_error") and not isinstance(given, dict | list):
+        reason += f" (got {given!r})"
+    return where, reason

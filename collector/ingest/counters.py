@@ -1,0 +1,18 @@
+"""What ingest counted since start (owned and incremented by the ingest components only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class IngestCounters:
+    received: int = 0  # MQTT messages handed to ingest
+    stored_batches: int = 0
+    stored_readings: int = 0
+    duplicates: int = 0  # batches already in the store: confirmed again, not stored again
+    quarantined: int = 0
+    store_errors: int = 0  # failed commit attempts (retried; the messages stay unacknowledged)
+    overflow: int = 0  # messages refused by a full queue (left unacknowledged: redelivered on reconnect)
+    confirms_unsent: int = 0  # confirmations not published (not connected): the gateway resends
+    stale_acks: int = 0  # commits whose message came on an older connection (the broker redelivers)

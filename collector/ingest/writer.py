@@ -1,0 +1,161 @@
+"""The writer: drains the ingest queue into the sink, one transaction at a time, then settles.
+
+One cycle: take up to ``max_messages_per_commit`` messages (waiting only for the first), decode each,
+write the good batches in ONE sink transaction and quarantine the rest. Only after that commit:
+acknowledge every message to the broker and publish one confirmation per gateway and epoch.
+
+A failed commit (any exception from the sink) is logged at ERROR once, retried with capped backoff
+(DEBUG while it keeps failing, INFO on recovery) and the messages stay unacknowledged meanwhile; the
+broker stops sending once the receive maximum is in flight, so nothing piles up. A retry writes the
+batches again: the store's batch key turns any already committed one into a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+
+from collector.ingest.confirmations import ConfirmationSet
+from collector.ingest.counters import IngestCounters
+from collector.ingest.decode import Accepted, Rejected, decode_message
+from collector.sinks.base import Sink, WriteOutcome
+from edge_agent.wire.transport import Backoff, Message, MqttLink, NotConnected
+
+log = logging.getLogger(__name__)
+
+_Decoded = Accepted | Rejected
+
+
+class Writer:
+    def __init__(
+        self,
+        *,
+        queue: asyncio.Queue[Message],
+        link: MqttLink,
+        sink: Sink,
+        counters: IngestCounters,
+        max_messages: int,
+        max_payload_bytes: int,
+        retry: Backoff | None = None,
+    ) -> None:
+        self._queue = queue
+        self._link = link
+        self._sink = sink
+        self._counters = counters
+        self._max_messages = max_messages
+        self._max_payload_bytes = max_payload_bytes
+        self._retry = retry or Backoff(initial=0.5, cap=30.0)
+        self._rng = random.Random()
+        self._stopping = asyncio.Event()
+        self._noisy_gateways: set[str | None] = set()  # quarantines already logged at ERROR
+
+    def stop(self) -> None:
+        """Finish the cycle in progress (unless its store is failing), then return from :meth:`run`."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            messages = await self._take()
+            if messages:
+                await self._commit(messages)
+
+    async def _take(self) -> list[Message]:
+        getter = asyncio.ensure_future(self._queue.get())
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not getter.done():
+                getter.cancel()  # a message it was about to take stays in the queue
+        if not getter.done() or getter.cancelled():
+            return []
+        messages = [getter.result()]
+        while len(messages) < self._max_messages and not self._queue.empty():
+            messages.append(self._queue.get_nowait())
+        return messages
+
+    async def _commit(self, messages: Sequence[Message]) -> None:
+        decoded = [decode_message(m.topic, m.payload, max_bytes=self._max_payload_bytes) for m in messages]
+        failures = 0
+        while True:
+            try:
+                outcomes = await self._store(messages, decoded)
+                break
+            except Exception as exc:
+                failures += 1
+                self._counters.store_errors += 1
+                if failures == 1:
+                    log.error(
+                        "store failed; %d messages stay unacknowledged, retrying: %s", len(messages), exc
+                    )
+                else:
+                    log.debug("store still failing (attempt %d): %s", failures, exc)
+                if await self._stopped_within(self._retry.delay(failures, self._rng)):
+                    log.warning("stopping with %d messages uncommitted; the broker redelivers", len(messages))
+                    return
+        if failures:
+            log.info("store recovered after %d failed attempts", failures)
+        self._settle(messages, decoded, outcomes)
+
+    async def _store(self, messages: Sequence[Message], decoded: Sequence[_Decoded]) -> list[WriteOutcome]:
+        batches = [d.batch for d in decoded if isinstance(d, Accepted)]
+        outcomes = await self._sink.write(batches)
+        if len(outcomes) != len(batches):  # a broken sink: treat it as a failed commit, never guess
+            raise RuntimeError(f"sink returned {len(outcomes)} outcomes for {len(batches)} batches")
+        for m, d in zip(messages, decoded, strict=True):
+            if isinstance(d, Rejected):
+                await self._sink.quarantine(m.topic, m.payload, d.reason, d.gateway)
+        return outcomes
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _settle(
+        self, messages: Sequence[Message], decoded: Sequence[_Decoded], outcomes: Sequence[WriteOutcome]
+    ) -> None:
+        """After the commit: count, acknowledge every message, publish the confirmations."""
+        counters = self._counters
+        confirmations = ConfirmationSet()
+        pending = iter(outcomes)
+        for m, d in zip(messages, decoded, strict=True):
+            if isinstance(d, Accepted):
+                if next(pending) is WriteOutcome.STORED:
+                    counters.stored_batches += 1
+                    counters.stored_readings += len(d.batch.readings)
+                else:
+                    counters.duplicates += 1
+                confirmations.stored(d.address, d.batch.key)
+            else:
+                counters.quarantined += 1
+                self._log_quarantine(m, d)
+                if d.address is not None and d.key is not None:
+                    confirmations.rejected(d.address, d.key)
+            if not self._link.ack(m):
+                counters.stale_acks += 1  # came on an older connection: the broker redelivers it
+        for topic, payload in confirmations.messages():
+            try:
+                self._link.publish(topic, payload, qos=1)
+            except NotConnected:
+                counters.confirms_unsent += 1  # the gateway re-sends, and is confirmed then
+                log.debug("confirmation to %s not sent: not connected", topic)
+
+    def _log_quarantine(self, m: Message, d: Rejected) -> None:
+        gateway = d.gateway
+        first = gateway not in self._noisy_gateways
+        if first and len(self._noisy_gateways) >= 1024:  # bounded: names come from payloads too
+            self._noisy_gateways.clear()
+        self._noisy_gateways.add(gateway)
+        (log.error if first else log.debug)(
+            "quarantined %d bytes on %s: %s%s",
+            len(m.payload),
+            m.topic,
+            d.reason,
+            " (further ones from this gateway at DEBUG; see `collector quarantine`)" if first else "",
+        )

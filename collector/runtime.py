@@ -1,0 +1,126 @@
+"""Builds the collector from its config, runs it, and owns shutdown.
+
+Shutdown (stop event, SIGTERM/SIGINT or cancellation): the writer finishes the commit in progress and
+settles it (acks, confirmations) within ``shutdown_grace_s``, otherwise it is abandoned unacknowledged
+and the broker redelivers it to the next run; then the retained status says ``offline`` and the MQTT
+session is closed (the broker keeps it, with anything unacknowledged, for ``session_expiry_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+from collector.config import CollectorConfig
+from collector.ingest.counters import IngestCounters
+from collector.ingest.subscriber import Subscriber
+from collector.ingest.writer import Writer
+from collector.sinks import open_sink
+from collector.sinks.base import Sink
+from collector.status import CollectorStatus, package_version
+from edge_agent.wire.status import LinkState
+from edge_agent.wire.transport import Backoff, NotConnected
+
+log = logging.getLogger(__name__)
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class CollectorRuntime:
+    """The running collector: MQTT session, writer and status, around a sink its caller opened."""
+
+    def __init__(
+        self,
+        config: CollectorConfig,
+        sink: Sink,
+        *,
+        shutdown_grace_s: float = 10.0,
+        retry: Backoff | None = None,
+        now_ms: Callable[[], int] = _wall_ms,
+    ) -> None:
+        self.config = config
+        self.counters = IngestCounters()
+        self._grace = shutdown_grace_s
+        self._now_ms = now_ms
+        self._status = CollectorStatus(config.collector_id, package_version())
+        self._subscriber = Subscriber(
+            collector_id=config.collector_id,
+            broker=config.broker,
+            site=config.subscription.site,
+            max_queued=config.ingest.max_queued_messages,
+            counters=self.counters,
+            will=self._status.will(),
+            on_connected=self._announce,
+        )
+        self._writer = Writer(
+            queue=self._subscriber.queue,
+            link=self._subscriber.link,
+            sink=sink,
+            counters=self.counters,
+            max_messages=config.ingest.max_messages_per_commit,
+            max_payload_bytes=config.ingest.max_payload_bytes,
+            retry=retry,
+        )
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set (then return) or the task is cancelled (then re-raise)."""
+        cfg = self.config
+        log.info(
+            "collector %s starting: broker %s:%d, subscription %s, store %s",
+            cfg.collector_id,
+            cfg.broker.host,
+            cfg.broker.port,
+            self._subscriber.filter,
+            cfg.store.url,
+        )
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._subscriber.run(), name="collector-mqtt")
+            writer = tg.create_task(self._writer.run(), name="collector-writer")
+            try:
+                await (stop or asyncio.Event()).wait()
+            finally:
+                await self._shutdown(writer)
+
+    async def _shutdown(self, writer: asyncio.Task[None]) -> None:
+        self._writer.stop()
+        done, _ = await asyncio.wait({writer}, timeout=self._grace)
+        if not done:
+            log.warning(
+                "commit in progress did not finish within %.1f s: abandoned unacknowledged, "
+                "the broker redelivers it",
+                self._grace,
+            )
+            writer.cancel()
+            await asyncio.wait({writer})
+        offline = self._status.payload(LinkState.OFFLINE, self._now_ms())
+        await self._subscriber.close(final=(self._status.topic, offline))
+        log.info("collector %s stopped: %s", self.config.collector_id, self.counters)
+
+    def _announce(self) -> None:
+        try:
+            self._subscriber.link.publish(
+                self._status.topic, self._status.payload(LinkState.ONLINE, self._now_ms()), retain=True
+            )
+        except NotConnected as exc:  # lost again already; the next connect announces
+            log.debug("status not published: %s", exc)
+
+
+async def serve(config: CollectorConfig) -> None:
+    """``collector run``: open the store, run until SIGTERM or SIGINT, shut down cleanly, close."""
+    sink = await open_sink(config.store.store_url)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await CollectorRuntime(config, sink).run(stop)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await sink.close()

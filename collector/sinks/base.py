@@ -1,0 +1,77 @@
+"""What a sink is: an idempotent, transactional store of telemetry batches, plus the reads the CLI needs.
+
+Every sink passes the same contract suite (``TestSinkContract`` in ``tests/collector/test_sink_sqlite.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from edge_agent.points import Quality, Value
+from edge_agent.wire.telemetry import TelemetryBatch
+
+
+class WriteOutcome(enum.Enum):
+    STORED = "stored"  # the batch is in the store now
+    DUPLICATE = "duplicate"  # its key was already in the store: nothing written, confirm it again
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    gateway: str
+    device: str
+    point: str
+    ts_ms: int
+    value: Value  # the Python type the gateway sent: int, float, str, bool or None
+    quality: Quality
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedPayload:
+    received_at_ms: int
+    topic: str
+    gateway: str | None
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    series: int
+    batches: int
+    readings: int
+    quarantined: int
+
+
+class Sink(Protocol):
+    async def write(self, batches: Sequence[TelemetryBatch]) -> list[WriteOutcome]:
+        """Store the batches in one transaction; one outcome per batch, in order.
+
+        Idempotent on the batch key ``(gateway, epoch, seq)``, checked in the store itself, so it holds
+        across restarts and across collectors sharing one store. Raises :class:`StoreError` (nothing
+        written) when the transaction fails.
+        """
+        ...
+
+    async def quarantine(self, topic: str, payload: bytes, reason: str, gateway: str | None) -> None:
+        """Keep a payload that will never be stored as telemetry, with the reason, for a person."""
+        ...
+
+    async def query(
+        self, *, gateway: str | None, device: str, point: str, since_ms: int, until_ms: int, limit: int
+    ) -> list[StoredReading]:
+        """Readings of one series (of any gateway, if ``gateway`` is None) in ``[since, until)``, oldest
+        first, at most ``limit``."""
+        ...
+
+    async def quarantined(self, limit: int) -> list[QuarantinedPayload]:
+        """The most recently quarantined payloads, newest first."""
+        ...
+
+    async def counts(self) -> StoreCounts: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,57 @@
+"""The SQLite store's schema (version 1) and the statements the sink runs on it.
+
+Per-series rows built for time-range queries (``readings_series_ts``), not JSON blobs. A value keeps its
+Python type through ``value_kind`` (see :mod:`collector.sinks.value`). There is no unique (series, ts):
+a gateway clock stepping back may legitimately give two readings the same ts; exactly-once is the job of
+``batches``' unique key.
+"""
+
+SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    gateway TEXT NOT NULL,
+    device TEXT NOT NULL,
+    point TEXT NOT NULL,
+    UNIQUE (gateway, device, point)
+);
+CREATE INDEX IF NOT EXISTS series_device_point ON series (device, point);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    gateway TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    readings INTEGER NOT NULL,
+    stored_at_ms INTEGER NOT NULL,
+    UNIQUE (gateway, epoch, seq)
+);
+CREATE TABLE IF NOT EXISTS readings (
+    series_id INTEGER NOT NULL REFERENCES series (id),
+    ts_ms INTEGER NOT NULL,
+    value_kind INTEGER NOT NULL,  -- collector.sinks.value.ValueKind
+    value_num REAL,
+    value_text TEXT,
+    quality INTEGER NOT NULL,
+    reason TEXT,
+    batch_id INTEGER NOT NULL REFERENCES batches (id)
+);
+CREATE INDEX IF NOT EXISTS readings_series_ts ON readings (series_id, ts_ms);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    received_at_ms INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    gateway TEXT,
+    payload BLOB NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+INSERT_BATCHES = """INSERT INTO batches (gateway, epoch, seq, readings, stored_at_ms) VALUES {values}
+    ON CONFLICT (gateway, epoch, seq) DO NOTHING RETURNING gateway, epoch, seq, id"""
+KEYS_PER_STATEMENT = 1000  # 5 parameters each, well under SQLite's limit of 32766
+INSERT_READING = """INSERT INTO readings
+    (series_id, ts_ms, value_kind, value_num, value_text, quality, reason, batch_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+SELECT_READINGS = """SELECT s.gateway, s.device, s.point, r.ts_ms, r.value_kind, r.value_num, r.value_text,
+    r.quality, r.reason FROM readings r JOIN series s ON s.id = r.series_id
+    WHERE s.device = ? AND s.point = ? {gateway} AND r.ts_ms >= ? AND r.ts_ms < ?
+    ORDER BY r.ts_ms, s.gateway, r.rowid LIMIT ?"""

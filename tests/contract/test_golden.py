@@ -1,0 +1,42 @@
+"""Golden payloads, decoded by the agent's codec and by the collector's ingest: a change breaks both."""
+
+from __future__ import annotations
+
+import json
+
+from collector.ingest.decode import Accepted, decode_message
+from edge_agent.wire.confirm import decode_confirmation, encode_confirmation
+from edge_agent.wire.telemetry import decode_batch, encode_batch
+from tests.contract.make_golden import BATCH, BATCH_KEY, CONFIRMATION, GOLDEN
+
+
+def expected() -> dict[str, object]:
+    return json.loads((GOLDEN / "telemetry-v1.json").read_text())  # type: ignore[no-any-return]
+
+
+def as_rows(readings: object) -> list[list[object]]:
+    return [[r.device, r.point, r.ts_ms, r.value, int(r.quality), r.reason] for r in readings]  # type: ignore[attr-defined]
+
+
+def test_agent_encoding_is_byte_stable() -> None:
+    assert encode_batch(BATCH_KEY, BATCH) == (GOLDEN / "telemetry-v1.msgpack").read_bytes()
+    assert encode_confirmation(CONFIRMATION) == (GOLDEN / "confirm-v1.msgpack").read_bytes()
+
+
+def test_wire_decoder_reads_golden() -> None:
+    batch = decode_batch((GOLDEN / "telemetry-v1.msgpack").read_bytes())
+    exp = expected()
+    assert (batch.key.gateway, batch.key.epoch, batch.key.seq) == (exp["gateway"], exp["epoch"], exp["seq"])
+    assert as_rows(batch.readings) == exp["readings"]
+    assert decode_confirmation((GOLDEN / "confirm-v1.msgpack").read_bytes()) == CONFIRMATION
+
+
+def test_collector_ingest_reads_golden() -> None:
+    got = decode_message(
+        "streetgate/v1/dijon-centre/cab-0042/telemetry",
+        (GOLDEN / "telemetry-v1.msgpack").read_bytes(),
+        max_bytes=1 << 20,
+    )
+    assert isinstance(got, Accepted), got
+    assert as_rows(got.batch.readings) == expected()["readings"]
+    assert got.address.site == "dijon-centre"

@@ -1,0 +1,26 @@
+"""The README's first command, run unattended: the demo starts every part, data arrives, it exits 0."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_unattended_and_checks_its_data(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo.sh"), "--for", "15", "--workdir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "check passed: data from every luminaire reached the store" in out
+    assert "stopped cleanly" in out
+    assert (tmp_path / "demo" / "store.db").exists()
