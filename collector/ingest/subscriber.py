@@ -6,8 +6,10 @@ when the collector comes back, so a crash between receipt and commit loses nothi
 
 The queue to the writer holds at most ``ingest.max_queued_messages``. The MQTT receive maximum should
 bound it already, but Mosquitto 2.0.11 sends another full window after every PUBACK. Policy when full:
-refuse the message, count it in ``overflow`` and leave it unacknowledged: nothing is lost, the gateway
-re-sends the batch when its confirmation does not come, and the broker redelivers it on reconnect.
+refuse the message and count it in ``overflow``. It is acknowledged to the broker all the same (an
+unacknowledged message would hold one of the broker's in-flight slots for this session until the next
+reconnect, and enough of them wedge delivery), but it is neither stored nor confirmed: the gateway still
+holds the batch and re-sends it when its confirmation does not come. Nothing is lost.
 """
 
 from __future__ import annotations
@@ -70,10 +72,10 @@ class Subscriber:
             self._counters.overflow += 1
             self._refused += 1
             (log.warning if self._refused == 1 else log.debug)(
-                "ingest queue full (%d messages): refusing new ones, left unacknowledged for the "
-                "gateways to re-send",
+                "ingest queue full (%d messages): refusing new ones (not confirmed: the gateways re-send)",
                 self.queue.maxsize,
             )
+            self.link.ack(message)
             return
         if self._refused:
             log.info("ingest queue accepts messages again (%d refused meanwhile)", self._refused)
