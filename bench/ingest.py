@@ -158,9 +158,7 @@ def main() -> None:
         work = Path(tmp)
         normal = raw_sqlite(work / "raw-normal.db", args.batches, args.batch, "NORMAL")
         sqlite_rate = raw_sqlite(work / "raw-full.db", args.batches, args.batch, "FULL")
-        print(
-            f"raw SQLite insert (executemany, 1 commit per batch, WAL, synchronous=NORMAL): {normal:,.0f} readings/s"
-        )
+        print(f"raw SQLite insert (executemany, 1 commit per batch, WAL, NORMAL): {normal:,.0f} readings/s")
         print(f"raw SQLite insert (same, synchronous=FULL as the store uses): {sqlite_rate:,.0f} readings/s")
         broker = Broker(work).start()
         try:
