@@ -52,6 +52,9 @@ class ManualClock:
         self._wall_ms += delta_ms
 
     async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sleepers.append((self._mono + max(0.0, seconds), fut))
         try:

@@ -1,0 +1,94 @@
+"""The gateway's retained status: online while connected, the last will on a kill -9, offline on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from demo.stack import Stack
+from edge_agent.wire import topics
+from edge_agent.wire.status import GatewayStatus, LinkState, decode_status
+from edge_agent.wire.transport import Message, MqttLink, Subscription
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(tmp_path, luminaires=2, poll_interval_s=1.0)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+async def next_status(
+    queue: asyncio.Queue[GatewayStatus], state: LinkState, timeout: float = 15
+) -> GatewayStatus:
+    async with asyncio.timeout(timeout):
+        while True:
+            status = await queue.get()
+            if status.state is state:
+                return status
+
+
+async def test_status_online_will_and_clean_offline(stack: Stack) -> None:
+    assert stack.broker is not None
+    assert stack.agent is not None
+    queue: asyncio.Queue[GatewayStatus] = asyncio.Queue()
+    retained: list[bool] = []
+
+    def on_message(msg: Message) -> None:
+        retained.append(msg.retain)
+        queue.put_nowait(decode_status(msg.payload))
+
+    watcher = MqttLink(
+        client_id="status-watcher",
+        host=stack.broker.host,
+        port=stack.broker.port,
+        on_message=on_message,
+        subscriptions=[Subscription(topics.topic(stack.site, stack.gateway, topics.TopicKind.STATUS))],
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        online = await next_status(queue, LinkState.ONLINE)
+        assert online.ts_ms is not None
+        stack.agent.kill()  # no goodbye: the broker publishes the last will
+        will = await next_status(queue, LinkState.OFFLINE)
+        assert will.ts_ms is None
+        await asyncio.to_thread(stack.agent.start)
+        await next_status(queue, LinkState.ONLINE)
+        await asyncio.to_thread(stack.agent.stop)  # SIGTERM: a clean, timestamped offline
+        clean = await next_status(queue, LinkState.OFFLINE)
+        assert clean.ts_ms is not None
+        retained.clear()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    # A late subscriber sees the last state at once: it is retained.
+    late: asyncio.Queue[GatewayStatus] = asyncio.Queue()
+    flags: list[bool] = []
+
+    def on_late(msg: Message) -> None:
+        flags.append(msg.retain)
+        late.put_nowait(decode_status(msg.payload))
+
+    watcher2 = MqttLink(
+        client_id="status-late",
+        host=stack.broker.host,
+        port=stack.broker.port,
+        on_message=on_late,
+        subscriptions=[Subscription(topics.topic(stack.site, stack.gateway, topics.TopicKind.STATUS))],
+    )
+    task2 = asyncio.create_task(watcher2.run())
+    try:
+        status = await next_status(late, LinkState.OFFLINE, timeout=10)
+        assert status.ts_ms is not None
+        assert flags == [True]
+    finally:
+        task2.cancel()
+        await asyncio.gather(task2, return_exceptions=True)
