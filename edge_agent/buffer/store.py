@@ -24,6 +24,8 @@ from typing import Any
 
 import aiosqlite
 
+from edge_agent.buffer import retention
+from edge_agent.buffer.retention import Retention, WhenFull
 from edge_agent.clock import Clock
 from edge_agent.points import Quality, Reading, Value
 from edge_agent.wire.telemetry import BatchKey, encode_batch
@@ -43,7 +45,15 @@ CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, at_ms INTEGER N
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
-COUNTERS = ("committed", "sealed", "confirmed", "rejected", "dropped_buffer_full")
+COUNTERS = (
+    "committed",
+    "sealed",
+    "confirmed",
+    "rejected",
+    "dropped_buffer_full",
+    "dropped_thinned",
+    "dropped_age",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,7 @@ class Buffer:
         clock: Clock,
         max_bytes: int,
         commit_interval_s: float,
+        retention: Retention | None = None,
     ) -> None:
         self._db = db
         self.gateway = gateway
@@ -87,6 +98,7 @@ class Buffer:
         self._clock = clock
         self._max_bytes = max_bytes
         self._commit_interval_s = commit_interval_s
+        self._retention = retention or Retention()
         self._series: dict[tuple[str, str], int] = {}
         self._pending: list[tuple[Sequence[Reading], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
@@ -108,9 +120,16 @@ class Buffer:
         clock: Clock,
         max_bytes: int = 256 << 20,
         commit_interval_s: float = 0.1,
+        retention: Retention | None = None,
     ) -> Buffer:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        connector = aiosqlite.connect(path, isolation_level=None)
+        # The worker thread must not keep a failing agent alive at exit (systemd restarts a process that
+        # exits, not one that hangs); an interrupted write is what SQLite survives anyway (like kill -9).
+        worker = getattr(connector, "_thread", None)
+        if worker is not None:
+            worker.daemon = True
+        db = await connector
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=FULL")
@@ -135,6 +154,7 @@ class Buffer:
             clock=clock,
             max_bytes=max_bytes,
             commit_interval_s=commit_interval_s,
+            retention=retention,
         )
         buf._page_size = int(page)
         async with db.execute("SELECT id, device, point FROM series") as cur:
@@ -181,7 +201,58 @@ class Buffer:
                         fut.set_result(None)
                 for listener in self.listeners:
                     listener()
+                try:
+                    await self.enforce_bounds()
+                except Exception:  # the bounds are checked again after the next commit
+                    log.exception("could not apply the buffer's bounds")
             await asyncio.sleep(self._commit_interval_s)
+
+    async def enforce_bounds(self) -> dict[str, int]:
+        """Apply the age bound and, past the high-water mark, the ``when_full`` policy (counted)."""
+        policy = self._retention
+        dropped = {"dropped_age": 0, "dropped_thinned": 0, "dropped_buffer_full": 0}
+        async with self._transaction() as db:
+            if policy.max_age_s is not None:
+                cutoff = self._clock.now_ms() - int(policy.max_age_s * 1000)
+                dropped["dropped_age"] += await retention.drop_older_than(db, cutoff)
+                self.unsealed -= dropped["dropped_age"]
+            used = await retention.used_bytes(db)
+            if used > policy.high_water * self._max_bytes:
+                for _ in range(50):
+                    if used <= policy.low_water * self._max_bytes:
+                        break
+                    freed = await self._give_up_some(db, dropped)
+                    used = await retention.used_bytes(db)
+                    if not freed:
+                        break
+            for name, n in dropped.items():
+                if n:
+                    await db.execute("UPDATE counters SET value = value + ? WHERE name=?", (n, name))
+        if any(dropped.values()):
+            log.error(
+                "buffer bounds (%d bytes cap, %s): dropped %s readings",
+                self._max_bytes,
+                policy.when_full.value,
+                ", ".join(f"{n} {k.removeprefix('dropped_')}" for k, n in dropped.items() if n),
+            )
+        return dropped
+
+    async def _give_up_some(self, db: aiosqlite.Connection, dropped: dict[str, int]) -> int:
+        """One step of the ``when_full`` policy; returns how many readings it freed."""
+        if self.unsealed > 0 and self._retention.when_full is WhenFull.THIN:
+            n = await retention.thin(db, self.unsealed, self._retention.thin_keep)
+            dropped["dropped_thinned"] += n
+            self.unsealed -= n
+            if n:
+                return n
+        # Nothing (left) to thin, or dropping: the oldest data goes, sealed or not.
+        if await retention.oldest_is_sealed(db) or self.unsealed == 0:
+            n = await retention.drop_oldest_batch(db)
+        else:
+            n = await retention.drop_oldest(db, max(self.unsealed // 10, 100))
+            self.unsealed -= n
+        dropped["dropped_buffer_full"] += n
+        return n
 
     async def _commit(self, readings: Sequence[Reading]) -> None:
         for attempt in range(2):

@@ -115,9 +115,9 @@ async def test_disk_cap_drops_oldest_counted_not_silently(
     stats = await buf.stats()
     dropped = stats.counters["dropped_buffer_full"]
     assert dropped > 0
-    assert stats.unsealed + dropped == total == stats.counters["committed"]
+    assert stats.unsealed + stats.sealed_readings + dropped == total == stats.counters["committed"]
     assert stats.bytes <= 1024 * 1024
-    assert "buffer full" in caplog.text
+    assert "buffer bounds" in caplog.text
     await buf.close()
 
 
@@ -155,3 +155,98 @@ async def test_seals_and_acks_interleaved_with_commits(tmp_path: Path) -> None:
     assert stats.counters["committed"] == 5 * 20 * 7
     assert sum(acked) + stats.unsealed + stats.sealed_readings == 5 * 20 * 7
     await buf.close()
+
+
+async def test_thin_keeps_states_alarms_and_every_other_measurement(tmp_path: Path) -> None:
+    from edge_agent.buffer.retention import Retention, WhenFull
+
+    buf = await Buffer.open(
+        tmp_path / "b.db",
+        gateway="gw-1",
+        clock=ManualClock(),
+        commit_interval_s=0,
+        retention=Retention(when_full=WhenFull.THIN),
+    )
+    try:
+        t = 1_767_225_600_000
+        rows = []
+        for i in range(400):
+            rows += [
+                Reading("lum-00", "power", t + i, 40.0 + i / 10),  # a plain measurement: thinned
+                Reading("lum-00", "status", t + i, 4 if i < 100 else 6),  # one state change at i=100
+                Reading("lum-00", "online", t + i, True),
+                Reading("lum-00", "energy", t + i, None, Quality.OFFLINE, "timeout")
+                if i % 50 == 0
+                else Reading("lum-00", "energy", t + i, 1000),
+            ]
+        await buf.append(rows)
+        import aiosqlite
+
+        async with buf._transaction() as db:
+            thinned = await __import__("edge_agent.buffer.retention", fromlist=["thin"]).thin(
+                db, buf.unsealed, 2
+            )
+            assert isinstance(db, aiosqlite.Connection)
+        batch = await buf.seal(100_000)
+        assert batch is not None
+        kept = decode_batch(batch.payload).readings
+        by_point: dict[str, list[Reading]] = {}
+        for r in kept:
+            by_point.setdefault(r.point, []).append(r)
+        # the oldest half (800 rows = first 200 polls) was thinned; measurements there: every 2nd kept
+        assert len([r for r in by_point["power"] if r.ts_ms < t + 200]) == 100
+        assert len([r for r in by_point["power"] if r.ts_ms >= t + 200]) == 200
+        assert len(by_point["online"]) == 400  # booleans never thinned
+        assert {r.value for r in by_point["status"]} == {4, 6}
+        assert any(r.ts_ms == t + 100 and r.value == 6 for r in by_point["status"])  # the change survives
+        assert all(r.quality is Quality.GOOD or r.point == "energy" for r in kept)
+        assert len([r for r in by_point["energy"] if r.quality is Quality.OFFLINE]) == 8  # bad kept
+        assert thinned == 400 * 4 - len(kept)
+    finally:
+        await buf.close()
+
+
+async def test_age_bound_drops_old_readings_counted(tmp_path: Path) -> None:
+    from edge_agent.buffer.retention import Retention
+
+    clock = ManualClock()
+    buf = await Buffer.open(
+        tmp_path / "b.db",
+        gateway="gw-1",
+        clock=clock,
+        commit_interval_s=0,
+        retention=Retention(max_age_s=3600),
+    )
+    try:
+        now = clock.now_ms()
+        await buf.append([Reading("d", "p", now - 7200_000 + i, float(i)) for i in range(10)])
+        await buf.append([Reading("d", "p", now + i, float(i)) for i in range(5)])
+        assert (await buf.enforce_bounds())["dropped_age"] == 0  # the writer applied it after the commit
+        stats = await buf.stats()
+        assert stats.unsealed == 5
+        assert stats.counters["dropped_age"] == 10
+    finally:
+        await buf.close()
+
+
+async def test_sealed_batches_go_last_when_nothing_unsent_is_left(tmp_path: Path) -> None:
+    buf = await Buffer.open(
+        tmp_path / "b.db", gateway="gw-1", clock=ManualClock(), commit_interval_s=0, max_bytes=1024 * 1024
+    )
+    try:
+        total = 0
+        for k in range(40):  # sealed right away: the uplink cannot deliver, the batches pile up
+            await buf.append(
+                [Reading("d", f"p{j % 20}", 1_767_225_600_000 + total + j, "y" * 300) for j in range(100)]
+            )
+            total += 100
+            await buf.seal(100)
+            assert buf.unsealed == 0, k
+        await buf.enforce_bounds()
+        stats = await buf.stats()
+        assert stats.unsealed == 0
+        assert stats.counters["dropped_buffer_full"] > 0
+        assert stats.sealed_readings + stats.counters["dropped_buffer_full"] == total
+        assert [b.key.seq for b in await buf.sealed()][-1] == 40  # the newest batches stay
+    finally:
+        await buf.close()
