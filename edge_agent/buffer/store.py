@@ -323,13 +323,22 @@ class Buffer:
             raise BufferFull(f"buffer full at {self._max_bytes} bytes and nothing unsealed to drop")
 
     # ---- the uplink path -------------------------------------------------------------------------
-    async def seal(self, max_readings: int) -> SealedBatch | None:
-        """Move up to ``max_readings`` of the oldest unsealed readings into a new batch."""
+    async def seal(
+        self, max_readings: int, *, after_id: int | None = None, upto_id: int | None = None
+    ) -> SealedBatch | None:
+        """Move up to ``max_readings`` of the oldest unsealed readings into a new batch.
+
+        ``after_id`` / ``upto_id`` restrict it to a range of the buffer (the uplink seals fresh readings
+        apart from the backlog); within a range, oldest first, so each series stays in order.
+        """
+        lo = -1 if after_id is None else after_id
+        hi = 2**63 - 1 if upto_id is None else upto_id
         async with self._transaction() as db:
             async with db.execute(
                 "SELECT r.id, s.device, s.point, r.ts, r.value, r.is_bool, r.quality, r.reason "
-                "FROM readings r JOIN series s ON s.id = r.series ORDER BY r.id LIMIT ?",
-                (max_readings,),
+                "FROM readings r JOIN series s ON s.id = r.series WHERE r.id > ? AND r.id <= ? "
+                "ORDER BY r.id LIMIT ?",
+                (lo, hi, max_readings),
             ) as cur:
                 rows = list(await cur.fetchall())
             if not rows:
@@ -346,11 +355,20 @@ class Buffer:
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
                 (seq, self._clock.now_ms(), len(rows), oldest, payload),
             )
-            await db.execute("DELETE FROM readings WHERE id <= ?", (rows[-1][0],))
+            await db.execute("DELETE FROM readings WHERE id BETWEEN ? AND ?", (rows[0][0], rows[-1][0]))
             await db.execute("UPDATE meta SET value = ? WHERE key='next_seq'", (str(seq + 1),))
             await db.execute("UPDATE counters SET value = value + ? WHERE name='sealed'", (len(rows),))
         self.unsealed -= len(rows)
         return SealedBatch(key, len(rows), oldest, payload)
+
+    async def last_id(self) -> int:
+        """The id of the newest unsealed reading (0 when none): where "the backlog" ends right now."""
+        async with self._lock:
+            return int(await _scalar(self._db, "SELECT COALESCE(MAX(id), 0) FROM readings"))
+
+    async def count_after(self, after_id: int) -> int:
+        async with self._lock:
+            return int(await _scalar(self._db, "SELECT COUNT(*) FROM readings WHERE id > ?", (after_id,)))
 
     async def sealed(self, limit: int = 1000) -> list[SealedBatch]:
         """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send)."""

@@ -4,6 +4,10 @@ On every (re)connection every unconfirmed batch is due again (the broker may hav
 batches are sealed as readings arrive: a full batch at once, a partial one after ``batch_linger_s``.
 A batch unconfirmed after ``confirm_timeout_s`` is re-sent with the same key and bytes; the collector
 recognises it and confirms again.
+
+Live first: what was in the buffer when the connection came up is the backlog. Fresh readings (those
+committed since) take the first free slot of the window; the backlog drains behind them in full
+batches, oldest first, as fast as confirmations free slots. Each part keeps its series in order.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class Publisher:
         self._ever_sent: set[int] = set()
         self._generation = -1
         self._resend_due = True  # sealed batches outside the window must be looked up and sent again
+        self._backlog_end: int | None = None  # readings up to this id are the backlog (None: no backlog)
         self._confirmations: asyncio.Queue[Confirmation] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._last_seal = clock.monotonic()
@@ -84,6 +89,7 @@ class Publisher:
                 self._generation = self._link.generation
                 self._in_flight.clear()  # a new connection: everything unconfirmed is due again
                 self._resend_due = True
+                self._backlog_end = await self._buffer.last_id() or None
             await self._apply_confirmations()
             try:
                 await self._fill_window()
@@ -135,30 +141,46 @@ class Publisher:
         room = self._cfg.in_flight_batches - len(self._in_flight)
         if room <= 0:
             return
-        if self._resend_due:
-            # Oldest first. Reading the payloads costs I/O, so only after a reconnect or a timeout.
-            limit = self._cfg.in_flight_batches + len(self._in_flight)
-            pending = await self._buffer.sealed(limit=limit)
-            waiting = [b for b in pending if b.key.seq not in self._in_flight]
-            for batch in waiting[:room]:
-                self._send(batch)
-            self._resend_due = len(waiting) > room or len(pending) == limit
-            room -= min(room, len(waiting))
-            if room <= 0:
-                return
-        while room > 0 and self._should_seal():
-            fresh = await self._buffer.seal(self._cfg.batch_max_readings)
-            self._last_seal = self._clock.monotonic()
-            if fresh is None:
-                return
-            self._send(fresh)
+        room -= await self._seal_live(room)  # fresh readings first ...
+        if room > 0 and self._resend_due:
+            room -= await self._resend(room)  # ... then batches whose confirmation is overdue ...
+        while room > 0 and self._backlog_end is not None:  # ... then the backlog, oldest first
+            batch = await self._buffer.seal(self._cfg.batch_max_readings, upto_id=self._backlog_end)
+            if batch is None:
+                self._backlog_end = None  # drained: from now on everything is live
+                break
+            self._send(batch)
             room -= 1
 
-    def _should_seal(self) -> bool:
-        unsealed = self._buffer.unsealed
-        if unsealed >= self._cfg.batch_max_readings:
-            return True
-        return unsealed > 0 and self._clock.monotonic() - self._last_seal >= self._cfg.batch_linger_s
+    async def _seal_live(self, room: int) -> int:
+        sent = 0
+        while sent < room:
+            live = (
+                self._buffer.unsealed
+                if self._backlog_end is None
+                else await self._buffer.count_after(self._backlog_end)
+            )
+            linger_over = self._clock.monotonic() - self._last_seal >= self._cfg.batch_linger_s
+            if not (live >= self._cfg.batch_max_readings or (live > 0 and linger_over)):
+                break
+            fresh = await self._buffer.seal(self._cfg.batch_max_readings, after_id=self._backlog_end)
+            self._last_seal = self._clock.monotonic()
+            if fresh is None:
+                break
+            self._send(fresh)
+            sent += 1
+        return sent
+
+    async def _resend(self, room: int) -> int:
+        """Sealed batches outside the window, oldest first. Reading their payloads costs I/O, so this
+        runs only after a reconnect or a timeout."""
+        limit = self._cfg.in_flight_batches + len(self._in_flight)
+        pending = await self._buffer.sealed(limit=limit)
+        waiting = [b for b in pending if b.key.seq not in self._in_flight]
+        for batch in waiting[:room]:
+            self._send(batch)
+        self._resend_due = len(waiting) > room or len(pending) == limit
+        return min(room, len(waiting))
 
     def _send(self, batch: SealedBatch) -> None:
         seq = batch.key.seq
