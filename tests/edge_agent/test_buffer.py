@@ -15,8 +15,8 @@ def readings(n: int, start: int = 0, device: str = "lum-00") -> list[Reading]:
     return [Reading(device, f"p{i % 7}", base + start + i, float(start + i)) for i in range(n)]
 
 
-async def open_buffer(path: Path, **kw: int) -> Buffer:
-    return await Buffer.open(path, gateway="gw-1", clock=ManualClock(), commit_interval_s=0, **kw)
+async def open_buffer(path: Path, max_bytes: int = 256 << 20) -> Buffer:
+    return await Buffer.open(path, gateway="gw-1", clock=ManualClock(), commit_interval_s=0, max_bytes=max_bytes)
 
 
 async def test_seal_and_ack_moves_readings_out(tmp_path: Path) -> None:
