@@ -16,7 +16,9 @@ def readings(n: int, start: int = 0, device: str = "lum-00") -> list[Reading]:
 
 
 async def open_buffer(path: Path, max_bytes: int = 256 << 20) -> Buffer:
-    return await Buffer.open(path, gateway="gw-1", clock=ManualClock(), commit_interval_s=0, max_bytes=max_bytes)
+    return await Buffer.open(
+        path, gateway="gw-1", clock=ManualClock(), commit_interval_s=0, max_bytes=max_bytes
+    )
 
 
 async def test_seal_and_ack_moves_readings_out(tmp_path: Path) -> None:
