@@ -3,8 +3,10 @@
 ``decode(point, words)`` turns the 16-bit words a request returned for one point into its value:
 reorder the words (``word_order``) and the two bytes inside each word (``byte_order``) into one
 big-endian byte string, unpack it by the point's type (one table below), refuse raw values the point
-declares ``unavailable`` (DALI MASK/TMASK) and non-finite floats, then apply ``value*scale + offset``.
-``encode(point, value)`` is the inverse, for writes. ``decode_bits`` covers coils and discrete inputs.
+declares ``unavailable`` (DALI MASK/TMASK) and non-finite floats, then give an ``enum`` point the label
+of its code (a code the enum does not list is an error) or apply ``value*scale + offset``.
+``encode(point, value)`` is the inverse, for writes (an enum point takes a label or a listed code).
+``decode_bits`` covers coils and discrete inputs.
 
 A value that cannot be decoded raises :class:`drivers.errors.DecodeError` (quality BAD for that point);
 a value that cannot be encoded raises ``ValueError`` (the caller asked for something the point cannot
@@ -54,6 +56,8 @@ def decode(point: ModbusPoint, words: Sequence[int]) -> Value:
     _check_available(point, raw, number, len(data))
     if point.type in _FLOATS and not math.isfinite(number):
         raise DecodeError(f"not a finite number: {number} (raw 0x{raw:0{2 * len(data)}X})", point=point.name)
+    if point.enum:
+        return _label(point, number)
     if point.scale == 1 and point.offset == 0:
         return number  # int for the integer types, float for the float ones (-0.0 kept)
     return float(number) * point.scale + point.offset
@@ -74,6 +78,8 @@ def encode(point: ModbusPoint, value: Value) -> list[int]:
     Integer types round ``(value - offset) / scale`` to the nearest integer and refuse values out of the
     type's range; a bit inside a register cannot be written alone (that needs a read-modify-write).
     """
+    if point.enum and value is not None:
+        value = _code(point, value)
     if isinstance(value, str) or value is None:
         raise ValueError(f"{point.name}: cannot write {value!r} to a {point.type.value} point")
     if point.table in (Table.COIL, Table.DISCRETE) or point.type is DataType.BOOL:
@@ -92,6 +98,22 @@ def encode(point: ModbusPoint, value: Value) -> list[int]:
     except (struct.error, OverflowError):
         raise ValueError(f"{point.name}: {value!r} does not fit a {point.type.value}") from None
     return _from_bytes(point, data)
+
+
+def _label(point: ModbusPoint, number: float) -> str:
+    for code, label in point.enum:
+        if code == number:
+            return label
+    raise DecodeError(f"code {number} not in enum", point=point.name)
+
+
+def _code(point: ModbusPoint, value: Value) -> int:
+    """The code of an enum point's label (or a code it lists, given as an int)."""
+    for code, label in point.enum:
+        if value == label or (type(value) is int and value == code):
+            return code
+    labels = ", ".join(label for _, label in point.enum)
+    raise ValueError(f"{point.name}: {value!r} not in enum ({labels})")
 
 
 def _check_available(point: ModbusPoint, raw: int, number: float, size: int) -> None:

@@ -253,3 +253,73 @@ def test_scaled_registers_survive_a_round_trip(
     p = point(type_, scale=scale, offset=offset)
     words = [reg] if WORDS[type_] == 1 else [reg, reg ^ 0x5A5A]
     assert encode(p, decode(p, words)) == words
+
+
+# --- enumerations ---------------------------------------------------------------------------------
+
+STATES = ((0, "unknown"), (1, "up"), (2, "down"))
+
+
+@pytest.mark.parametrize(
+    ("type_", "word", "words", "enum", "expected"),
+    [
+        (DataType.UINT16, B, [2], STATES, "down"),
+        (DataType.UINT16, B, [0], STATES, "unknown"),
+        (DataType.INT16, B, [0xFFFF], ((-1, "not_fitted"), (0, "off")), "not_fitted"),
+        (DataType.UINT32, B, [0x0001, 0x0000], ((65536, "high"), (1, "low")), "high"),
+        (DataType.UINT32, L, [0x0001, 0x0000], ((65536, "high"), (1, "low")), "low"),
+        (DataType.INT32, B, [0xFFFF, 0xFFFE], ((-2, "minus_two"),), "minus_two"),
+    ],
+)
+def test_enum_gives_the_label_of_the_code(
+    type_: DataType, word: Order, words: list[int], enum: tuple[tuple[int, str], ...], expected: str
+) -> None:
+    p = point(type_, word, enum=enum)
+    assert decode(p, words) == expected
+    assert encode(p, expected) == words
+
+
+def test_a_code_the_enum_does_not_list_is_an_error_not_a_number() -> None:
+    with pytest.raises(DecodeError, match=r"^p: code 9 not in enum$") as err:
+        decode(point(DataType.UINT16, enum=STATES), [9])
+    assert err.value.reason == "code 9 not in enum"
+
+
+def test_unavailable_is_checked_before_the_enum() -> None:
+    p = point(DataType.UINT16, enum=STATES, unavailable=(0xFFFF,))
+    with pytest.raises(DecodeError, match="value not available"):
+        decode(p, [0xFFFF])
+
+
+@pytest.mark.parametrize("value", ["sideways", 9, True, 1.0, None])
+def test_enum_encode_takes_a_label_or_a_listed_code(value: Value) -> None:
+    p = point(DataType.UINT16, enum=STATES)
+    assert encode(p, "up") == encode(p, 1) == [1]
+    with pytest.raises(ValueError, match="p: "):
+        encode(p, value)
+
+
+@st.composite
+def enums(draw: st.DrawFn) -> tuple[DataType, tuple[tuple[int, str], ...]]:
+    type_ = draw(st.sampled_from(list(_RANGES)))
+    lo, hi = _RANGES[type_]
+    codes = draw(st.lists(st.integers(lo, hi), min_size=1, max_size=8, unique=True))
+    return type_, tuple(sorted((c, f"label_{i}") for i, c in enumerate(codes)))
+
+
+@given(enums(), ORDERS, st.data())
+def test_enum_decodes_listed_codes_only(
+    te: tuple[DataType, tuple[tuple[int, str], ...]], word: Order, data: st.DataObject
+) -> None:
+    type_, enum = te
+    p = point(type_, word, enum=enum)
+    lo, hi = _RANGES[type_]
+    code = data.draw(st.one_of(st.sampled_from([c for c, _ in enum]), st.integers(lo, hi)))
+    words = encode(point(type_, word), code)
+    labels = dict(enum)
+    if code in labels:
+        assert decode(p, words) == labels[code]
+        assert encode(p, labels[code]) == words
+    else:
+        with pytest.raises(DecodeError, match=f"code {code} not in enum"):
+            decode(p, words)
