@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:  # the Modbus stack is imported only when a scan runs
     from drivers.modbus.scan import Probe, SerialTarget, TcpTarget
+    from drivers.opcua.scan import BrowsedNode
 
 scan_app = typer.Typer(
     help="Find devices: which Modbus unit ids answer; what an OPC-UA server offers.", no_args_is_help=True
@@ -73,3 +74,45 @@ async def _collect(
             if not quiet:
                 typer.echo(f"unit {probe.unit:3}: {probe.detail}")
     return found
+
+
+@scan_app.command("opcua")
+def scan_opcua(
+    url: Annotated[str, typer.Argument(help="server endpoint, e.g. opc.tcp://10.1.2.3:4840")],
+    depth: Annotated[int, typer.Option(help="levels below Objects")] = 4,
+    limit: Annotated[int, typer.Option(help="nodes at most")] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Browse a server's address space: path, node id, class and value of each node. Exit 1 if no server."""
+    from drivers.errors import DeviceUnreachable
+
+    try:
+        nodes = asyncio.run(_browse(url, depth, limit))
+    except DeviceUnreachable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "path": n.path,
+                        "node_id": n.node_id,
+                        "class": n.node_class,
+                        "value": None if n.value is None else str(n.value),
+                    }
+                    for n in nodes
+                ]
+            )
+        )
+        return
+    for n in nodes:
+        value = "" if n.value is None else f" = {n.value}"
+        typer.echo(f"{n.path:60} {n.node_id:40} {n.node_class}{value}")
+    typer.echo(f"{len(nodes)} nodes")
+
+
+async def _browse(url: str, depth: int, limit: int) -> list[BrowsedNode]:
+    from drivers.opcua.scan import browse
+
+    return [n async for n in browse(url, depth=depth, limit=limit)]

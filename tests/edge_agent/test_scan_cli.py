@@ -74,3 +74,49 @@ def test_parse_units() -> None:
         parse_units("240-250")
     with pytest.raises(ValueError, match="bad unit range"):
         parse_units("a-b")
+
+
+def test_scan_opcua_browses_the_traffic_controller(tmp_path: Path) -> None:
+    port = free_port()
+    sim = Proc(
+        "tlc",
+        [str(BIN / "python"), "-m", "drivers.sim", "traffic", "--port", str(port)],
+        tmp_path / "tlc.log",
+    ).start()
+    try:
+        wait_port(port, timeout=30)
+        proc = subprocess.run(
+            [
+                str(BIN / "edge-agent"),
+                "scan",
+                "opcua",
+                f"opc.tcp://127.0.0.1:{port}",
+                "--depth",
+                "3",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    finally:
+        sim.stop()
+    assert proc.returncode == 0, proc.stderr
+    nodes = {n["path"]: n for n in json.loads(proc.stdout)}
+    stage = next(p for p in nodes if p.endswith(":Stage"))
+    assert "Intersection_1" in stage
+    assert nodes[stage]["class"] == "Variable"
+    assert nodes[stage]["value"] is not None
+
+
+def test_scan_opcua_without_server_exits_1() -> None:
+    proc = subprocess.run(
+        [str(BIN / "edge-agent"), "scan", "opcua", f"opc.tcp://127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "cannot connect" in proc.stderr
