@@ -5,8 +5,10 @@ exactly one place per library (the protocol's ``client.py``), with ``from exc``.
 
     DriverError                      anything a driver reports
     ├── DeviceUnreachable            no answer at all: timeout, refused connection, closed link
+    │   └── NoResponse               nothing usable within the timeout (the one failure retried)
     └── DeviceError                  the device answered, but not with usable data
         ├── ExceptionResponse        a Modbus exception code (illegal address, device busy, ...)
+        ├── BadStatus                an OPC-UA Bad status code (a refused certificate, a method's result)
         └── DecodeError              the registers do not decode to the point's type
 """
 
@@ -26,6 +28,10 @@ class DeviceUnreachable(DriverError):
     pass
 
 
+class NoResponse(DeviceUnreachable):
+    pass
+
+
 class DeviceError(DriverError):
     pass
 
@@ -35,6 +41,13 @@ class ExceptionResponse(DeviceError):
         super().__init__(reason, device=device)
         self.code = code
         self.address = address
+
+
+class BadStatus(DeviceError):
+    def __init__(self, code: int, status: str, reason: str, *, device: str | None = None):
+        super().__init__(reason, device=device)
+        self.code = code
+        self.status = status  # the status code's name: BadUserAccessDenied, BadCertificateUntrusted, ...
 
 
 class DecodeError(DeviceError):

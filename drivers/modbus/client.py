@@ -1,54 +1,80 @@
-"""The Modbus TCP driver: the only module that does Modbus I/O and the only one importing pymodbus's
-client. pymodbus exceptions are translated into :mod:`drivers.errors` here, with ``from exc``.
+"""The Modbus drivers, TCP and RTU: the only module that does Modbus I/O and the only one importing
+pymodbus's clients. pymodbus exceptions are translated into :mod:`drivers.errors` here, with ``from exc``.
 
-One driver is one TCP link (a gateway): its requests are serialised by one lock, the read plan of each
-device is computed once, at construction. Failures:
+One driver is one physical link: a TCP gateway (:class:`ModbusTcpDriver`) or a serial line
+(:class:`ModbusRtuDriver`). Both share :class:`ModbusDriver`: the read plan of each device is computed
+once, at construction, and every request waits for its turn on the link's :class:`BusScheduler` (one
+request on the wire at a time, the silent gap between frames, commands ahead of queued polls). The two
+differ only in how the link is opened and what a timeout does to it. Failures:
 
-- no connection, no answer within ``timeout_s``, or the link closed: :class:`DeviceUnreachable` for the
-  whole read; the connection is dropped and opened again, lazily, by the next request;
+- no answer within the device's timeout (its own ``timeout_s``, else the link's): the request is tried
+  again, ``retries`` more times, each retry queued behind the polls already waiting; then
+  :class:`DeviceUnreachable` for the whole read. A unit id whose last request got no answer is tried
+  once per request until it answers again (retries are for a lost frame, not for a dead device);
+- no connection, a closed link, a serial port that cannot be opened: :class:`DeviceUnreachable` at
+  once; the link is opened again, lazily, by the next request;
 - a Modbus exception response to one request: those points get a ``PointValue`` with an ``error``, the
-  other requests still run;
+  other requests still run, nothing is retried;
 - a point that does not decode (MASK, NaN): a ``PointValue`` with an ``error`` for that point only.
+
+Writes are never retried: a write that got no answer may have been applied.
+
+Serial I/O stays off the event loop's critical path: pymodbus opens the port through pyserial in
+non-blocking mode (``O_NONBLOCK``, termios set-up, an ``flock``: no call that waits on the line) and
+then reads and writes it from ``add_reader``/``add_writer`` callbacks with zero timeouts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.constants import ExcCodes
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from drivers.base import PointValue, ReadStats, Value
-from drivers.errors import DecodeError, DeviceUnreachable, DriverError, ExceptionResponse
-from drivers.modbus.codec import decode, decode_bits, encode
-from drivers.modbus.config import ModbusDevice, ModbusPoint, ModbusTcpLink, Table
+from drivers.errors import DeviceUnreachable, DriverError, ExceptionResponse, NoResponse
+from drivers.modbus.codec import encode
+from drivers.modbus.config import ModbusDevice, ModbusRtuLink, ModbusTcpLink, Table
+from drivers.modbus.pdu import Call, exception_text, read_call, values, write_call
 from drivers.modbus.plan import ReadRequest, plan_reads
+from drivers.scheduler import BusScheduler, Priority
 
 log = logging.getLogger(__name__)
 
-_Call = Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
+Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 
 @dataclass(slots=True)
 class LinkStats:
     """Counters of one link since the driver was built."""
 
-    requests: int = 0  # sent, whatever came back
+    requests: int = 0  # sent, whatever came back (retries included)
     registers_read: int = 0  # registers (or bits) received in good responses
     timeouts: int = 0  # requests without a usable answer
     exceptions: int = 0  # Modbus exception responses
-    connects: int = 0  # connections opened
+    connects: int = 0  # connections (TCP) or port openings (RTU)
 
 
-class ModbusTcpDriver:
-    """A :class:`drivers.base.Driver` for the devices behind one Modbus TCP server or gateway."""
+class ModbusDriver:
+    """A :class:`drivers.base.Driver` for the Modbus devices on one link; see the subclasses."""
 
-    def __init__(self, name: str, link: ModbusTcpLink, devices: Sequence[ModbusDevice]) -> None:
+    _lost = "link lost"
+
+    def __init__(
+        self,
+        name: str,
+        link: ModbusTcpLink | ModbusRtuLink,
+        devices: Sequence[ModbusDevice],
+        *,
+        scheduler: BusScheduler | None = None,
+    ) -> None:
         self._name = name
         self._link = link
         self._devices: dict[str, ModbusDevice] = {}
@@ -57,8 +83,11 @@ class ModbusTcpDriver:
                 raise ValueError(f"{name}: device {d.name!r} is listed twice")
             self._devices[d.name] = d
         self._plans = {d.name: plan_reads(d.points, link.max_registers, link.max_gap) for d in devices}
-        self._lock = asyncio.Lock()
-        self._client: AsyncModbusTcpClient | None = None
+        self.scheduler = scheduler or BusScheduler(name, link.frame_gap_s)
+        # pymodbus's own timeout is only a backstop: each request is bounded by its device's timeout
+        self._backstop_s = 2 * max([link.timeout_s, *(d.timeout_s for d in devices if d.timeout_s)])
+        self._client: Client | None = None
+        self._unanswered: set[int] = set()  # unit ids whose last request got no answer
         self.stats = LinkStats()
         self.last_read: dict[str, ReadStats] = {}
 
@@ -75,17 +104,22 @@ class ModbusTcpDriver:
 
     async def read(self, device: str) -> Sequence[PointValue]:
         dev = self._device(device)
+        attempts = 1 if dev.unit in self._unanswered else 1 + self._link.retries
         results: dict[str, PointValue] = {}
         received = 0
-        async with self._lock:
+        try:
             for req in self._plans[dev.name]:
-                response = await self._request(dev, f"reading {req.describe()}", _read_call(req, dev.unit))
-                values = _values(req, response)
+                what = f"reading {req.describe()}"
+                response = await self._request(dev, what, read_call(req, dev.unit), Priority.POLL, attempts)
                 if not response.isError():
                     received += req.count
-                results.update((v.point, v) for v in values)
-            self.stats.registers_read += received
-            self.last_read[dev.name] = ReadStats(requests=len(self._plans[dev.name]), registers=received)
+                results.update((v.point, v) for v in values(req, response))
+        except NoResponse:
+            self._unanswered.add(dev.unit)
+            raise
+        self._unanswered.discard(dev.unit)
+        self.stats.registers_read += received
+        self.last_read[dev.name] = ReadStats(requests=len(self._plans[dev.name]), registers=received)
         return [results[p.name] for p in dev.points]
 
     async def write(self, device: str, point: str, value: Value) -> None:
@@ -98,19 +132,17 @@ class ModbusTcpDriver:
             raise ValueError(f"{self._name}/{dev.name}/{point}: a {p.table.value} point is read-only")
         words = encode(p, value)
         what = f"writing {p.table.value} {p.address}+{len(words)}"
-        async with self._lock:
-            response = await self._request(dev, what, _write_call(p, words, dev.unit))
+        response = await self._request(dev, what, write_call(p, words, dev.unit), Priority.COMMAND, 1)
         if response.isError():
             code = response.exception_code
-            reason = f"modbus exception {code} ({_exception_name(code)}) {what}"
+            reason = f"{exception_text(code)} {what}"
             raise ExceptionResponse(code, reason, device=dev.name, address=p.address)
 
     async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value:
         raise NotImplementedError(f"{self._name}: call({action!r}) is reserved for command registers")
 
     async def aclose(self) -> None:
-        async with self._lock:
-            self._drop()
+        self._drop()  # a request still in flight ends as DeviceUnreachable
 
     def _device(self, device: str) -> ModbusDevice:
         try:
@@ -118,23 +150,36 @@ class ModbusTcpDriver:
         except KeyError:
             raise ValueError(f"{self._name}: no device {device!r} on this link") from None
 
-    async def _request(self, dev: ModbusDevice, what: str, call: _Call) -> ModbusPDU:
-        """Send one request (the lock is held) and return the response, or raise DeviceUnreachable."""
+    async def _request(
+        self, dev: ModbusDevice, what: str, call: Call, priority: Priority, attempts: int
+    ) -> ModbusPDU:
+        """One request, tried up to ``attempts`` times while it gets no answer; each try takes a slot."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts), retry=retry_if_exception_type(NoResponse), reraise=True
+        )
+        async for attempt in retrying:
+            with attempt:
+                tried = attempt.retry_state.attempt_number
+                async with self.scheduler.slot(priority if tried == 1 else Priority.RETRY):
+                    response = await self._attempt(dev, what, call, tried)
+        return response
+
+    async def _attempt(self, dev: ModbusDevice, what: str, call: Call, tried: int) -> ModbusPDU:
+        """Send one request (the slot is held) and return the response, or raise DeviceUnreachable."""
         client = await self._connected(dev)
         self.stats.requests += 1
-        timeout = self._link.timeout_s
+        timeout = dev.timeout_s or self._link.timeout_s
         try:
-            # pymodbus answers a silent peer with ModbusIOException after `timeout`; the outer bound
-            # only guards against a hang inside the library.
-            async with asyncio.timeout(2 * timeout):
+            async with asyncio.timeout(timeout):
                 response = await call(client)
         except (ModbusIOException, TimeoutError) as exc:
             self.stats.timeouts += 1
-            self._drop()
-            raise DeviceUnreachable(f"no response within {timeout} s {what}", device=dev.name) from exc
+            self._after_silence()
+            tries = f" ({tried} attempts)" if tried > 1 else ""
+            raise NoResponse(f"no response within {timeout} s {what}{tries}", device=dev.name) from exc
         except (ConnectionException, OSError) as exc:
             self._drop()
-            raise DeviceUnreachable(f"connection lost {what}: {exc}", device=dev.name) from exc
+            raise DeviceUnreachable(f"{self._lost} {what}: {exc}", device=dev.name) from exc
         except ModbusException as exc:
             self._drop()
             raise DriverError(f"modbus client error {what}: {exc}", device=dev.name) from exc
@@ -145,16 +190,13 @@ class ModbusTcpDriver:
             self.stats.exceptions += 1
         return response
 
-    async def _connected(self, dev: ModbusDevice) -> AsyncModbusTcpClient:
+    async def _connected(self, dev: ModbusDevice) -> Client:
         if self._client is not None and self._client.connected:
             return self._client
         self._drop()
-        link = self._link
-        client = AsyncModbusTcpClient(
-            link.host, port=link.port, name=self._name, timeout=link.timeout_s, retries=0, reconnect_delay=0
-        )
+        client = self._new_client()
         try:
-            async with asyncio.timeout(2 * link.timeout_s):
+            async with asyncio.timeout(self._link.timeout_s):
                 ok = await client.connect()
         except TimeoutError:
             ok = False
@@ -163,10 +205,8 @@ class ModbusTcpDriver:
             raise
         if not ok:
             client.close()
-            where = f"{link.host}:{link.port}"
-            reason = f"cannot connect to {where} (refused, or no answer within {link.timeout_s} s)"
-            raise DeviceUnreachable(reason, device=dev.name)
-        log.debug("%s: connected to %s:%d", self._name, link.host, link.port)
+            raise DeviceUnreachable(self._cannot_connect(), device=dev.name)
+        log.debug("%s: %s open", self._name, self._where())
         self.stats.connects += 1
         self._client = client
         return client
@@ -176,61 +216,96 @@ class ModbusTcpDriver:
             self._client.close()
             self._client = None
 
+    def _new_client(self) -> Client:
+        raise NotImplementedError
 
-def _read_call(req: ReadRequest, unit: int) -> _Call:
-    def call(c: AsyncModbusTcpClient) -> Awaitable[ModbusPDU]:
-        match req.table:
-            case Table.HOLDING:
-                return c.read_holding_registers(req.address, count=req.count, device_id=unit)
-            case Table.INPUT:
-                return c.read_input_registers(req.address, count=req.count, device_id=unit)
-            case Table.COIL:
-                return c.read_coils(req.address, count=req.count, device_id=unit)
-            case Table.DISCRETE:
-                return c.read_discrete_inputs(req.address, count=req.count, device_id=unit)
+    def _where(self) -> str:
+        raise NotImplementedError
 
-    return call
+    def _cannot_connect(self) -> str:
+        raise NotImplementedError
+
+    def _after_silence(self) -> None:
+        """What a request without an answer does to the link."""
 
 
-def _write_call(p: ModbusPoint, words: list[int], unit: int) -> _Call:
-    def call(c: AsyncModbusTcpClient) -> Awaitable[ModbusPDU]:
-        if p.table is Table.COIL:
-            return c.write_coil(p.address, bool(words[0]), device_id=unit)
-        if len(words) == 1:
-            return c.write_register(p.address, words[0], device_id=unit)
-        return c.write_registers(p.address, words, device_id=unit)
+class ModbusTcpDriver(ModbusDriver):
+    """The devices behind one Modbus TCP server or gateway. A request without an answer closes the
+    connection: its late answer must never be taken for the next request's."""
 
-    return call
+    _lost = "connection lost"
 
+    def __init__(
+        self,
+        name: str,
+        link: ModbusTcpLink,
+        devices: Sequence[ModbusDevice],
+        *,
+        scheduler: BusScheduler | None = None,
+    ) -> None:
+        super().__init__(name, link, devices, scheduler=scheduler)
+        self._tcp = link
 
-def _values(req: ReadRequest, response: ModbusPDU) -> list[PointValue]:
-    """One value (or error) per point of the request."""
-    if response.isError():
-        code = response.exception_code
-        reason = f"modbus exception {code} ({_exception_name(code)}) reading {req.describe()}"
-        return [PointValue(p.name, None, reason) for p in req.points]
-    bits = req.table in (Table.COIL, Table.DISCRETE)
-    received = len(response.bits) if bits else len(response.registers)
-    if received < req.count:
-        reason = f"short response: {received} of {req.count} reading {req.describe()}"
-        return [PointValue(p.name, None, reason) for p in req.points]
-    out = []
-    for p in req.points:
-        i = p.address - req.address
-        try:
-            if bits:
-                value: Value = decode_bits(p, response.bits[i : i + 1])
-            else:
-                value = decode(p, response.registers[i : i + p.words])
-        except DecodeError as exc:
-            out.append(PointValue(p.name, None, exc.reason))
-        else:
-            out.append(PointValue(p.name, value))
-    return out
+    def _new_client(self) -> Client:
+        link = self._tcp
+        return AsyncModbusTcpClient(
+            link.host, port=link.port, name=self._name, timeout=self._backstop_s, retries=0, reconnect_delay=0
+        )
+
+    def _where(self) -> str:
+        return f"{self._tcp.host}:{self._tcp.port}"
+
+    def _cannot_connect(self) -> str:
+        return f"cannot connect to {self._where()} (refused, or no answer within {self._tcp.timeout_s} s)"
+
+    def _after_silence(self) -> None:
+        self._drop()
 
 
-def _exception_name(code: int) -> str:
-    try:
-        return ExcCodes(code).name.lower().replace("_", " ")
-    except ValueError:
-        return "unknown"
+class ModbusRtuDriver(ModbusDriver):
+    """The devices on one RS-485 line, through a local serial port. The port stays open after a
+    request without an answer: pymodbus empties its receive buffer before each request and skips a
+    frame from another unit id, and the scheduler keeps the line silent between frames."""
+
+    _lost = "serial port lost"
+
+    def __init__(
+        self,
+        name: str,
+        link: ModbusRtuLink,
+        devices: Sequence[ModbusDevice],
+        *,
+        scheduler: BusScheduler | None = None,
+    ) -> None:
+        for d in devices:
+            if not 1 <= d.unit <= 247:
+                raise ValueError(f"{name}: device {d.name!r}: unit {d.unit} is not 1..247 (0 is broadcast)")
+        super().__init__(name, link, devices, scheduler=scheduler)
+        self._rtu = link
+
+    def _new_client(self) -> Client:
+        link = self._rtu
+        return AsyncModbusSerialClient(
+            link.port,
+            framer=FramerType.RTU,
+            baudrate=link.baudrate,
+            bytesize=link.bytesize,
+            parity=link.parity.value,
+            stopbits=link.stopbits,
+            name=self._name,
+            timeout=self._backstop_s,
+            retries=0,
+            reconnect_delay=0,
+        )
+
+    def _where(self) -> str:
+        link = self._rtu
+        return f"{link.port} ({link.baudrate} {link.bytesize}{link.parity.value}{link.stopbits})"
+
+    def _cannot_connect(self) -> str:
+        port = self._rtu.port
+        if not os.path.exists(port):
+            return f"cannot open serial port {port}: no such device"
+        if not os.access(port, os.R_OK | os.W_OK):
+            return f"cannot open serial port {port}: permission denied"
+        return f"cannot open serial port {port}: in use by another process, or not a serial port"

@@ -1,6 +1,9 @@
 """What a Modbus point and device are: the YAML model (pydantic) and the resolved form (dataclasses).
 
 Addresses are 0-based protocol addresses (as the Intesis map and pymodbus use them), not 4xxxx numbers.
+A point is a number (``type`` with ``scale``/``offset``), a boolean (a coil, a discrete input or one
+``bit`` of a register) or an enumeration (an integer ``type`` with ``enum: {0: unknown, 1: up}``: the
+raw code becomes its label, and a code the map does not list is an error, never a bare number).
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ import enum
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+EnumLabel = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class Table(enum.StrEnum):
@@ -46,6 +50,17 @@ WORDS = {
 }
 
 
+# the integer types and their ranges (the types an ``enum`` may map)
+INTEGER_RANGES: dict[DataType, tuple[int, int]] = {
+    DataType.INT16: (-(2**15), 2**15 - 1),
+    DataType.UINT16: (0, 2**16 - 1),
+    DataType.INT32: (-(2**31), 2**31 - 1),
+    DataType.UINT32: (0, 2**32 - 1),
+    DataType.INT64: (-(2**63), 2**63 - 1),
+    DataType.UINT64: (0, 2**64 - 1),
+}
+
+
 class Order(enum.StrEnum):
     BIG = "big"
     LITTLE = "little"
@@ -72,6 +87,23 @@ class ModbusPointSpec(_Model):
     unavailable: tuple[int, ...] = Field(
         default=(), description="raw values that mean 'not available' (DALI MASK/TMASK): quality BAD"
     )
+    enum: dict[int, EnumLabel] | None = Field(
+        default=None, description="raw code -> label ({0: unknown, 1: up}); a code not listed is an error"
+    )
+
+    @field_validator("enum")
+    @classmethod
+    def _labels_unique(cls, v: dict[int, str] | None) -> dict[int, str] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("enum needs at least one code")
+        seen: dict[str, int] = {}
+        for code, label in v.items():
+            if label in seen:
+                raise ValueError(f"enum label {label!r} is given to codes {seen[label]} and {code}")
+            seen[label] = code
+        return v
 
     @model_validator(mode="after")
     def _bit_fits(self) -> ModbusPointSpec:
@@ -80,6 +112,20 @@ class ModbusPointSpec(_Model):
             raise ValueError("bit is only for type bool in a holding or input register")
         if self.table in (Table.COIL, Table.DISCRETE) and self.type is not DataType.BOOL:
             raise ValueError(f"a {self.table.value} point must have type bool")
+        return self
+
+    @model_validator(mode="after")
+    def _enum_fits(self) -> ModbusPointSpec:
+        if self.enum is None:
+            return self
+        if self.type not in INTEGER_RANGES:
+            raise ValueError(f"enum is only for integer types, not {self.type.value}")
+        if self.scale != 1 or self.offset != 0:
+            raise ValueError("enum maps raw codes: it cannot be combined with scale or offset")
+        lo, hi = INTEGER_RANGES[self.type]
+        for code in self.enum:
+            if not lo <= code <= hi:
+                raise ValueError(f"enum code {code} does not fit a {self.type.value} ({lo}..{hi})")
         return self
 
 
@@ -98,6 +144,7 @@ class ModbusPoint:
     offset: float = 0.0
     unit: str | None = None
     unavailable: tuple[int, ...] = ()
+    enum: tuple[tuple[int, str], ...] = ()  # (code, label) pairs, codes ascending; () = a plain number
 
     @property
     def words(self) -> int:
@@ -117,6 +164,7 @@ class ModbusDevice:
     unit: int
     poll_interval_s: float
     points: tuple[ModbusPoint, ...]
+    timeout_s: float | None = None  # None: the link's timeout_s
 
 
 class ModbusTcpLink(_Model):
@@ -124,8 +172,60 @@ class ModbusTcpLink(_Model):
     host: str
     port: int = Field(default=502, ge=1, le=65535)
     timeout_s: float = Field(default=1.0, gt=0, le=60)
+    retries: int = Field(
+        default=0, ge=0, le=5, description="further attempts of a read that got no answer (TCP retransmits)"
+    )
     max_registers: int = Field(default=125, ge=1, le=125, description="per read request (Modbus limit 125)")
     max_gap: int = Field(default=16, ge=0, le=124, description="unused registers a request may span")
+    inter_frame_gap_s: float = Field(
+        default=0.0, ge=0, le=1, description="silence between two requests (some TCP-to-RTU gateways need it)"
+    )
+
+    @property
+    def frame_gap_s(self) -> float:
+        return self.inter_frame_gap_s
+
+
+class Parity(enum.StrEnum):
+    NONE = "N"
+    EVEN = "E"
+    ODD = "O"
+
+
+BaudRate = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
+FAST_LINE_GAP_S = 0.00175  # Modbus over serial line §2.5.1.1: fixed t3.5 above 19200 baud
+
+
+class ModbusRtuLink(_Model):
+    """A serial line (RS-485) with Modbus RTU devices on it. Defaults are the Modbus serial-line
+    spec's: 19200 baud, 8 data bits, even parity, 1 stop bit."""
+
+    kind: Literal["modbus_rtu"]
+    port: str = Field(min_length=1, description="serial device: /dev/ttyUSB0, /dev/serial/by-id/...")
+    baudrate: BaudRate = 19200
+    bytesize: Literal[8] = Field(default=8, description="RTU frames carry 8-bit characters")
+    parity: Parity = Parity.EVEN
+    stopbits: Literal[1, 2] = 1
+    timeout_s: float = Field(default=1.0, gt=0, le=60)
+    retries: int = Field(default=1, ge=0, le=5, description="further attempts of a read that got no answer")
+    max_registers: int = Field(default=125, ge=1, le=125, description="per read request (Modbus limit 125)")
+    max_gap: int = Field(default=16, ge=0, le=124, description="unused registers a request may span")
+    inter_frame_gap_s: float | None = Field(
+        default=None, ge=0, le=1, description="silence between frames; default 3.5 character times"
+    )
+
+    @property
+    def char_time_s(self) -> float:
+        """One character on the wire: start bit, 8 data bits, parity bit if any, stop bits."""
+        bits = 1 + self.bytesize + (self.parity is not Parity.NONE) + self.stopbits
+        return bits / self.baudrate
+
+    @property
+    def frame_gap_s(self) -> float:
+        """The silent interval between two frames: 3.5 characters, or 1.75 ms above 19200 baud."""
+        if self.inter_frame_gap_s is not None:
+            return self.inter_frame_gap_s
+        return FAST_LINE_GAP_S if self.baudrate > 19200 else 3.5 * self.char_time_s
 
 
 class PointError(ValueError):
@@ -172,6 +272,7 @@ def resolve_points(
             offset=s.offset,
             unit=s.unit,
             unavailable=s.unavailable,
+            enum=tuple(sorted(s.enum.items())) if s.enum else (),
         )
         if p.address < 0 or p.end > 65536:
             raise PointError(i, "register", f"address {p.address} (+{p.words} words) is outside 0..65535")
