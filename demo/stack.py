@@ -208,6 +208,8 @@ store: {{url: "sqlite:///{self.store_path}"}}
         if not self.store_path.exists():
             return []
         with sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=5) as db:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'readings'").fetchone() is None:
+                return []  # the collector has not created its schema yet
             return [
                 (d, p, t)
                 for d, p, t in db.execute(

@@ -16,11 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.base import Driver
+from drivers.modbus.config import ModbusDevice
+from drivers.scheduler import BusScheduler
+from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock, SystemClock
-from edge_agent.config.load import ResolvedBus, ResolvedConfig
+from edge_agent.config.load import ResolvedBus, ResolvedConfig, ResolvedDaliBus, ResolvedOpcUaBus
+from edge_agent.config.model import ModbusRtuBus, ModbusTcpBus
 from edge_agent.health.reporter import HealthReporter
-from edge_agent.poll.poller import DevicePoller
+from edge_agent.health.status_server import StatusServer
+from edge_agent.poll.backoff import PollBackoff, Reachability
+from edge_agent.poll.poller import DevicePoller, offsets
+from edge_agent.poll.report import ReportFilter
 from edge_agent.uplink.publisher import Publisher
 from edge_agent.wire import topics
 from edge_agent.wire.status import GatewayStatus, LinkState, encode_status
@@ -30,12 +37,65 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-def build_driver(bus: ResolvedBus) -> Driver:
-    if bus.link.kind == "modbus_tcp":
-        from drivers.modbus.client import ModbusTcpDriver
+def build_driver(bus: ResolvedBus | ResolvedDaliBus | ResolvedOpcUaBus, scheduler: BusScheduler) -> Driver:
+    """The driver of one bus; every request it sends waits for its turn on ``scheduler``."""
+    if isinstance(bus, ResolvedDaliBus):
+        from drivers.dali.client import DaliSerialDriver
 
-        return ModbusTcpDriver(bus.name, bus.link, bus.devices)
-    raise ValueError(f"bus {bus.name}: no driver for kind {bus.link.kind!r}")  # pragma: no cover
+        return DaliSerialDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
+    if isinstance(bus, ResolvedOpcUaBus):
+        from drivers.opcua.client import OpcUaDriver  # asyncua (~25 MB) only when a config has a server
+
+        return OpcUaDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
+    match bus.link:
+        case ModbusTcpBus():
+            from drivers.modbus.client import ModbusTcpDriver
+
+            return ModbusTcpDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
+        case ModbusRtuBus():
+            from drivers.modbus.client import ModbusRtuDriver
+
+            return ModbusRtuDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
+
+
+def build_pollers(
+    bus: ResolvedBus | ResolvedDaliBus | ResolvedOpcUaBus,
+    driver: Driver,
+    buffer: Buffer,
+    clock: Clock,
+    report: ReportFilter | None = None,
+) -> list[DevicePoller]:
+    """One poller per device of the bus, their starts spread over the interval, backing off from a device
+    while it does not answer; the devices behind one Modbus unit id (the luminaires of one gateway) back
+    off together: it is one thing on the line that answers or not."""
+    devices = [*bus.devices]  # one list of either kind (mypy types a zip over a union of tuples as object)
+    starts = offsets([d.poll_interval_s for d in devices])
+    policies = [
+        PollBackoff.for_device(d.poll_interval_s, d.timeout_s or bus.link.timeout_s, bus.link.backoff_max_s)
+        for d in devices
+    ]
+    groups: dict[object, list[PollBackoff]] = {}
+    keys = [("unit", d.unit) if isinstance(d, ModbusDevice) else ("device", d.name) for d in devices]
+    for key, policy in zip(keys, policies, strict=True):
+        groups.setdefault(key, []).append(policy)
+    shared = {  # the most patient policy of a group
+        key: Reachability(PollBackoff(max(p.first_s for p in ps), max(p.max_s for p in ps)))
+        for key, ps in groups.items()
+    }
+    return [
+        DevicePoller(
+            driver=driver,
+            device=dev.name,
+            points=[p.name for p in dev.points],
+            interval_s=dev.poll_interval_s,
+            offset_s=start,
+            buffer=buffer,
+            clock=clock,
+            reachability=shared[key],
+            report=report,
+        )
+        for dev, start, key in zip(devices, starts, keys, strict=True)
+    ]
 
 
 @dataclass
@@ -50,6 +110,7 @@ class Agent:
     pollers: list[DevicePoller]
     health: HealthReporter
     clock: Clock
+    buses: list[BusScheduler] = field(default_factory=list)  # one request queue per bus, same order
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -62,6 +123,9 @@ class Agent:
             clock=clock,
             max_bytes=cfg.buffer.max_bytes,
             commit_interval_s=cfg.buffer.commit_interval_s,
+            retention=Retention(
+                when_full=cfg.buffer.when_full, thin_keep=cfg.buffer.thin_keep, max_age_s=cfg.buffer.max_age_s
+            ),
         )
         status_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS)
         confirm_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.CONFIRM)
@@ -91,22 +155,14 @@ class Agent:
         link.on_message = publisher.on_confirm_message
         drivers: list[Driver] = []
         pollers: list[DevicePoller] = []
-        for bus in config.buses if poll else ():
-            driver = build_driver(bus)
+        buses: list[BusScheduler] = []
+        report = ReportFilter(config.report_specs())
+        for bus in config.all_buses if poll else ():
+            scheduler = BusScheduler(bus.name, bus.link.frame_gap_s)
+            driver = build_driver(bus, scheduler)
+            buses.append(scheduler)
             drivers.append(driver)
-            n = len(bus.devices)
-            for i, dev in enumerate(bus.devices):
-                pollers.append(
-                    DevicePoller(
-                        driver=driver,
-                        device=dev.name,
-                        points=[p.name for p in dev.points],
-                        interval_s=dev.poll_interval_s,
-                        offset_s=dev.poll_interval_s * i / n,  # spread the bus's polls over the interval
-                        buffer=buffer,
-                        clock=clock,
-                    )
-                )
+            pollers.extend(build_pollers(bus, driver, buffer, clock, report))
         health = HealthReporter(
             buffer=buffer,
             publisher=publisher,
@@ -114,8 +170,10 @@ class Agent:
             pollers=pollers,
             clock=clock,
             interval_s=cfg.health_interval_s,
+            buses=buses,
+            report=report,
         )
-        return cls(config, buffer, link, publisher, drivers, pollers, health, clock)
+        return cls(config, buffer, link, publisher, drivers, pollers, health, clock, buses)
 
     def start(self) -> None:
         self.tasks.append(asyncio.create_task(self.link.run(), name="mqtt-link"))
@@ -166,18 +224,37 @@ async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     agent.start()
+    cfg = config.config
+    status = StatusServer(
+        path=config.status_socket,
+        identity={"gateway": cfg.gateway, "site": cfg.site, "version": VERSION, "config": str(config.source)},
+        buffer=agent.buffer,
+        link=agent.link,
+        publisher=agent.publisher,
+        pollers=agent.pollers,
+        clock=agent.clock,
+    )
+    try:
+        await status.start()
+    except OSError as exc:  # the agent's job is the data; a missing status socket is worth a warning only
+        log.warning(
+            "no status socket at %s (edge-agent status will not see this agent): %s",
+            config.status_socket,
+            exc,
+        )
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
     failed: list[asyncio.Task[Any]] = []
     try:
         done, _ = await asyncio.wait([stopper, *agent.tasks], return_when=asyncio.FIRST_COMPLETED)
         failed = [t for t in done if t is not stopper]
         for t in failed:
-            exc = None if t.cancelled() else t.exception()
-            log.error("%s ended unexpectedly: %r; stopping the agent", t.get_name(), exc, exc_info=exc)
+            error = None if t.cancelled() else t.exception()
+            log.error("%s ended unexpectedly: %r; stopping the agent", t.get_name(), error, exc_info=error)
         if not failed:
             log.info("stopping")
     finally:
         stopper.cancel()
+        await status.close()
         await agent.stop()
     return 1 if failed else 0
 

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from edge_agent.cli.scan import scan_app
 from edge_agent.config.load import ConfigError, ResolvedConfig, load_config
 
 app = typer.Typer(
@@ -25,7 +26,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="agent config (YAML)", show_default=False)]
+app.add_typer(scan_app, name="scan")
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="agent config (YAML)")]
+DEFAULT_CONFIG = Path("/etc/streetgate/agent.yaml")
 
 
 def _load(path: Path) -> ResolvedConfig:
@@ -49,6 +53,7 @@ def run(
     if log_level.upper() != "DEBUG":
         # pymodbus logs every failed request at ERROR on its own; the poller logs a failing device once.
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+        logging.getLogger("asyncua").setLevel(logging.CRITICAL)  # the OPC-UA driver logs what matters
     from edge_agent.runtime import run_agent
 
     code = asyncio.run(run_agent(cfg))
@@ -80,10 +85,10 @@ def flush(
 def check_config(path: Annotated[Path, typer.Argument(help="agent config (YAML)")]) -> None:
     """Check a config without touching any device or broker; exit 2 on any error."""
     cfg = _load(path)
-    devices = list(cfg.devices)
+    devices = cfg.all_devices
     points = sum(len(d.points) for d in devices)
     typer.echo(
-        f"OK: gateway {cfg.config.gateway} at site {cfg.config.site}: {len(cfg.buses)} bus(es), "
+        f"OK: gateway {cfg.config.gateway} at site {cfg.config.site}: {len(cfg.all_buses)} bus(es), "
         f"{len(devices)} device(s), {points} point(s); buffer {cfg.buffer_path}"
     )
 
@@ -116,6 +121,33 @@ def buffer(
     else:
         for k, v in info.items():
             typer.echo(f"{k:24} {v}")
+
+
+@app.command()
+def status(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The running agent's state: devices, buffer, uplink. Exit 1 if no agent runs, 3 if degraded."""
+    from edge_agent.cli.live import status_command
+
+    raise typer.Exit(status_command(_load(config), as_json))
+
+
+@app.command()
+def read(
+    device: Annotated[str, typer.Argument(help="device name, as in the config")],
+    point: Annotated[str | None, typer.Argument(help="one point only")] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Read a device now. Goes through the running agent's bus if one runs, else opens the bus itself.
+
+    Exit 0 all points good, 1 the device did not answer, 2 unknown device or point, 3 some points bad.
+    """
+    from edge_agent.cli.live import read_command
+
+    raise typer.Exit(read_command(_load(config), device, point, as_json))
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """The agent config as written in YAML (frozen pydantic models, unknown keys refused).
 
-Buses are a tagged union on ``kind`` so that serial lines (``modbus_rtu``), OPC-UA servers and DALI
-interfaces join later as new members; each bus lists the devices reached through it.
+Buses are a tagged union on ``kind`` (``modbus_tcp``, ``modbus_rtu``, ``dali_serial``, ``opcua``); each
+bus lists the devices reached through it, and one bus is one physical link with one request queue
+(:mod:`drivers.scheduler`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from drivers.modbus.config import ModbusPointSpec, ModbusTcpLink, Order
+from drivers.dali.config import DaliDeviceSpec, DaliSerialLink, resolve_devices
+from drivers.modbus.config import ModbusPointSpec, ModbusRtuLink, ModbusTcpLink, Order
+from drivers.opcua.config import OpcUaLink, OpcUaPointSpec, ReadMode
+from edge_agent.buffer.retention import WhenFull
+from edge_agent.poll.report import ReportSpec
 from edge_agent.wire.topics import check_name
 
 DeviceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.{}:-]{0,63}$")]
@@ -37,6 +42,11 @@ class BufferConfig(_Model):
     commit_interval_s: float = Field(
         default=0.5, ge=0, le=5, description="group commits at most this often (each commit is an fsync)"
     )
+    when_full: WhenFull = Field(
+        default=WhenFull.DROP_OLDEST, description="drop_oldest, or thin: keep every n-th old measurement"
+    )
+    thin_keep: int = Field(default=2, ge=2, le=100, description="with thin: keep every n-th measurement")
+    max_age_s: float | None = Field(default=None, gt=0, description="readings older than this are dropped")
 
 
 class UplinkConfig(_Model):
@@ -50,6 +60,7 @@ class ModbusDeviceSpec(_Model):
     name: DeviceName
     unit: int = Field(default=1, ge=0, le=247)
     poll_interval_s: float = Field(default=10.0, ge=0.05, le=86400)
+    timeout_s: float | None = Field(default=None, gt=0, le=60, description="overrides the bus timeout_s")
     profile: str | None = None
     params: dict[str, int] = Field(default_factory=dict)
     repeat: dict[str, tuple[int, int]] | None = Field(
@@ -72,12 +83,82 @@ class ModbusDeviceSpec(_Model):
         return self
 
 
+BackoffMax = Annotated[
+    float, Field(ge=1, le=3600, description="longest wait between two tries of a device that does not answer")
+]
+
+
 class ModbusTcpBus(ModbusTcpLink):
     name: DeviceName
+    backoff_max_s: BackoffMax = 60.0
     devices: tuple[ModbusDeviceSpec, ...] = Field(min_length=1)
 
 
-Bus = Annotated[ModbusTcpBus, Field(discriminator="kind")]
+class ModbusRtuBus(ModbusRtuLink):
+    name: DeviceName
+    backoff_max_s: BackoffMax = 60.0
+    devices: tuple[ModbusDeviceSpec, ...] = Field(min_length=1)
+
+
+class DaliSerialBus(DaliSerialLink):
+    """A DALI line through a serial interface (drivers/dali): refused when its devices' reads do not fit
+    their poll intervals on the bus (≈ 50 ms a query, devices.md §1.7)."""
+
+    name: DeviceName
+    backoff_max_s: BackoffMax = 60.0
+    devices: tuple[DaliDeviceSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fits_the_line(self) -> DaliSerialBus:
+        from drivers.dali.plan import line_problems
+
+        resolve_devices(self.devices)  # a short address or name used twice
+        problems = line_problems(self, self.devices)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class OpcUaDeviceSpec(_Model):
+    """A device on an OPC-UA server: a profile (``traffic-controller``) with its params, or points of its
+    own, or both; ``root``, ``namespace``, ``read`` and ``sampling_interval_ms`` override the profile's."""
+
+    name: DeviceName
+    poll_interval_s: float = Field(default=10.0, ge=0.05, le=86400)
+    timeout_s: float | None = Field(default=None, gt=0, le=60, description="overrides the bus timeout_s")
+    profile: str | None = None
+    params: dict[str, int | str] = Field(default_factory=dict)
+    root: str | None = Field(default=None, description="browse path from the Objects folder")
+    namespace: str | None = Field(default=None, description="URI of the browse names without a prefix")
+    read: ReadMode | None = None
+    sampling_interval_ms: float | None = Field(default=None, ge=0, le=3_600_000)
+    points: tuple[OpcUaPointSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _points_or_profile(self) -> OpcUaDeviceSpec:
+        if not self.points and self.profile is None:
+            raise ValueError("a device needs points or a profile")
+        return self
+
+
+class OpcUaBus(OpcUaLink):
+    """An OPC-UA server (drivers/opcua): one session, shared by the devices it serves."""
+
+    name: DeviceName
+    backoff_max_s: BackoffMax = 60.0
+    devices: tuple[OpcUaDeviceSpec, ...] = Field(min_length=1)
+
+
+BusConfig = ModbusTcpBus | ModbusRtuBus
+AnyBus = BusConfig | DaliSerialBus | OpcUaBus
+Bus = Annotated[AnyBus, Field(discriminator="kind")]
+
+
+class ReportRule(ReportSpec):
+    """Report by exception for the points it matches (shell-style patterns: ``lum-*``, ``active_*``)."""
+
+    devices: str = "*"
+    points: tuple[str, ...] = ("*",)
 
 
 class AgentConfig(_Model):
@@ -91,6 +172,9 @@ class AgentConfig(_Model):
     )
     health_interval_s: float = Field(default=60.0, ge=1, le=86400, description="`_agent` points period")
     profile_paths: tuple[str, ...] = ("profiles",)
+    report: tuple[ReportRule, ...] = Field(
+        default=(), description="report by exception: the first rule matching a device and point applies"
+    )
     buses: tuple[Bus, ...] = Field(min_length=1)
 
     @field_validator("gateway")
@@ -105,10 +189,18 @@ class AgentConfig(_Model):
 
     @field_validator("buses")
     @classmethod
-    def _unique_buses(cls, v: tuple[ModbusTcpBus, ...]) -> tuple[ModbusTcpBus, ...]:
+    def _unique_buses(cls, v: tuple[AnyBus, ...]) -> tuple[AnyBus, ...]:
         seen: set[str] = set()
+        ports: dict[str, int] = {}
         for i, b in enumerate(v):
             if b.name in seen:
                 raise ValueError(f"buses[{i}].name: duplicate bus name {b.name!r}")
             seen.add(b.name)
+            if isinstance(b, ModbusRtuBus | DaliSerialBus):
+                if b.port in ports:
+                    # two queues on one line would put two requests on the wire at once
+                    raise ValueError(
+                        f"buses[{i}].port: {b.port} is also buses[{ports[b.port]}]: one line, one bus"
+                    )
+                ports[b.port] = i
         return v

@@ -1,13 +1,17 @@
-"""Periodic ``_agent`` readings: buffer depth and drops, uplink state, devices offline."""
+"""Periodic ``_agent`` readings: buffer depth and drops, uplink state, devices offline, and per bus
+(``bus.<name>.*``) the requests sent, the queue depth (now and the most seen) and the share of the last
+period the line was busy."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from drivers.scheduler import BusScheduler, BusStats
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock
 from edge_agent.points import Reading
 from edge_agent.poll.poller import DevicePoller
+from edge_agent.poll.report import ReportFilter
 from edge_agent.uplink.publisher import Publisher
 from edge_agent.wire.transport import MqttLink
 
@@ -24,6 +28,8 @@ class HealthReporter:
         pollers: Sequence[DevicePoller],
         clock: Clock,
         interval_s: float,
+        buses: Sequence[BusScheduler] = (),
+        report: ReportFilter | None = None,
     ) -> None:
         self._buffer = buffer
         self._publisher = publisher
@@ -31,6 +37,9 @@ class HealthReporter:
         self._pollers = pollers
         self._clock = clock
         self._interval_s = interval_s
+        self._buses = buses
+        self._report = report
+        self._last: dict[str, BusStats] = {}  # each bus's counters at the previous report
 
     async def run(self) -> None:
         while True:
@@ -46,12 +55,32 @@ class HealthReporter:
             "buffer_bytes": stats.bytes,
             "buffer_oldest_age_s": 0 if stats.oldest_ts is None else max(0, (ts - stats.oldest_ts) // 1000),
             "readings_committed_total": stats.counters.get("committed", 0),
-            "readings_dropped_total": stats.counters.get("dropped_buffer_full", 0),
+            "readings_dropped_total": sum(v for k, v in stats.counters.items() if k.startswith("dropped_")),
+            "readings_dropped_full_total": stats.counters.get("dropped_buffer_full", 0),
+            "readings_thinned_total": stats.counters.get("dropped_thinned", 0),
+            "readings_dropped_age_total": stats.counters.get("dropped_age", 0),
             "readings_rejected_total": stats.counters.get("rejected", 0),
+            "readings_suppressed_total": 0 if self._report is None else self._report.suppressed,
             "uplink_connected": self._link.connected.is_set(),
             "batches_resent_total": self._publisher.counters.batches_resent,
             "devices_offline": sum(1 for p in self._pollers if p.health.online is False),
         }
+        for bus in self._buses:
+            values.update(self._bus_values(bus))
         readings = [Reading(AGENT_DEVICE, k, ts, v) for k, v in values.items()]
         await self._buffer.append(readings)
         return readings
+
+    def _bus_values(self, bus: BusScheduler) -> dict[str, float | int | bool]:
+        now, before = bus.stats(), self._last.get(bus.name)
+        self._last[bus.name] = now
+        busy, elapsed = now.busy_s, now.elapsed_s
+        if before is not None:
+            busy, elapsed = busy - before.busy_s, elapsed - before.elapsed_s
+        prefix = f"bus.{bus.name}."
+        return {
+            prefix + "requests_total": now.requests,
+            prefix + "queue_depth": now.queue_depth,
+            prefix + "queue_max": now.queue_max,
+            prefix + "busy_fraction": round(busy / elapsed, 4) if elapsed > 0 else 0.0,
+        }

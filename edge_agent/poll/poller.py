@@ -26,6 +26,7 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock
 from edge_agent.points import Quality, Reading
 from edge_agent.poll.backoff import PollBackoff, Reachability
+from edge_agent.poll.report import ReportFilter
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class DevicePoller:
         clock: Clock,
         backoff: PollBackoff | None = None,
         reachability: Reachability | None = None,
+        report: ReportFilter | None = None,
     ) -> None:
         self.driver = driver
         self.device = device
@@ -74,6 +76,7 @@ class DevicePoller:
         if reachability is None and backoff is not None:
             reachability = Reachability(backoff)
         self.reachability = reachability  # None: every poll goes to the device, answered or not
+        self._report = report  # report by exception (shared by the agent's pollers), or send everything
         self._buffer = buffer
         self._clock = clock
         self.health = DeviceHealth()
@@ -123,6 +126,8 @@ class DevicePoller:
             if reach is not None and trying:
                 reach.trying = False
         self.health.last_poll_ms = ts
+        if self._report is not None:
+            readings = self._report.filter(readings, self._clock.monotonic())
         await self._buffer.append(readings)
         return readings
 

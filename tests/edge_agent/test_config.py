@@ -123,3 +123,18 @@ def test_example_configs_load() -> None:
     for path in sorted(root.glob("agent*.yaml")):
         cfg = load_config(path)
         assert list(cfg.devices), path
+
+
+def test_report_rules_resolve_first_match(tmp_path: Path) -> None:
+    text = BASE + (
+        "report:\n"
+        "  - {devices: 'met*', points: [volt*], deadband: 0.5, max_interval_s: 600}\n"
+        "  - {points: ['*'], deadband_percent: 2}\n"
+    )
+    specs = load_config(write(tmp_path, text)).report_specs()
+    assert specs[("meter", "voltage")].deadband == 0.5
+    assert specs[("meter", "voltage")].max_interval_s == 600
+    assert specs[("meter", "energy")].deadband_percent == 2
+    msg = errors(tmp_path, text.replace("deadband_percent: 2", "deadband_percent: 2, deadband: 1"))
+    assert "report[1]" in msg
+    assert "not both" in msg

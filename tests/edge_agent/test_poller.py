@@ -124,3 +124,46 @@ async def test_offline_device_gives_offline_readings_logged_once(
     assert all(r.quality is Quality.GOOD for r in sim_port_back)
     assert any("answers again" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
     await driver.aclose()
+
+
+async def test_report_by_exception_in_the_poll_path(
+    sim: LuminaireBankServer, buf: Buffer, clock: ManualClock
+) -> None:
+    from edge_agent.poll.report import ReportFilter, ReportSpec
+
+    dev = luminaire(1)
+    link = ModbusTcpLink(kind="modbus_tcp", host="127.0.0.1", port=sim.port, timeout_s=1.0)
+    driver = ModbusTcpDriver("bus", link, [dev])
+    report = ReportFilter(
+        {
+            (dev.name, "supply_voltage"): ReportSpec(deadband=50, max_interval_s=10),
+            (dev.name, "online"): ReportSpec(max_interval_s=10),
+        }
+    )
+    poller = DevicePoller(
+        driver=driver,
+        device=dev.name,
+        points=[p.name for p in dev.points],
+        interval_s=1.0,
+        offset_s=0,
+        buffer=buf,
+        clock=clock,
+        report=report,
+    )
+    try:
+        counts = []
+        for _ in range(4):
+            got = await poller.poll_once()
+            counts.append({r.point for r in got})
+            await clock.advance(1.0)
+        assert "supply_voltage" in counts[0]
+        assert all("supply_voltage" not in c and "online" not in c for c in counts[1:])  # within deadband
+        assert all("active_power" in c for c in counts)  # points without a rule always go
+        assert report.suppressed == 6
+        await clock.advance(10.0)
+        assert {"supply_voltage", "online"} <= {r.point for r in await poller.poll_once()}  # the heartbeat
+        await sim.stop()
+        offline = await poller.poll_once()
+        assert {"supply_voltage", "online"} <= {r.point for r in offline}  # quality/state change: at once
+    finally:
+        await driver.aclose()

@@ -1,0 +1,153 @@
+"""The running agent answers ``edge-agent status`` and ``edge-agent read`` on a local Unix socket.
+
+One JSON request line in, one JSON response line out, then the connection closes. Requests:
+``{"cmd": "status"}`` and ``{"cmd": "read", "device": "lum-07"}`` (a live read through the agent's own
+driver for that bus, so it queues behind the bus's other requests instead of opening the line twice).
+The socket file is created with mode 0660: the technician's account must be in the agent's group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from drivers.base import Driver
+from drivers.errors import DriverError
+from edge_agent.buffer.store import Buffer
+from edge_agent.clock import Clock
+from edge_agent.poll.poller import DevicePoller
+from edge_agent.uplink.publisher import Publisher
+from edge_agent.wire.transport import MqttLink
+
+log = logging.getLogger(__name__)
+MAX_REQUEST = 4096
+
+
+class StatusServer:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        identity: dict[str, str],
+        buffer: Buffer,
+        link: MqttLink,
+        publisher: Publisher,
+        pollers: list[DevicePoller],
+        clock: Clock,
+        read_timeout_s: float = 10.0,
+    ) -> None:
+        self.path = path
+        self._identity = identity
+        self._buffer = buffer
+        self._link = link
+        self._publisher = publisher
+        self._pollers = {p.device: p for p in pollers}
+        self._clock = clock
+        self._read_timeout_s = read_timeout_s
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a stale socket from a crashed agent
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
+        os.chmod(self.path, 0o660)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 5)
+            answer = await self.answer(line[:MAX_REQUEST])
+        except (TimeoutError, ConnectionError) as exc:
+            answer = {"ok": False, "error": f"request not received: {exc!r}"}
+        try:
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+            cmd = request["cmd"]
+        except (ValueError, KeyError, TypeError):
+            return {"ok": False, "error": 'bad request: expected {"cmd": "status"} or {"cmd": "read", ...}'}
+        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {"status": self._status, "read": self._read}
+        handler = handlers.get(cmd)
+        if handler is None:
+            return {"ok": False, "error": f"unknown command {cmd!r}"}
+        result: dict[str, Any] = await handler(request)
+        return result
+
+    async def _status(self, _: dict[str, Any]) -> dict[str, Any]:
+        stats = await self._buffer.stats()
+        now = self._clock.now_ms()
+        devices = {
+            name: {
+                "online": p.health.online,
+                "last_poll_ms": p.health.last_poll_ms,
+                "last_error": p.health.last_error,
+                "polls": p.health.polls,
+                "failures": p.health.failures,
+                "overruns": p.health.overruns,
+                "bus": p.driver.name,
+                "interval_s": p.interval_s,
+            }
+            for name, p in self._pollers.items()
+        }
+        counters = asdict(self._publisher.counters)
+        return {
+            "ok": True,
+            **self._identity,
+            "now_ms": now,
+            "uplink": {
+                "connected": self._link.connected.is_set(),
+                "broker": f"{self._link.host}:{self._link.port}",
+                "last_error": self._link.last_error,
+                "in_flight_batches": self._publisher.in_flight,
+                **counters,
+            },
+            "buffer": {
+                "epoch": self._buffer.epoch,
+                "unsealed_readings": stats.unsealed,
+                "unconfirmed_batches": stats.sealed_batches,
+                "unconfirmed_readings": stats.sealed_readings,
+                "oldest_age_s": None if stats.oldest_ts is None else max(0, (now - stats.oldest_ts) / 1000),
+                "bytes": stats.bytes,
+                **{f"total_{k}": v for k, v in stats.counters.items()},
+            },
+            "devices": devices,
+        }
+
+    async def _read(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request.get("device")
+        poller = self._pollers.get(str(name))
+        if poller is None:
+            return {"ok": False, "error": f"no device {name!r} in this agent's config"}
+        driver: Driver = poller.driver
+        try:
+            values = await asyncio.wait_for(driver.read(poller.device), self._read_timeout_s)
+        except (DriverError, TimeoutError) as exc:
+            return {"ok": False, "device": name, "error": str(exc) or "timed out"}
+        return {
+            "ok": True,
+            "device": name,
+            "ts_ms": self._clock.now_ms(),
+            "values": [{"point": v.point, "value": v.value, "error": v.error} for v in values],
+        }
