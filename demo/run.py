@@ -1,4 +1,7 @@
-"""The demo: a simulated cabinet of luminaires -> edge agent -> Mosquitto -> collector -> SQLite store.
+"""The demo: a simulated cabinet -> edge agent -> Mosquitto -> collector -> SQLite store.
+
+The cabinet holds one of each kind: a DALI-to-Modbus gateway with 50 luminaires (Modbus TCP), a
+retractable-bollard site (Modbus TCP) and a traffic-light controller (OPC-UA).
 
     bash scripts/demo.sh            # runs until Ctrl-C, showing what arrives
     bash scripts/demo.sh --for 20   # runs 20 s unattended, checks the data arrived, exits 0 (or 1)
@@ -14,6 +17,7 @@ import signal
 import sqlite3
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from demo.stack import ROOT, Stack
@@ -21,11 +25,35 @@ from demo.stack import ROOT, Stack
 SHOWN = ("level", "active_power", "active_energy", "supply_voltage", "online")
 
 
+OTHERS = {
+    "bollard-site-1": ("state", "operating_logic", "loop_1_occupied", "cycle_counter"),
+    "tlc-1": ("control_mode", "plan", "stage", "cycle_second", "sg1_color"),
+}
+
+
+def latest_of(store: Path, gateway: str, device: str, points: tuple[str, ...]) -> dict[str, object]:
+    if not store.exists():
+        return {}
+    marks = ",".join("?" * len(points))
+    with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)) as db:
+        try:
+            rows = db.execute(
+                "SELECT s.point, COALESCE(r.value_text, r.value_num) FROM series s "
+                "JOIN readings r ON r.series_id = s.id "
+                f"WHERE s.gateway = ? AND s.device = ? AND s.point IN ({marks}) "
+                "AND r.ts_ms = (SELECT MAX(ts_ms) FROM readings WHERE series_id = s.id)",
+                (gateway, device, *points),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return {}
+    return dict(rows)
+
+
 def store_view(store: Path, gateway: str) -> tuple[int, list[tuple[str, dict[str, object]]]]:
     """How many readings the store holds for the gateway, and the latest values of a few luminaires."""
     if not store.exists():
         return 0, []
-    with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+    with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)) as db:
         try:
             total = db.execute(
                 "SELECT COUNT(*) FROM readings r JOIN series s ON s.id = r.series_id WHERE s.gateway = ?",
@@ -62,6 +90,9 @@ def show(stack: Stack, started: float, history: list[tuple[float, int]], tty: bo
     ]
     for device, values in latest:
         lines.append(f"{device:8} " + " ".join(f"{_fmt(values.get(p)):>15}" for p in SHOWN))
+    for device, points in OTHERS.items():
+        values = latest_of(stack.store_path, stack.gateway, device, points)
+        lines.append(f"{device:15} " + "  ".join(f"{p}={_fmt(values.get(p))}" for p in points))
     text = "\n".join(lines)
     if tty:
         sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
@@ -88,7 +119,13 @@ def main() -> int:
     if args.workdir.exists():
         shutil.rmtree(args.workdir)  # a fresh cabinet and a fresh store each run
     args.workdir.mkdir(parents=True)
-    stack = Stack(args.workdir, luminaires=args.luminaires, poll_interval_s=1.0, confirm_timeout_s=10)
+    stack = Stack(
+        args.workdir,
+        luminaires=args.luminaires,
+        poll_interval_s=1.0,
+        confirm_timeout_s=10,
+        whole_cabinet=True,
+    )
     stopping = False
 
     def stop(*_: object) -> None:
@@ -111,7 +148,7 @@ def main() -> int:
             if args.duration is not None and time.monotonic() - started >= args.duration:
                 break
             time.sleep(1)
-            for part in (stack.sim, stack.agent, stack.collector):
+            for part in (stack.sim, stack.agent, stack.collector, *stack.extra_sims):
                 if part is not None and not part.running:
                     print(f"{part.name} exited unexpectedly; its log:\n{part.log.read_text()[-3000:]}")
                     return 1
@@ -120,19 +157,25 @@ def main() -> int:
         stack.stop()
     devices = {d for d, _, _ in stack.stored()}
     luminaires = {d for d in devices if d.startswith("lum-")}
+    others = sorted(d for d in OTHERS if d in devices)
     print(
-        f"stopped cleanly. {total:,} readings stored from {len(luminaires)} luminaires in {stack.store_path}"
+        f"stopped cleanly. {total:,} readings stored from {len(luminaires)} luminaires and "
+        f"{', '.join(others) or 'no other device'} in {stack.store_path}"
     )
     print(
         f"query it: .venv/bin/collector query --store sqlite:///{stack.store_path} "
         "--device lum-07 --point active_power --since 10m"
     )
     if args.duration is not None:
-        if total == 0 or len(luminaires) < args.luminaires:
-            print(f"CHECK FAILED: expected readings from all {args.luminaires} luminaires", file=sys.stderr)
+        if total == 0 or len(luminaires) < args.luminaires or len(others) < len(OTHERS):
+            print(
+                f"CHECK FAILED: expected readings from all {args.luminaires} luminaires, the bollard site "
+                "and the traffic controller",
+                file=sys.stderr,
+            )
             print(stack.logs(), file=sys.stderr)
             return 1
-        print("check passed: data from every luminaire reached the store")
+        print("check passed: data from every luminaire, the bollard site and the traffic controller arrived")
     return 0
 
 

@@ -86,8 +86,12 @@ class Stack:
     max_gap: int = 80
     commit_interval_s: float = 0.5
     sim_port: int = field(default_factory=free_port)
+    whole_cabinet: bool = False  # also a bollard site (Modbus TCP) and a traffic controller (OPC-UA)
+    bollard_port: int = field(default_factory=free_port)
+    traffic_port: int = field(default_factory=free_port)
     broker: Broker | None = None
     sim: Proc | None = None
+    extra_sims: list[Proc] = field(default_factory=list)
     agent: Proc | None = None
     collector: Proc | None = None
 
@@ -133,7 +137,7 @@ buses:
         poll_interval_s: {self.poll_interval_s}
         params: {{c: 0}}
         repeat: {{sa: [0, {self.luminaires - 1}]}}
-"""
+{self._other_buses() if self.whole_cabinet else ""}"""
         )
         self.collector_config.write_text(
             f"""collector_id: collector-e2e
@@ -142,9 +146,43 @@ store: {{url: "sqlite:///{self.store_path}"}}
 """
         )
 
+    def _other_buses(self) -> str:
+        return f"""  - name: bollards-1
+    kind: modbus_tcp
+    host: 127.0.0.1
+    port: {self.bollard_port}
+    timeout_s: 0.5
+    devices:
+      - {{name: bollard-site-1, profile: bollard-site, unit: 1, poll_interval_s: {self.poll_interval_s}}}
+  - name: tlc-1
+    kind: opcua
+    endpoint: opc.tcp://127.0.0.1:{self.traffic_port}/
+    security: none
+    devices:
+      - name: tlc-1
+        profile: traffic-controller
+        params: {{id: 1, signal_groups: 5, detectors: 4}}
+        poll_interval_s: {self.poll_interval_s}
+"""
+
+    def _start_other_sims(self) -> None:
+        py = [str(BIN / "python"), "-m", "drivers.sim"]
+        self.extra_sims = [
+            Proc(
+                "bollards", [*py, "bollards", "--port", str(self.bollard_port)], self.workdir / "bollards.log"
+            ),
+            Proc("traffic", [*py, "traffic", "--port", str(self.traffic_port)], self.workdir / "traffic.log"),
+        ]
+        for p in self.extra_sims:
+            p.start()
+        wait_port(self.bollard_port)
+        wait_port(self.traffic_port, timeout=30)  # asyncua loads its address space first
+
     def start(self) -> Stack:
         self.broker = Broker(self.workdir).start()
         self.write_configs()
+        if self.whole_cabinet:
+            self._start_other_sims()
         self.sim = Proc(
             "sim",
             [
@@ -182,7 +220,7 @@ store: {{url: "sqlite:///{self.store_path}"}}
         return self
 
     def stop(self) -> None:
-        for p in (self.agent, self.collector, self.sim):
+        for p in (self.agent, self.collector, self.sim, *self.extra_sims):
             if p is not None:
                 p.stop()
         if self.broker is not None:

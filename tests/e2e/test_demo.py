@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 def test_demo_runs_unattended_and_checks_its_data(tmp_path: Path) -> None:
     proc = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "demo.sh"), "--for", "15", "--workdir", str(tmp_path / "demo")],
+        ["bash", str(ROOT / "scripts" / "demo.sh"), "--for", "20", "--workdir", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
         timeout=240,
@@ -21,6 +21,6 @@ def test_demo_runs_unattended_and_checks_its_data(tmp_path: Path) -> None:
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    assert "check passed: data from every luminaire reached the store" in out
+    assert "check passed: data from every luminaire, the bollard site and the traffic controller" in out
     assert "stopped cleanly" in out
     assert (tmp_path / "demo" / "store.db").exists()
