@@ -16,6 +16,7 @@ logged once at ERROR when it starts and at INFO when every point reads again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,7 +84,10 @@ class DevicePoller:
 
     async def run(self) -> None:
         due = self._clock.monotonic() + self.offset_s
+        me = asyncio.current_task()
         while True:
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError  # a library swallowed our cancellation: honour it now
             await self._clock.sleep(due - self._clock.monotonic())
             reach = self.reachability
             if reach is None or reach.may_try(due):
