@@ -36,7 +36,6 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from drivers.base import PointValue, ReadStats, Value
 from drivers.errors import DeviceUnreachable, DriverError, ExceptionResponse, NoResponse
@@ -154,6 +153,15 @@ class ModbusDriver:
         self, dev: ModbusDevice, what: str, call: Call, priority: Priority, attempts: int
     ) -> ModbusPDU:
         """One request, tried up to ``attempts`` times while it gets no answer; each try takes a slot."""
+        if attempts == 1:  # the common case (TCP, or a unit known to be silent): no retry machinery
+            async with self.scheduler.slot(priority):
+                return await self._attempt(dev, what, call, 1)
+        from tenacity import (
+            AsyncRetrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+        )  # only lines that retry
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts), retry=retry_if_exception_type(NoResponse), reraise=True
         )

@@ -46,17 +46,9 @@ def run(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
 ) -> None:
     """Run the agent until SIGTERM or Ctrl-C."""
-    cfg = _load(config)
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if log_level.upper() != "DEBUG":
-        # pymodbus logs every failed request at ERROR on its own; the poller logs a failing device once.
-        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-        logging.getLogger("asyncua").setLevel(logging.CRITICAL)  # the OPC-UA driver logs what matters
-    from edge_agent.runtime import run_agent
+    from edge_agent.cli.run import start
 
-    code = asyncio.run(run_agent(cfg))
+    code = start(config, log_level)
     if code:
         raise typer.Exit(code)
 
