@@ -12,10 +12,11 @@ import enum
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from drivers.enum_map import EnumMap
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-EnumLabel = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class Table(enum.StrEnum):
@@ -87,23 +88,9 @@ class ModbusPointSpec(_Model):
     unavailable: tuple[int, ...] = Field(
         default=(), description="raw values that mean 'not available' (DALI MASK/TMASK): quality BAD"
     )
-    enum: dict[int, EnumLabel] | None = Field(
+    enum: EnumMap | None = Field(
         default=None, description="raw code -> label ({0: unknown, 1: up}); a code not listed is an error"
     )
-
-    @field_validator("enum")
-    @classmethod
-    def _labels_unique(cls, v: dict[int, str] | None) -> dict[int, str] | None:
-        if v is None:
-            return v
-        if not v:
-            raise ValueError("enum needs at least one code")
-        seen: dict[str, int] = {}
-        for code, label in v.items():
-            if label in seen:
-                raise ValueError(f"enum label {label!r} is given to codes {seen[label]} and {code}")
-            seen[label] = code
-        return v
 
     @model_validator(mode="after")
     def _bit_fits(self) -> ModbusPointSpec:

@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from drivers.enum_map import EnumMap
 from drivers.profiles.expr import evaluate
 from drivers.profiles.template import fill
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-EnumLabel = Annotated[str, Field(min_length=1, max_length=64)]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -179,7 +179,7 @@ class OpcUaPointSpec(_Model):
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
-    enum: dict[int, EnumLabel] | None = Field(
+    enum: EnumMap | None = Field(
         default=None, description="integer code -> label; a code not listed is an error"
     )
     read: ReadMode | None = None  # None: the device's
@@ -191,20 +191,6 @@ class OpcUaPointSpec(_Model):
         if (self.node is None) == (self.path is None):
             raise ValueError("a point needs exactly one of node (a node id) and path (a browse path)")
         return self
-
-    @field_validator("enum")
-    @classmethod
-    def _labels_unique(cls, v: dict[int, str] | None) -> dict[int, str] | None:
-        if v is None:
-            return v
-        if not v:
-            raise ValueError("enum needs at least one code")
-        seen: dict[str, int] = {}
-        for code, label in v.items():
-            if label in seen:
-                raise ValueError(f"enum label {label!r} is given to codes {seen[label]} and {code}")
-            seen[label] = code
-        return v
 
     @model_validator(mode="after")
     def _enum_fits(self) -> OpcUaPointSpec:
