@@ -15,26 +15,23 @@ with the exception code the map gives. The map has no coils: FC01/05/15 answer "
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import cast
 
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.sim.bollard import BollardSite
 from drivers.sim.bollard_codes import Logic, SiteSettings
 from drivers.sim.bollard_map import INPUT_COUNT, BollardMap, MapError
+from drivers.sim.modbus_tcp import ModbusTcpSim
 
 UNIT = 1
 _COIL_FUNCTIONS = (1, 5, 15)
 _DISCRETE, _INPUT = 2, 4
 
 
-class BollardSiteServer:
+class BollardSiteServer(ModbusTcpSim):
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -47,41 +44,17 @@ class BollardSiteServer:
     ) -> None:
         self.site = BollardSite(count, now, settings, logic)
         self.map = BollardMap(self.site)
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.requests = 0  # reads and writes served
-        self._server: ModbusTcpServer | None = None
 
-    async def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the simulator is already running")
+    def device(self) -> SimDevice:
         tables = (
             [SimData(0, count=16, values=False, datatype=DataType.BITS)],  # never served (no coils)
             [SimData(0, count=self.map.discrete_count, values=False, datatype=DataType.BITS)],
             [SimData(a, count=n, datatype=DataType.REGISTERS) for a, n in self.map.holding_ranges],
             [SimData(0, count=INPUT_COUNT, datatype=DataType.REGISTERS)],
         )
-        device = SimDevice(id=UNIT, simdata=tables, action=self._action)
-        server = ModbusTcpServer(device, address=(self.host, self.port))
-        await server.serve_forever(background=True)  # raises RuntimeError when it cannot listen
-        listener = cast(asyncio.Server, server.transport)  # a listening server's transport is the Server
-        self.port = listener.sockets[0].getsockname()[1]
-        self._server = server
-
-    async def stop(self) -> None:
-        """Stop listening and drop every client connection."""
-        if self._server is not None:
-            server, self._server = self._server, None
-            await server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
-
-    async def __aenter__(self) -> BollardSiteServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+        return SimDevice(id=UNIT, simdata=tables, action=self._action)
 
     async def _action(  # noqa: PLR0917 - pymodbus calls the action with six positional arguments
         self,

@@ -19,15 +19,13 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import cast
 
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.sim.dali_gateway import DaliGateway, GatewayError
 from drivers.sim.luminaire import Fault, Luminaire
+from drivers.sim.modbus_tcp import ModbusTcpSim
 
 UNIT = 1
 NOMINAL_W = (60.0, 70.0, 80.0, 90.0, 100.0, 120.0)
@@ -35,7 +33,7 @@ _READS = (3, 4)  # FC03 / FC04 (the holding and input tables are the same regist
 _BIT_FUNCTIONS = (1, 2, 5, 15)
 
 
-class LuminaireBankServer:
+class LuminaireBankServer(ModbusTcpSim):
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -52,11 +50,9 @@ class LuminaireBankServer:
             Luminaire(rng.choice(NOMINAL_W), now, random.Random(rng.getrandbits(64))) for _ in range(count)
         ]
         self.gateway = DaliGateway(luminaires, channel)
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.delay_s = delay_ms / 1000
         self.requests = 0  # requests served (for tests and the demo)
-        self._server: ModbusTcpServer | None = None
 
     def luminaire(self, sa: int) -> Luminaire:
         return self.gateway.luminaires[sa]
@@ -64,31 +60,9 @@ class LuminaireBankServer:
     def inject(self, sa: int, fault: Fault) -> None:
         self.gateway.luminaires[sa].inject(fault)
 
-    async def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the simulator is already running")
+    def device(self) -> SimDevice:
         blocks = [SimData(a, count=n, datatype=DataType.REGISTERS) for a, n in self.gateway.ranges]
-        device = SimDevice(id=UNIT, simdata=blocks, action=self._action)
-        server = ModbusTcpServer(device, address=(self.host, self.port))
-        await server.serve_forever(background=True)  # raises RuntimeError when it cannot listen
-        listener = cast(asyncio.Server, server.transport)  # a listening server's transport is the Server
-        self.port = listener.sockets[0].getsockname()[1]
-        self._server = server
-
-    async def stop(self) -> None:
-        """Stop listening and drop every client connection."""
-        if self._server is not None:
-            server, self._server = self._server, None
-            await server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
-
-    async def __aenter__(self) -> LuminaireBankServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+        return SimDevice(id=UNIT, simdata=blocks, action=self._action)
 
     async def _action(  # noqa: PLR0917 - pymodbus calls the action with six positional arguments
         self,
