@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,18 +37,21 @@ async def next_status(
                 return status
 
 
-async def test_status_online_will_and_clean_offline(stack: Stack) -> None:
+@contextlib.asynccontextmanager
+async def watching(
+    stack: Stack, client_id: str
+) -> AsyncIterator[tuple[asyncio.Queue[GatewayStatus], list[bool]]]:
+    """Subscribe to the gateway's status topic; yields the decoded statuses and their retain flags."""
     assert stack.broker is not None
-    assert stack.agent is not None
     queue: asyncio.Queue[GatewayStatus] = asyncio.Queue()
-    retained: list[bool] = []
+    flags: list[bool] = []
 
     def on_message(msg: Message) -> None:
-        retained.append(msg.retain)
+        flags.append(msg.retain)
         queue.put_nowait(decode_status(msg.payload))
 
     watcher = MqttLink(
-        client_id="status-watcher",
+        client_id=client_id,
         host=stack.broker.host,
         port=stack.broker.port,
         on_message=on_message,
@@ -55,6 +59,15 @@ async def test_status_online_will_and_clean_offline(stack: Stack) -> None:
     )
     task = asyncio.create_task(watcher.run())
     try:
+        yield queue, flags
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_status_online_will_and_clean_offline(stack: Stack) -> None:
+    assert stack.agent is not None
+    async with watching(stack, "status-watcher") as (queue, _):
         online = await next_status(queue, LinkState.ONLINE)
         assert online.ts_ms is not None
         stack.agent.kill()  # no goodbye: the broker publishes the last will
@@ -65,30 +78,8 @@ async def test_status_online_will_and_clean_offline(stack: Stack) -> None:
         await asyncio.to_thread(stack.agent.stop)  # SIGTERM: a clean, timestamped offline
         clean = await next_status(queue, LinkState.OFFLINE)
         assert clean.ts_ms is not None
-        retained.clear()
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     # A late subscriber sees the last state at once: it is retained.
-    late: asyncio.Queue[GatewayStatus] = asyncio.Queue()
-    flags: list[bool] = []
-
-    def on_late(msg: Message) -> None:
-        flags.append(msg.retain)
-        late.put_nowait(decode_status(msg.payload))
-
-    watcher2 = MqttLink(
-        client_id="status-late",
-        host=stack.broker.host,
-        port=stack.broker.port,
-        on_message=on_late,
-        subscriptions=[Subscription(topics.topic(stack.site, stack.gateway, topics.TopicKind.STATUS))],
-    )
-    task2 = asyncio.create_task(watcher2.run())
-    try:
+    async with watching(stack, "status-late") as (late, flags):
         status = await next_status(late, LinkState.OFFLINE, timeout=10)
         assert status.ts_ms is not None
         assert flags == [True]
-    finally:
-        task2.cancel()
-        await asyncio.gather(task2, return_exceptions=True)
