@@ -49,7 +49,7 @@ class Publisher:
         self._cfg = config
         self._clock = clock
         self._in_flight: dict[int, float] = {}  # seq -> monotonic time sent
-        self._ever_sent: set[int] = set()
+        self._highest_sent = 0  # seqs only grow: a seq at or below it was sent before (by this process)
         self._generation = -1
         self._resend_due = True  # sealed batches outside the window must be looked up and sent again
         self._backlog_end: int | None = None  # readings up to this id are the backlog (None: no backlog)
@@ -186,8 +186,8 @@ class Publisher:
         seq = batch.key.seq
         self._link.publish(self._topic, batch.payload, qos=1)
         self._in_flight[seq] = self._clock.monotonic()
-        if seq in self._ever_sent:
+        if seq <= self._highest_sent:
             self.counters.batches_resent += 1
         else:
-            self._ever_sent.add(seq)
+            self._highest_sent = seq
             self.counters.batches_sent += 1
