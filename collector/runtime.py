@@ -110,9 +110,11 @@ class CollectorRuntime:
             log.debug("status not published: %s", exc)
 
 
-async def serve(config: CollectorConfig) -> None:
-    """``collector run``: open the store, run until SIGTERM or SIGINT, shut down cleanly, close."""
-    sink = await open_sink(config.store.store_url)
+async def serve(config: CollectorConfig, sink: Sink | None = None) -> None:
+    """``collector run``: open the store (or take ``sink``), run until SIGTERM or SIGINT, shut down
+    cleanly, close the store."""
+    if sink is None:
+        sink = await open_sink(config.store.store_url)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)

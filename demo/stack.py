@@ -85,6 +85,10 @@ class Stack:
     agent_log_level: str = "INFO"
     max_gap: int = 80
     commit_interval_s: float = 0.5
+    keepalive_s: int = 5
+    health_interval_s: float = 5
+    buffer_settings: str = ""  # more `buffer:` keys, YAML flow style: "max_bytes: 1048576, when_full: thin"
+    collector_settings: str = ""  # more top-level collector YAML
     sim_port: int = field(default_factory=free_port)
     whole_cabinet: bool = False  # also a bollard site (Modbus TCP) and a traffic controller (OPC-UA)
     bollard_port: int = field(default_factory=free_port)
@@ -111,16 +115,23 @@ class Stack:
     def buffer_path(self) -> Path:
         return self.workdir / "buffer.db"
 
+    @property
+    def agent_broker_port(self) -> int:
+        """The port the agent dials (the broker's; a test may put a proxy in between)."""
+        assert self.broker is not None
+        return self.broker.port
+
     def write_configs(self) -> None:
         assert self.broker is not None
+        extra = f", {self.buffer_settings}" if self.buffer_settings else ""
         self.agent_config.write_text(
             f"""gateway: {self.gateway}
 site: {self.site}
-broker: {{host: 127.0.0.1, port: {self.broker.port}, keepalive_s: 5}}
-buffer: {{path: {self.buffer_path}, commit_interval_s: {self.commit_interval_s}}}
+broker: {{host: 127.0.0.1, port: {self.agent_broker_port}, keepalive_s: {self.keepalive_s}}}
+buffer: {{path: {self.buffer_path}, commit_interval_s: {self.commit_interval_s}{extra}}}
 uplink: {{batch_max_readings: 500, batch_linger_s: 0.2, in_flight_batches: 8,
           confirm_timeout_s: {self.confirm_timeout_s}}}
-health_interval_s: 5
+health_interval_s: {self.health_interval_s}
 status_socket: {self.workdir / "agent.sock"}
 profile_paths: [{ROOT / "configs" / "profiles"}]
 buses:
@@ -139,12 +150,15 @@ buses:
         repeat: {{sa: [0, {self.luminaires - 1}]}}
 {self._other_buses() if self.whole_cabinet else ""}"""
         )
-        self.collector_config.write_text(
-            f"""collector_id: collector-e2e
+        self.collector_config.write_text(self.collector_yaml("collector-e2e"))
+
+    def collector_yaml(self, collector_id: str) -> str:
+        assert self.broker is not None
+        return f"""collector_id: {collector_id}
 broker: {{host: 127.0.0.1, port: {self.broker.port}, keepalive_s: 5}}
 store: {{url: "sqlite:///{self.store_path}"}}
+{self.collector_settings}
 """
-        )
 
     def _other_buses(self) -> str:
         return f"""  - name: bollards-1
@@ -200,24 +214,31 @@ store: {{url: "sqlite:///{self.store_path}"}}
             self.workdir / "sim.log",
         ).start()
         wait_port(self.sim_port)
-        self.collector = Proc(
+        self.collector = self.collector_proc().start()
+        self.agent = self.agent_proc().start()
+        return self
+
+    def collector_proc(self) -> Proc:
+        return Proc(
             "collector",
             [str(BIN / "collector"), "run", "--config", str(self.collector_config)],
             self.workdir / "collector.log",
-        ).start()
-        self.agent = Proc(
+        )
+
+    def agent_proc(self) -> Proc:
+        return Proc(
             "agent",
-            [
-                str(BIN / "edge-agent"),
-                "run",
-                "--config",
-                str(self.agent_config),
-                "--log-level",
-                self.agent_log_level,
-            ],
+            [str(BIN / "edge-agent"), *self.agent_args()],
             self.workdir / "agent.log",
-        ).start()
-        return self
+        )
+
+    def agent_command(self, argv: list[str]) -> list[str]:
+        """How an agent command line is run (as it is; a test may run it in another namespace)."""
+        return argv
+
+    def agent_args(self) -> list[str]:
+        """``edge-agent`` arguments that run this stack's agent."""
+        return ["run", "--config", str(self.agent_config), "--log-level", self.agent_log_level]
 
     def stop(self) -> None:
         for p in (self.agent, self.collector, self.sim, *self.extra_sims):
@@ -227,8 +248,10 @@ store: {{url: "sqlite:///{self.store_path}"}}
             self.broker.stop()
 
     def flush(self, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        argv = [str(BIN / "edge-agent"), "flush", "--config", str(self.agent_config)]
+        argv += ["--timeout", str(timeout)]
         return subprocess.run(
-            [str(BIN / "edge-agent"), "flush", "--config", str(self.agent_config), "--timeout", str(timeout)],
+            self.agent_command(argv),
             capture_output=True,
             text=True,
             check=False,

@@ -13,13 +13,16 @@ import logging
 import sys
 from pathlib import Path
 
+from edge_agent.clock import Clock
 from edge_agent.config.load import ConfigError, load_config
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def start(config: Path, log_level: str) -> int:
-    """Load the config (exit code 2 on any error), set up logging, run until SIGTERM/SIGINT."""
+def start(config: Path, log_level: str, clock: Clock | None = None) -> int:
+    """Load the config (exit code 2 on any error), set up logging, run until SIGTERM/SIGINT.
+
+    ``clock``: the agent's time (the system's by default; the fault suite steps a wall clock back)."""
     try:
         cfg = load_config(config)
     except ConfigError as exc:
@@ -38,14 +41,18 @@ def start(config: Path, log_level: str) -> int:
         logging.getLogger("asyncua").setLevel(logging.CRITICAL)  # the OPC-UA driver logs what matters
     from edge_agent.runtime import run_agent
 
-    return asyncio.run(run_agent(cfg))
+    return asyncio.run(run_agent(cfg, clock))
 
 
-def main(argv: list[str]) -> int:
+def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="edge-agent run", description="Run the agent until SIGTERM or Ctrl-C."
     )
     parser.add_argument("--config", "-c", type=Path, required=True, help="agent config (YAML)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
     return start(args.config, args.log_level)

@@ -10,7 +10,9 @@ from collector.sinks.base import QuarantinedPayload, Sink, StoreCounts, StoredRe
 from edge_agent.wire.telemetry import TelemetryBatch
 
 
-class _Wrapper:
+class SinkWrapper:
+    """Passes everything to ``inner``; subclasses change what they need."""
+
     def __init__(self, inner: Sink) -> None:
         self.inner = inner
 
@@ -37,7 +39,7 @@ class _Wrapper:
         await self.inner.close()
 
 
-class BlockingSink(_Wrapper):
+class BlockingSink(SinkWrapper):
     """``write`` signals ``entered`` and waits for ``release`` before writing anything."""
 
     def __init__(self, inner: Sink) -> None:
@@ -51,7 +53,7 @@ class BlockingSink(_Wrapper):
         return await self.inner.write(batches)
 
 
-class FailingSink(_Wrapper):
+class FailingSink(SinkWrapper):
     """The first ``failures`` writes raise :class:`StoreError` (nothing written), then it recovers."""
 
     def __init__(self, inner: Sink, failures: int) -> None:
