@@ -42,7 +42,9 @@ class Outcome:
     duplicates: int  # stored more often than committed
     unexpected: int  # stored, but never handed to the buffer
     missing: int  # committed for certain, not in the store
+    refused: int  # never committed: the buffer had no room even after dropping (counted by the agent)
     lost_in_progress: int  # handed to the buffer by a call a kill -9 interrupted, not in the store
+    lost_at_clean_stop: int  # handed to the buffer before a SIGTERM, not in the store
     dropped_counted: int  # the agent's own count of dropped and rejected readings, as the centre has it
     recovery_s: float | None = None  # fault cleared → first fresh reading in the store
     drained_s: float | None = None  # fault cleared → nothing left in the agent's buffer
@@ -54,7 +56,7 @@ class Outcome:
 
         return (
             f"| {self.scenario} | {self.committed:,} | {self.stored:,} | {self.duplicates} | "
-            f"{self.dropped_counted:,} (missing {self.missing:,}) | {self.lost_in_progress} | "
+            f"{self.dropped_counted:,} (missing {self.missing + self.refused:,}) | {self.lost_in_progress} | "
             f"{s(self.recovery_s)} | {s(self.drained_s)} |"
         )
 
@@ -269,8 +271,10 @@ class FaultStack(Stack):
         duplicates = sum(max(0, n - handed[k]) for k, n in stored.items() if k in handed)
         unexpected = sum(n for k, n in stored.items() if k not in handed)
         missing = sum((certain - stored).values())
+        refused = sum(journal.refused.values())
         lost_in_progress = sum((maybe - (stored - certain)).values())
         arrived_in_progress = sum(maybe.values()) - lost_in_progress
+        lost_at_clean_stop = sum((journal.in_progress_at_clean_stop - (stored - certain)).values())
         counted = int(
             (self.agent_point("readings_dropped_total") or 0)
             + (self.agent_point("readings_rejected_total") or 0)
@@ -282,7 +286,9 @@ class FaultStack(Stack):
             duplicates=duplicates,
             unexpected=unexpected,
             missing=missing,
+            refused=refused,
             lost_in_progress=lost_in_progress,
+            lost_at_clean_stop=lost_at_clean_stop,
             dropped_counted=counted,
             **figures,  # type: ignore[arg-type]
         )
@@ -293,8 +299,13 @@ def assert_exactly_once(o: Outcome, stack: Stack | None = None, *, dropped: bool
     logs = f"\n{stack.logs()}" if stack else ""
     assert o.duplicates == 0, f"{o.duplicates} readings stored twice: {o}{logs}"
     assert o.unexpected == 0, f"{o.unexpected} readings stored that were never committed: {o}{logs}"
+    assert o.lost_at_clean_stop == 0, f"a clean stop lost {o.lost_at_clean_stop} readings: {o}{logs}"
     if dropped:
-        assert o.missing == o.dropped_counted, f"missing {o.missing}, counted {o.dropped_counted}: {o}{logs}"
+        lost = o.missing + o.refused
+        assert lost == o.dropped_counted, (
+            f"missing {o.missing} + refused {o.refused}, counted {o.dropped_counted}: {o}{logs}"
+        )
     else:
         assert o.missing == 0, f"{o.missing} committed readings never reached the store: {o}{logs}"
         assert o.dropped_counted == 0, f"the agent counted {o.dropped_counted} dropped: {o}{logs}"
+        assert o.refused == 0, f"the buffer refused {o.refused} readings: {o}{logs}"

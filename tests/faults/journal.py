@@ -6,8 +6,9 @@ journal before the call and one after it, each with a single ``write`` on an ``O
 
     B <call> <JSON [[device, point, ts_ms, value, quality], ...]>    handed to the buffer
     C <call>                                                          append returned: committed
-    F <call>                                                          append raised: not committed
+    F <call> <exception type>                                         append raised: not committed
     X <call>                                                          cancelled while waiting
+    E <pid> <exit code>                                               the run ended (not killed)
 
 ``<call>`` is ``<pid>.<n>``. A kill -9 leaves a ``B`` without its end: the poll in progress, which
 the promise allows to be lost (it may also have been committed just before the kill). Every run
@@ -35,11 +36,21 @@ class Call:
     pid: int
     readings: list[Key]
     end: str | None = None  # "C", "F", "X" or None (the process died first)
+    error: str | None = None  # with "F": the exception's type (BufferFull: refused, and counted)
 
 
 @dataclass
 class Journal:
     calls: list[Call] = field(default_factory=list)
+    ended: set[int] = field(default_factory=set)  # runs that ended by themselves (SIGTERM), not killed
+
+    @property
+    def in_progress_at_clean_stop(self) -> collections.Counter[Key]:
+        """Readings handed to the buffer by a call that never returned, in a run that stopped cleanly:
+        a clean stop must commit them."""
+        return _count(
+            r for c in self.calls if c.end in (None, "X") and c.pid in self.ended for r in c.readings
+        )
 
     @property
     def committed(self) -> collections.Counter[Key]:
@@ -51,6 +62,11 @@ class Journal:
         """Readings handed to the buffer by a call that never returned (kill -9) or was cancelled:
         committed or not, the promise allows either."""
         return _count(r for c in self.calls if c.end in (None, "X") for r in c.readings)
+
+    @property
+    def refused(self) -> collections.Counter[Key]:
+        """Readings the buffer refused (``BufferFull``: no room even after dropping) and counted."""
+        return _count(r for c in self.calls if c.end == "F" and c.error == "BufferFull" for r in c.readings)
 
     def unfinished(self) -> list[Call]:
         return [c for c in self.calls if c.end in (None, "X")]
@@ -65,6 +81,7 @@ def _count(items: Iterable[Key]) -> collections.Counter[Key]:
 
 def read_journal(path: Path) -> Journal:
     calls: dict[str, Call] = {}
+    ended: set[int] = set()
     if not path.exists():
         return Journal()
     with path.open("rb") as f:
@@ -78,6 +95,11 @@ def read_journal(path: Path) -> Journal:
                 except json.JSONDecodeError:
                     continue  # cut short by a kill: the append never started
                 calls[call] = Call(int(call.split(".")[0]), [key(*row) for row in rows])
-            elif kind in ("C", "F", "X") and rest in calls:
-                calls[rest].end = kind
-    return Journal(list(calls.values()))
+            elif kind == "E":
+                ended.add(int(rest.split(" ")[0]))
+            elif kind in ("C", "F", "X"):
+                call, _, error = rest.partition(" ")
+                if call in calls:
+                    calls[call].end = kind
+                    calls[call].error = error or None
+    return Journal(list(calls.values()), ended)

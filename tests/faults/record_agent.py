@@ -37,8 +37,8 @@ class SteppableClock(SystemClock):
         self.offset_ms -= ms
 
 
-def install(journal: Path) -> None:
-    """Wrap ``Buffer.append`` so each call is journalled before and after."""
+def install(journal: Path) -> int:
+    """Wrap ``Buffer.append`` so each call is journalled before and after; the journal's descriptor."""
     fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.write(fd, b"\n")
     pid = os.getpid()
@@ -56,12 +56,13 @@ def install(journal: Path) -> None:
         except asyncio.CancelledError:
             os.write(fd, f"X {call}\n".encode())
             raise
-        except BaseException:
-            os.write(fd, f"F {call}\n".encode())
+        except BaseException as exc:
+            os.write(fd, f"F {call} {type(exc).__name__}\n".encode())
             raise
         os.write(fd, f"C {call}\n".encode())
 
     Buffer.append = append  # type: ignore[method-assign]
+    return fd
 
 
 def main(argv: list[str]) -> int:
@@ -71,7 +72,19 @@ def main(argv: list[str]) -> int:
     rest = [a for a in rest if a != "--steppable-clock"]
     if rest[:1] == ["--"]:
         rest = rest[1:]
-    install(journal)
+    fd = install(journal)
+    code: int | str | None = 1
+    try:
+        code = _run(rest, steppable)
+    except SystemExit as exc:
+        code = exc.code
+        raise
+    finally:  # a run that ends here ended cleanly (a kill -9 never gets here)
+        os.write(fd, f"E {os.getpid()} {code}\n".encode())
+    return code
+
+
+def _run(rest: list[str], steppable: bool) -> int:
     if rest[:1] != ["run"] or not steppable:
         sys.argv = ["edge-agent", *rest]
         from edge_agent.cli.entry import main as entry

@@ -25,7 +25,7 @@ from edge_agent.points import Reading
 from edge_agent.wire import topics
 from edge_agent.wire.telemetry import BatchKey, encode_batch
 from tests.faults.harness import FaultStack, Outcome, assert_exactly_once, wait
-from tests.faults.journal import read_journal
+from tests.faults.journal import Key, read_journal
 
 
 @dataclass(frozen=True)
@@ -266,6 +266,9 @@ def agent_killed_repeatedly(workdir: Path, d: Durations = CI) -> Outcome:
     stack = FaultStack(workdir, poll_interval_s=0.2)
     with running(stack):
         _first_data(stack, d)
+        assert stack.agent is not None
+        assert stack.agent.stop() == 0, stack.logs()  # a clean restart first: it costs nothing
+        stack.agent.start()
         for _ in range(d.kills):
             time.sleep(d.between_s)
             assert stack.agent is not None
@@ -277,7 +280,7 @@ def agent_killed_repeatedly(workdir: Path, d: Durations = CI) -> Outcome:
         o = stack.finish(f"agent SIGKILLed while publishing, {d.kills}×", recovery_s=recovery)
         assert_exactly_once(o, stack)
         journal = read_journal(stack.journal)
-        killed_runs = journal.runs()[:-1]
+        killed_runs = journal.runs()[1:-1]  # the first run stopped cleanly, so did the last
         for pid in killed_runs:
             cut = [c for c in journal.unfinished() if c.pid == pid]
             devices = [r[0] for c in cut for r in c.readings]
@@ -378,7 +381,19 @@ def buffer_full(workdir: Path, d: Durations = CI, *, when_full: str = "drop_olde
         o = stack.finish(f"buffer full, when_full: {when_full}", recovery_s=recovery, drained_s=drained)
         assert o.dropped_counted > 0
         assert_exactly_once(o, stack, dropped=True)
-        return o
+        if when_full != "thin":
+            return o
+        # Thinning removes plain measurements only; states, alarms, booleans, `online` and bad
+        # readings go only when nothing is left to thin and the oldest data must go (counted apart).
+        thinned = int(stack.agent_point("readings_thinned_total") or 0)
+        dropped_oldest = int(stack.agent_point("readings_dropped_full_total") or 0)
+        plain, other = thinned_only_measurements(stack)
+        assert thinned > 0, stack.logs()
+        assert other <= dropped_oldest, f"{other} states or alarms missing, {dropped_oldest} dropped oldest"
+        return replace(
+            o,
+            notes=f"thinned {thinned}, dropped oldest {dropped_oldest}; missing {plain} plain, {other} other",
+        )
 
 
 # ---- payloads -----------------------------------------------------------------------------------
@@ -451,3 +466,32 @@ def negative_control(workdir: Path, d: Durations = CI) -> Outcome:
         return stack.finish(
             "NEGATIVE CONTROL: a collector confirms before its commit, killed", recovery_s=recovery
         )
+
+
+def _plain_measurement(r: Key, previous: object) -> bool:
+    """What ``when_full: thin`` may remove: a good, numeric, non-boolean reading of a point other than
+    ``online`` — a float, or an integer equal to the one before it (not a state or alarm change)."""
+    _, point, _, value, quality = r
+    if quality != 0 or point == "online" or isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and value == previous)
+
+
+def thinned_only_measurements(stack: FaultStack) -> tuple[int, int]:
+    """Of the committed readings missing from the store: (plain measurements, anything else)."""
+    journal = read_journal(stack.journal)
+    missing = journal.committed - stack.store_rows()
+    previous: dict[tuple[str, str], object] = {}
+    plain = other = 0
+    for call in journal.calls:
+        if call.end != "C":
+            continue
+        for r in call.readings:
+            if missing[r] > 0:
+                missing[r] -= 1
+                if _plain_measurement(r, previous.get((r[0], r[1]))):
+                    plain += 1
+                else:
+                    other += 1
+            previous[(r[0], r[1])] = r[3]
+    return plain, other

@@ -1,0 +1,17 @@
+"""Bounds: the buffer at its cap under each ``when_full`` policy, and a disk that fills up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.faults import scenarios
+
+pytestmark = pytest.mark.faults
+
+
+@pytest.mark.parametrize("when_full", ["drop_oldest", "thin"])
+def test_buffer_full_exactly_the_counted_readings_are_missing(tmp_path: Path, when_full: str) -> None:
+    o = scenarios.buffer_full(tmp_path, when_full=when_full)
+    assert o.missing > 0
