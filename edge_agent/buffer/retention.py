@@ -1,6 +1,8 @@
 """What the buffer gives up when it must, and how it counts it: bounds by bytes and by age.
 
-``when_full`` (the disk cap, checked after commits once the file passes ``high_water`` of it):
+``when_full`` (the cap: ``buffer.max_bytes``, or less when the filesystem has less room — see
+:mod:`edge_agent.buffer.disk`; checked after commits once the file passes ``high_water`` of it, and
+whenever a write finds no space):
 
 - ``drop_oldest``: delete the oldest readings;
 - ``thin``: in the oldest half of the unsent readings, keep every ``thin_keep``-th reading of each
@@ -13,6 +15,10 @@ oldest reading is older than the oldest unsent one.
 Readings older than ``max_age_s`` are deleted too. Every deletion adds to a counter by reason
 (``dropped_buffer_full``, ``dropped_thinned``, ``dropped_age``), which the agent reports to the centre
 as points of ``_agent``: a bound costs data only in the open.
+
+Each function here is one bounded step (a range of ids, a number of rows, a byte budget): every page it
+frees is a frame in the write-ahead log, so the buffer gives data up in steps small enough for the WAL
+room it keeps, each step in its own transaction, each counted in the transaction that makes it.
 """
 
 from __future__ import annotations
@@ -39,13 +45,12 @@ class Retention:
 
 THIN_SQL = """
 DELETE FROM readings WHERE id IN (
-    WITH old AS (SELECT id FROM readings ORDER BY id LIMIT ?),
-    ranked AS (
+    WITH ranked AS (
         SELECT r.id, r.value, r.quality, r.is_bool,
                ROW_NUMBER() OVER (PARTITION BY r.series ORDER BY r.id) AS k,
                LAG(r.value) OVER (PARTITION BY r.series ORDER BY r.id) AS prev
         FROM readings r JOIN series s ON s.id = r.series
-        WHERE r.id <= (SELECT MAX(id) FROM old) AND s.point != 'online'
+        WHERE r.id > ? AND r.id <= ? AND s.point != 'online'
     )
     SELECT id FROM ranked
     WHERE quality = 0 AND is_bool = 0 AND k % ? != 0
@@ -61,18 +66,42 @@ async def drop_oldest(db: aiosqlite.Connection, n: int) -> int:
     return cur.rowcount
 
 
-async def thin(db: aiosqlite.Connection, unsealed: int, keep: int) -> int:
-    cur = await db.execute(THIN_SQL, (max(1, unsealed // 2), keep))
+async def thin(db: aiosqlite.Connection, after_id: int, upto_id: int, keep: int) -> int:
+    """Thin the unsent readings with ids in ``(after_id, upto_id]``; returns how many it deleted."""
+    cur = await db.execute(THIN_SQL, (after_id, upto_id, keep))
     return cur.rowcount
 
 
-async def drop_oldest_batch(db: aiosqlite.Connection) -> int:
-    async with db.execute("SELECT seq, readings FROM batches ORDER BY seq LIMIT 1") as cur:
+async def nth_id(db: aiosqlite.Connection, after_id: int, n: int) -> int | None:
+    """The id of the ``n``-th unsent reading after ``after_id`` (the last one if there are fewer)."""
+    async with db.execute(
+        "SELECT MAX(id) FROM (SELECT id FROM readings WHERE id > ? ORDER BY id LIMIT ?)", (after_id, n)
+    ) as cur:
         row = await cur.fetchone()
-    if row is None:
-        return 0
-    await db.execute("DELETE FROM batches WHERE seq = ?", (row[0],))
-    return int(row[1])
+    return None if row is None or row[0] is None else int(row[0])
+
+
+async def drop_oldest_batches(db: aiosqlite.Connection, budget_bytes: int) -> int:
+    """Delete the oldest sealed batches, whole: at least one, then more while their payloads fit in
+    ``budget_bytes`` and they are still older than the oldest unsent reading. Returns their readings."""
+    async with db.execute("SELECT ts FROM readings ORDER BY id LIMIT 1") as cur:
+        row = await cur.fetchone()
+    unsent = None if row is None else int(row[0])
+    async with db.execute(
+        "SELECT seq, readings, length(payload), oldest_ts FROM batches ORDER BY seq LIMIT 1000"
+    ) as cur:
+        batches = list(await cur.fetchall())
+    seqs: list[int] = []
+    readings = spent = 0
+    for seq, n, size, oldest in batches:
+        if seqs and (spent + size > budget_bytes or (unsent is not None and oldest > unsent)):
+            break
+        seqs.append(int(seq))
+        readings += int(n)
+        spent += int(size)
+    if seqs:
+        await db.execute(f"DELETE FROM batches WHERE seq IN ({','.join('?' * len(seqs))})", seqs)
+    return readings
 
 
 async def oldest_is_sealed(db: aiosqlite.Connection) -> bool:
@@ -85,8 +114,10 @@ async def oldest_is_sealed(db: aiosqlite.Connection) -> bool:
     return sealed is not None and (unsent is None or sealed <= unsent)
 
 
-async def drop_older_than(db: aiosqlite.Connection, ts_ms: int) -> int:
-    cur = await db.execute("DELETE FROM readings WHERE ts < ?", (ts_ms,))
+async def drop_older_than(db: aiosqlite.Connection, ts_ms: int, limit: int) -> int:
+    cur = await db.execute(
+        "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE ts < ? LIMIT ?)", (ts_ms, limit)
+    )
     return cur.rowcount
 
 

@@ -8,6 +8,13 @@ re-sent; after a restart every sealed batch is re-sent with the same key and the
 
 ``synchronous=FULL``: in WAL mode each commit is fsynced, so a power cut keeps every committed
 transaction. Commits are grouped (one per ``commit_interval_s`` at most) to spare the SD card.
+
+No room — the cap, or a full disk (:mod:`edge_agent.buffer.disk`) — is a condition, not a failure: the
+buffer gets its WAL going again, gives data up under the ``when_full`` policy (:mod:`.room`, counted)
+and commits. Readings it still cannot commit are counted as ``dropped_disk_full`` and ``append``
+raises :class:`BufferFull`, which its callers take in their stride (the count survives a full disk
+and a restart: :mod:`.refusals`). Seal, ack and reject that find no
+room lose nothing (they are tried again). Any other database error stops the agent (systemd restarts it).
 """
 
 from __future__ import annotations
@@ -15,45 +22,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
-from edge_agent.buffer import retention
-from edge_agent.buffer.retention import Retention, WhenFull
+from edge_agent.buffer.bounds import Depth
+from edge_agent.buffer.database import count, no_space, row, scalar
+from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.refusals import Refusals
+from edge_agent.buffer.retention import Retention
+from edge_agent.buffer.room import Room, open_with_room
 from edge_agent.clock import Clock
 from edge_agent.points import Quality, Reading, Value
 from edge_agent.wire.telemetry import BatchKey, encode_batch
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL,
-    UNIQUE (device, point));
-CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL,
-    value, is_bool INTEGER NOT NULL DEFAULT 0, quality INTEGER NOT NULL, reason TEXT);
-CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL,
-    readings INTEGER NOT NULL, oldest_ts INTEGER NOT NULL, payload BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
-    readings INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
-
-COUNTERS = (
-    "committed",
-    "sealed",
-    "confirmed",
-    "rejected",
-    "dropped_buffer_full",
-    "dropped_thinned",
-    "dropped_age",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +58,19 @@ class BufferStats:
     oldest_ts: int | None
     bytes: int
     counters: dict[str, int]
+    cap_bytes: int = 0  # the cap in force: buffer.max_bytes, or less when the disk has less room
+    disk_free_bytes: int | None = None  # free on the buffer's filesystem at the last look
+    disk_full: bool = False  # a disk-full episode is on
 
 
 class BufferFull(Exception):
-    pass
+    """``append`` could not commit: no room, even after the buffer made room inside its file. The
+    readings were counted as ``dropped_disk_full``; the caller goes on (every commit tries again)."""
+
+    def __init__(self, readings: int, reason: str) -> None:
+        super().__init__(f"{readings} readings not committed: {reason}")
+        self.readings = readings
+        self.reason = reason
 
 
 class Buffer:
@@ -88,7 +83,8 @@ class Buffer:
         gateway: str,
         epoch: str,
         clock: Clock,
-        max_bytes: int,
+        space: DiskSpace,
+        refusals: Refusals,
         commit_interval_s: float,
         retention: Retention | None = None,
     ) -> None:
@@ -96,20 +92,37 @@ class Buffer:
         self.gateway = gateway
         self.epoch = epoch
         self._clock = clock
-        self._max_bytes = max_bytes
+        self._space = space
+        self._page_size = space.plan.page_size
         self._commit_interval_s = commit_interval_s
-        self._retention = retention or Retention()
         self._series: dict[tuple[str, str], int] = {}
         self._pending: list[tuple[Sequence[Reading], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
-        self._page_size = 4096
+        self._closing = False  # close() asked the writer to commit what is pending and stop
         # One connection serves the write loop, the uplink and the status readers, all on one event
         # loop: every transaction (and every multi-statement read) holds this lock, so their statements
         # never interleave inside another's transaction.
         self._lock = asyncio.Lock()
+        self._depth = Depth()
+        self._room = Room(
+            transaction=self._transaction,
+            locked=self._locked,
+            space=space,
+            page_size=self._page_size,
+            policy=retention or Retention(),
+            clock=clock,
+            depth=self._depth,
+        )
+        self._refusals = refusals  # readings refused for lack of room, and how many are counted
+        self._refusing = False  # the last commit found no room (logged once, at ERROR)
+        self._quiet: set[str] = set()  # uplink operations that found no room (logged once)
         self.listeners: list[Callable[[], None]] = []  # called after every commit (the uplink's wake-up)
-        self.unsealed = 0  # readings committed and not yet sealed (kept in memory, counted at open)
+
+    @property
+    def unsealed(self) -> int:
+        """Readings committed and not yet sealed (kept in memory, counted at open)."""
+        return self._depth.unsealed
 
     @classmethod
     async def open(
@@ -121,148 +134,136 @@ class Buffer:
         max_bytes: int = 256 << 20,
         commit_interval_s: float = 0.1,
         retention: Retention | None = None,
+        disk_check_s: float = 5.0,
     ) -> Buffer:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connector = aiosqlite.connect(path, isolation_level=None)
-        # The worker thread must not keep a failing agent alive at exit (systemd restarts a process that
-        # exits, not one that hangs); an interrupted write is what SQLite survives anyway (like kill -9).
-        worker = getattr(connector, "_thread", None)
-        if worker is not None:
-            worker.daemon = True
-        db = await connector
+        """Open (or create) the buffer at ``path``; ``disk_check_s``: how often the filesystem's free
+        space is looked at again (other processes eat space too)."""
+        db, epoch, space = await open_with_room(path, max_bytes=max_bytes, clock=clock, check_s=disk_check_s)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=FULL")
-            await db.executescript(SCHEMA)
-            page = await _scalar(db, "PRAGMA page_size")
-            # The disk cap: SQLite refuses to grow past it (SQLITE_FULL) instead of filling the card.
-            await db.execute(f"PRAGMA max_page_count={max(64, max_bytes // page)}")
-            epoch = await _scalar(db, "SELECT value FROM meta WHERE key='epoch'")
-            if epoch is None:
-                epoch = secrets.token_hex(8)
-                await db.execute("INSERT INTO meta VALUES ('epoch', ?), ('next_seq', '1')", (epoch,))
-                log.info("new buffer %s, epoch %s", path, epoch)
-            for name in COUNTERS:
-                await db.execute("INSERT OR IGNORE INTO counters VALUES (?, 0)", (name,))
+            series = list(await db.execute_fetchall("SELECT id, device, point FROM series"))
+            unsealed = int(await scalar(db, "SELECT COUNT(*) FROM readings"))
+            counted = await scalar(db, "SELECT value FROM counters WHERE name='dropped_disk_full'")
+            refusals = await Refusals.open(path, epoch, int(counted or 0))
         except BaseException:
             await db.close()
             raise
         buf = cls(
             db,
             gateway=gateway,
-            epoch=str(epoch),
+            epoch=epoch,
             clock=clock,
-            max_bytes=max_bytes,
+            space=space,
+            refusals=refusals,
             commit_interval_s=commit_interval_s,
             retention=retention,
         )
-        buf._page_size = int(page)
-        async with db.execute("SELECT id, device, point FROM series") as cur:
-            async for sid, device, point in cur:
-                buf._series[(device, point)] = sid
-        buf.unsealed = int(await _scalar(db, "SELECT COUNT(*) FROM readings"))
+        buf._series = {(str(device), str(point)): int(sid) for sid, device, point in series}
+        buf._depth.unsealed = unsealed
         buf._writer = asyncio.create_task(buf._write_loop(), name="buffer-writer")
         return buf
 
     async def close(self) -> None:
         if self._writer is not None:
-            if self._pending:  # let waiting appends commit first
-                await asyncio.gather(*(f for _, f in self._pending), return_exceptions=True)
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+            # Readings handed over before the stop are committed first — even those of a poller that
+            # was cancelled while it waited: a clean stop costs nothing.
+            self._closing = True
+            self._wake.set()
+            done, _ = await asyncio.wait({self._writer}, timeout=10)
+            if not done:
+                log.warning("the buffer's last commit did not finish within 10 s; closing anyway")
+                self._writer.cancel()
+                await asyncio.gather(self._writer, return_exceptions=True)
+        if self._refusals.uncounted:  # the disk is still full: the count waits in its own file
+            log.warning(
+                "closing the buffer with %d refused readings not yet in dropped_disk_full (kept in %s)",
+                self._refusals.uncounted,
+                self._refusals.path,
+            )
         await self._db.close()
 
     # ---- the write path --------------------------------------------------------------------------
     async def append(self, readings: Sequence[Reading]) -> None:
-        """Return once ``readings`` are committed (durable). Group-committed with concurrent callers."""
+        """Return once ``readings`` are committed (durable). Group-committed with concurrent callers.
+
+        Raises :class:`BufferFull` when there is no room for them even after making room (the buffer
+        has counted them as ``dropped_disk_full``; go on)."""
         if not readings:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((readings, fut))
         self._wake.set()
-        await fut
+        # Shielded: a caller cancelled while it waits (a clean stop) does not take its readings back;
+        # they are committed with the others, and by close() at the latest.
+        await asyncio.shield(fut)
 
     async def _write_loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
             pending, self._pending = self._pending, []
-            if not pending:
+            if pending:
+                await self._commit_pending(pending)
+            if self._closing:
+                if not self._pending:
+                    return
+                self._wake.set()
                 continue
-            try:
-                await self._commit([r for rs, _ in pending for r in rs])
-            except Exception as exc:  # a failed commit must reach every waiting poller, not kill the loop
-                for _, fut in pending:
-                    if not fut.done():
-                        fut.set_exception(exc)
-            else:
-                for _, fut in pending:
-                    if not fut.done():
-                        fut.set_result(None)
-                for listener in self.listeners:
-                    listener()
-                try:
-                    await self.enforce_bounds()
-                except Exception:  # the bounds are checked again after the next commit
-                    log.exception("could not apply the buffer's bounds")
+            if self._space.due():
+                await self._room.look()
             await asyncio.sleep(self._commit_interval_s)
 
-    async def enforce_bounds(self) -> dict[str, int]:
-        """Apply the age bound and, past the high-water mark, the ``when_full`` policy (counted)."""
-        policy = self._retention
-        dropped = {"dropped_age": 0, "dropped_thinned": 0, "dropped_buffer_full": 0}
-        async with self._transaction() as db:
-            if policy.max_age_s is not None:
-                cutoff = self._clock.now_ms() - int(policy.max_age_s * 1000)
-                dropped["dropped_age"] += await retention.drop_older_than(db, cutoff)
-                self.unsealed -= dropped["dropped_age"]
-            used = await retention.used_bytes(db)
-            if used > policy.high_water * self._max_bytes:
-                for _ in range(50):
-                    if used <= policy.low_water * self._max_bytes:
-                        break
-                    freed = await self._give_up_some(db, dropped)
-                    used = await retention.used_bytes(db)
-                    if not freed:
-                        break
-            for name, n in dropped.items():
-                if n:
-                    await db.execute("UPDATE counters SET value = value + ? WHERE name=?", (n, name))
-        if any(dropped.values()):
-            log.error(
-                "buffer bounds (%d bytes cap, %s): dropped %s readings",
-                self._max_bytes,
-                policy.when_full.value,
-                ", ".join(f"{n} {k.removeprefix('dropped_')}" for k, n in dropped.items() if n),
-            )
-        return dropped
+    async def _commit_pending(self, pending: list[tuple[Sequence[Reading], asyncio.Future[None]]]) -> None:
+        try:
+            stored = await self._commit([r for rs, _ in pending for r in rs])
+        except Exception as exc:  # a failed commit must reach every waiting poller, not kill the loop
+            for _, fut in pending:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for rs, fut in pending:
+            if not fut.done():
+                if stored:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(BufferFull(len(rs), "no room for them, even after making room"))
+        if stored:
+            for listener in self.listeners:
+                listener()
+            await self._room.keep(force=False)
 
-    async def _give_up_some(self, db: aiosqlite.Connection, dropped: dict[str, int]) -> int:
-        """One step of the ``when_full`` policy; returns how many readings it freed."""
-        if self.unsealed > 0 and self._retention.when_full is WhenFull.THIN:
-            n = await retention.thin(db, self.unsealed, self._retention.thin_keep)
-            dropped["dropped_thinned"] += n
-            self.unsealed -= n
-            if n:
-                return n
-        # Nothing (left) to thin, or dropping: the oldest data goes, sealed or not.
-        if await retention.oldest_is_sealed(db) or self.unsealed == 0:
-            n = await retention.drop_oldest_batch(db)
-        else:
-            n = await retention.drop_oldest(db, max(self.unsealed // 10, 100))
-            self.unsealed -= n
-        dropped["dropped_buffer_full"] += n
-        return n
-
-    async def _commit(self, readings: Sequence[Reading]) -> None:
-        for attempt in range(2):
+    async def _commit(self, readings: Sequence[Reading]) -> bool:
+        """Commit ``readings``; False when there is no room for them even after making room: then they
+        are counted (``dropped_disk_full``, persisted with the next commit that succeeds)."""
+        try:
+            await self._insert(readings)
+        except sqlite3.OperationalError as exc:
+            if not no_space(exc):
+                raise
+            await self._room.make()
             try:
                 await self._insert(readings)
-                return
-            except sqlite3.OperationalError as exc:
-                if "full" not in str(exc).lower() or attempt:
+            except sqlite3.OperationalError as again:
+                if not no_space(again):
                     raise
-                await self._make_room(len(readings))
+                await self._refuse(len(readings), again)
+                return False
+        return True
+
+    async def _refuse(self, n: int, exc: Exception) -> None:
+        first, self._refusing = not self._refusing, True
+        await self._refusals.refuse(n)
+        dropped = self._space.dropped
+        dropped["dropped_disk_full"] = dropped.get("dropped_disk_full", 0) + n
+        (log.error if first else log.debug)(
+            "buffer: no room to commit %d readings (%s); counted as dropped_disk_full, every commit tries "
+            "again",
+            n,
+            exc,
+        )
+
+    async def enforce_bounds(self) -> dict[str, int]:
+        """Apply the age bound and, past the high-water mark of the cap, the ``when_full`` policy."""
+        return await self._room.bounds.apply()
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -270,22 +271,33 @@ class Buffer:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                await self._db.execute("COMMIT")  # a COMMIT that fails (no room) must not stay open
             except BaseException:
                 if self._db.in_transaction:
                     await self._db.execute("ROLLBACK")
                 raise
-            await self._db.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            yield self._db
 
     async def _insert(self, readings: Sequence[Reading]) -> None:
         new_series: list[tuple[str, str]] = []
+        carried = self._refusals.uncounted  # refused earlier: counted in these readings' transaction
         try:
-            async with self._transaction():
+            async with self._transaction() as db:
                 await self._insert_rows(readings, new_series)
+                await count(db, "dropped_disk_full", carried)
         except BaseException:
             for key in new_series:  # their ids were rolled back with the transaction
                 self._series.pop(key, None)
             raise
-        self.unsealed += len(readings)
+        self._depth.unsealed += len(readings)
+        self._refusing = False
+        if carried:
+            self._refusals.counted_in_database(carried)
+            log.info("buffer commits again; %d readings could not be committed (dropped_disk_full)", carried)
 
     async def _insert_rows(self, readings: Sequence[Reading], new_series: list[tuple[str, str]]) -> None:
         db = self._db
@@ -304,23 +316,7 @@ class Buffer:
         await db.executemany(
             "INSERT INTO readings (series, ts, value, is_bool, quality, reason) VALUES (?,?,?,?,?,?)", rows
         )
-        await db.execute("UPDATE counters SET value = value + ? WHERE name='committed'", (len(rows),))
-
-    async def _make_room(self, wanted: int) -> None:
-        """The disk cap was hit: drop the oldest unsealed readings, counted and logged (never silent)."""
-        drop = max(wanted * 4, 1000)
-        async with self._transaction() as db:
-            cur = await db.execute(
-                "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)", (drop,)
-            )
-            dropped = cur.rowcount
-            await db.execute(
-                "UPDATE counters SET value = value + ? WHERE name='dropped_buffer_full'", (dropped,)
-            )
-        self.unsealed -= dropped
-        log.error("buffer full (%d bytes cap): dropped the %d oldest readings", self._max_bytes, dropped)
-        if dropped == 0:
-            raise BufferFull(f"buffer full at {self._max_bytes} bytes and nothing unsealed to drop")
+        await count(db, "committed", len(rows))
 
     # ---- the uplink path -------------------------------------------------------------------------
     async def seal(
@@ -330,7 +326,19 @@ class Buffer:
 
         ``after_id`` / ``upto_id`` restrict it to a range of the buffer (the uplink seals fresh readings
         apart from the backlog); within a range, oldest first, so each series stays in order.
+        None: nothing to seal — or no space to seal it now (the readings stay where they are; logged).
         """
+        try:
+            batch = await self._seal(max_readings, after_id, upto_id)
+        except sqlite3.OperationalError as exc:
+            if not no_space(exc):
+                raise
+            self._no_room_for("seal", exc)
+            return None
+        self._quiet.discard("seal")
+        return batch
+
+    async def _seal(self, max_readings: int, after_id: int | None, upto_id: int | None) -> SealedBatch | None:
         lo = -1 if after_id is None else after_id
         hi = 2**63 - 1 if upto_id is None else upto_id
         async with self._transaction() as db:
@@ -343,7 +351,7 @@ class Buffer:
                 rows = list(await cur.fetchall())
             if not rows:
                 return None
-            seq = int(await _scalar(db, "SELECT value FROM meta WHERE key='next_seq'"))
+            seq = int(await scalar(db, "SELECT value FROM meta WHERE key='next_seq'"))
             readings = [
                 Reading(dev, pt, ts, _value(v, is_bool), Quality(q), reason)
                 for _, dev, pt, ts, v, is_bool, q, reason in rows
@@ -357,18 +365,18 @@ class Buffer:
             )
             await db.execute("DELETE FROM readings WHERE id BETWEEN ? AND ?", (rows[0][0], rows[-1][0]))
             await db.execute("UPDATE meta SET value = ? WHERE key='next_seq'", (str(seq + 1),))
-            await db.execute("UPDATE counters SET value = value + ? WHERE name='sealed'", (len(rows),))
-        self.unsealed -= len(rows)
+            await count(db, "sealed", len(rows))
+        self._depth.unsealed -= len(rows)
         return SealedBatch(key, len(rows), oldest, payload)
 
     async def last_id(self) -> int:
         """The id of the newest unsealed reading (0 when none): where "the backlog" ends right now."""
         async with self._lock:
-            return int(await _scalar(self._db, "SELECT COALESCE(MAX(id), 0) FROM readings"))
+            return int(await scalar(self._db, "SELECT COALESCE(MAX(id), 0) FROM readings"))
 
     async def count_after(self, after_id: int) -> int:
         async with self._lock:
-            return int(await _scalar(self._db, "SELECT COUNT(*) FROM readings WHERE id > ?", (after_id,)))
+            return int(await scalar(self._db, "SELECT COUNT(*) FROM readings WHERE id > ?", (after_id,)))
 
     async def sealed(self, limit: int = 1000) -> list[SealedBatch]:
         """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send)."""
@@ -382,7 +390,8 @@ class Buffer:
         return [SealedBatch(BatchKey(self.gateway, self.epoch, s), n, o, p) for s, n, o, p in rows]
 
     async def ack(self, seqs: Sequence[int]) -> int:
-        """The collector stored these batches: delete them. Returns how many readings left the buffer."""
+        """The collector stored these batches: delete them. Returns how many readings left the buffer —
+        0 when there was no space even to delete them: they stay, are re-sent and confirmed again."""
         return await self._finish(seqs, "confirmed", None)
 
     async def reject(self, seqs: Sequence[int], reason: str) -> int:
@@ -395,10 +404,28 @@ class Buffer:
     async def _finish(self, seqs: Sequence[int], counter: str, reason: str | None) -> int:
         if not seqs:
             return 0
+        try:
+            n = await self._retire(seqs, counter, reason)
+        except sqlite3.OperationalError as exc:
+            if not no_space(exc):
+                raise
+            self._no_room_for(counter, exc)
+            return 0
+        self._quiet.discard(counter)
+        return n
+
+    def _no_room_for(self, what: str, exc: Exception) -> None:
+        """An uplink operation found no space: nothing is lost (it is tried again), so WARNING, once."""
+        (log.debug if what in self._quiet else log.warning)(
+            "buffer: no room to record %s batches (%s); nothing is lost, it is tried again", what, exc
+        )
+        self._quiet.add(what)
+
+    async def _retire(self, seqs: Sequence[int], counter: str, reason: str | None) -> int:
         marks = ",".join("?" * len(seqs))
         async with self._transaction() as db:
             n = int(
-                await _scalar(
+                await scalar(
                     db, f"SELECT COALESCE(SUM(readings), 0) FROM batches WHERE seq IN ({marks})", tuple(seqs)
                 )
             )
@@ -409,7 +436,7 @@ class Buffer:
                     (self._clock.now_ms(), reason, *seqs),
                 )
             await db.execute(f"DELETE FROM batches WHERE seq IN ({marks})", tuple(seqs))
-            await db.execute("UPDATE counters SET value = value + ? WHERE name=?", (n, counter))
+            await count(db, counter, n)
         return n
 
     async def stats(self) -> BufferStats:
@@ -417,30 +444,29 @@ class Buffer:
             return await self._stats(self._db)
 
     async def _stats(self, db: aiosqlite.Connection) -> BufferStats:
-        unsealed = int(await _scalar(db, "SELECT COUNT(*) FROM readings"))
-        nb, nr, oldest_b = await _row(
+        unsealed = int(await scalar(db, "SELECT COUNT(*) FROM readings"))
+        nb, nr, oldest_b = await row(
             db, "SELECT COUNT(*), COALESCE(SUM(readings), 0), MIN(oldest_ts) FROM batches"
         )
-        oldest_r = await _scalar(db, "SELECT MIN(ts) FROM readings")
-        pages = int(await _scalar(db, "PRAGMA page_count"))
+        oldest_r = await scalar(db, "SELECT MIN(ts) FROM readings")
+        pages = int(await scalar(db, "PRAGMA page_count"))
         async with db.execute("SELECT name, value FROM counters") as cur:
             counters = {n: int(v) for n, v in await cur.fetchall()}
+        counters["dropped_disk_full"] = counters.get("dropped_disk_full", 0) + self._refusals.uncounted
         oldest = min((t for t in (oldest_b, oldest_r) if t is not None), default=None)
-        return BufferStats(unsealed, int(nb), int(nr), oldest, pages * self._page_size, counters)
+        space = self._space
+        return BufferStats(
+            unsealed,
+            int(nb),
+            int(nr),
+            oldest,
+            pages * self._page_size,
+            counters,
+            cap_bytes=space.cap,
+            disk_free_bytes=None if space.usage is None else space.usage.free,
+            disk_full=space.full,
+        )
 
 
 def _value(v: Value, is_bool: int) -> Value:
     return bool(v) if is_bool else v
-
-
-async def _scalar(db: aiosqlite.Connection, sql: str, args: tuple[object, ...] = ()) -> Any:
-    async with db.execute(sql, args) as cur:
-        row = await cur.fetchone()
-    return None if row is None else row[0]
-
-
-async def _row(db: aiosqlite.Connection, sql: str) -> tuple[Any, ...]:
-    async with db.execute(sql) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    return tuple(row)

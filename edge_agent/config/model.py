@@ -38,7 +38,7 @@ class BrokerConfig(_Model):
 
 class BufferConfig(_Model):
     path: str = "/var/lib/streetgate/buffer.db"
-    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024, description="disk cap of the buffer")
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=256 * 1024, description="disk cap of the buffer")
     commit_interval_s: float = Field(
         default=0.5, ge=0, le=5, description="group commits at most this often (each commit is an fsync)"
     )

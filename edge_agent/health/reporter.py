@@ -1,13 +1,17 @@
-"""Periodic ``_agent`` readings: buffer depth and drops, uplink state, devices offline, and per bus
-(``bus.<name>.*``) the requests sent, the queue depth (now and the most seen) and the share of the last
-period the line was busy."""
+"""Periodic ``_agent`` readings: buffer depth and drops, the buffer's cap and disk, uplink state, devices
+offline, and per bus (``bus.<name>.*``) the requests sent, the queue depth (now and the most seen) and
+the share of the last period the line was busy.
+
+On a full disk the report itself may find no room in the buffer: it is counted there like any reading
+(``dropped_disk_full``), and the next report that gets in carries the count."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from drivers.scheduler import BusScheduler, BusStats
-from edge_agent.buffer.store import Buffer
+from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock
 from edge_agent.points import Reading
 from edge_agent.poll.poller import DevicePoller
@@ -54,21 +58,28 @@ class HealthReporter:
             "buffer_sealed_readings": stats.sealed_readings,
             "buffer_bytes": stats.bytes,
             "buffer_oldest_age_s": 0 if stats.oldest_ts is None else max(0, (ts - stats.oldest_ts) // 1000),
+            "buffer_cap_bytes": stats.cap_bytes,
+            "buffer_disk_full": stats.disk_full,
             "readings_committed_total": stats.counters.get("committed", 0),
             "readings_dropped_total": sum(v for k, v in stats.counters.items() if k.startswith("dropped_")),
             "readings_dropped_full_total": stats.counters.get("dropped_buffer_full", 0),
+            "readings_dropped_unconfirmed_total": stats.counters.get("dropped_unconfirmed", 0),
             "readings_thinned_total": stats.counters.get("dropped_thinned", 0),
             "readings_dropped_age_total": stats.counters.get("dropped_age", 0),
+            "readings_dropped_disk_full_total": stats.counters.get("dropped_disk_full", 0),
             "readings_rejected_total": stats.counters.get("rejected", 0),
             "readings_suppressed_total": 0 if self._report is None else self._report.suppressed,
             "uplink_connected": self._link.connected.is_set(),
             "batches_resent_total": self._publisher.counters.batches_resent,
             "devices_offline": sum(1 for p in self._pollers if p.health.online is False),
         }
+        if stats.disk_free_bytes is not None:
+            values["buffer_disk_free_bytes"] = stats.disk_free_bytes
         for bus in self._buses:
             values.update(self._bus_values(bus))
         readings = [Reading(AGENT_DEVICE, k, ts, v) for k, v in values.items()]
-        await self._buffer.append(readings)
+        with contextlib.suppress(BufferFull):  # counted by the buffer as dropped_disk_full, and logged
+            await self._buffer.append(readings)
         return readings
 
     def _bus_values(self, bus: BusScheduler) -> dict[str, float | int | bool]:

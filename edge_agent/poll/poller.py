@@ -12,6 +12,9 @@ nothing written) until the wait is over, tries again in its own slot, and goes b
 at the first answer. A device that answers, but not with usable values for
 some points (exception responses, MASK values), gives those points ``BAD`` readings; that too is
 logged once at ERROR when it starts and at INFO when every point reads again.
+
+A buffer with no room for a poll's readings (a full disk) has counted them as dropped and logged it;
+the poller goes on polling.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 from drivers.base import Driver, PointValue
 from drivers.errors import DeviceUnreachable, DriverError
-from edge_agent.buffer.store import Buffer
+from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock
 from edge_agent.points import Quality, Reading
 from edge_agent.poll.backoff import PollBackoff, Reachability
@@ -50,6 +53,7 @@ class DeviceHealth:
     skipped: int = 0  # polls left out while backing off from a device that does not answer
     failures_in_row: int = 0  # reads without an answer since the last one that had one
     bad_points: int = 0  # points without a usable value in the last read that had an answer
+    not_buffered: int = 0  # readings the buffer had no room for (a full disk): counted there as dropped
     last_poll_ms: int | None = None
     last_error: str | None = None
 
@@ -132,15 +136,21 @@ class DevicePoller:
         self.health.last_poll_ms = ts
         if self._report is not None:
             readings = self._report.filter(readings, self._clock.monotonic())
-        await self._buffer.append(readings)
+        await self._commit(readings)
         return readings
+
+    async def _commit(self, readings: list[Reading]) -> None:
+        try:
+            await self._buffer.append(readings)
+        except BufferFull:  # the buffer counted them (dropped_disk_full) and logged it: poll on
+            self.health.not_buffered += len(readings)
 
     async def _mark_unreachable(self, reason: str) -> None:
         """Readings and state of a device whose unit stopped answering, without going to the bus."""
         ts = self._clock.now_ms()
         self._failed(DeviceUnreachable(reason, device=self.device))
         self.health.last_poll_ms = ts
-        await self._buffer.append(self._all(ts, Quality.OFFLINE, reason))
+        await self._commit(self._all(ts, Quality.OFFLINE, reason))
 
     def _reading(self, ts: int, v: PointValue) -> Reading:
         if v.error is not None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -124,8 +125,6 @@ async def test_disk_cap_drops_oldest_counted_not_silently(
 
 
 async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
-    import asyncio
-
     buf = await Buffer.open(tmp_path / "b.db", gateway="gw-1", clock=ManualClock(), commit_interval_s=0.05)
     await asyncio.gather(*(buf.append(readings(10, start=i * 10, device=f"d{i}")) for i in range(50)))
     stats = await buf.stats()
@@ -135,8 +134,6 @@ async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
 
 async def test_seals_and_acks_interleaved_with_commits(tmp_path: Path) -> None:
     """One connection, many users: transactions must never interleave (this once stalled the uplink)."""
-    import asyncio
-
     buf = await Buffer.open(tmp_path / "b.db", gateway="gw-1", clock=ManualClock(), commit_interval_s=0)
     acked: list[int] = []
 
@@ -160,6 +157,7 @@ async def test_seals_and_acks_interleaved_with_commits(tmp_path: Path) -> None:
 
 
 async def test_thin_keeps_states_alarms_and_every_other_measurement(tmp_path: Path) -> None:
+    from edge_agent.buffer import retention
     from edge_agent.buffer.retention import Retention, WhenFull
 
     buf = await Buffer.open(
@@ -182,13 +180,10 @@ async def test_thin_keeps_states_alarms_and_every_other_measurement(tmp_path: Pa
                 else Reading("lum-00", "energy", t + i, 1000),
             ]
         await buf.append(rows)
-        import aiosqlite
-
-        async with buf._transaction() as db:
-            thinned = await __import__("edge_agent.buffer.retention", fromlist=["thin"]).thin(
-                db, buf.unsealed, 2
-            )
-            assert isinstance(db, aiosqlite.Connection)
+        async with buf._transaction() as db:  # one step over the whole oldest half
+            half = await retention.nth_id(db, -1, buf.unsealed // 2)
+            assert half == 800
+            thinned = await retention.thin(db, -1, half, 2)
         batch = await buf.seal(100_000)
         assert batch is not None
         kept = decode_batch(batch.payload).readings
@@ -247,8 +242,73 @@ async def test_sealed_batches_go_last_when_nothing_unsent_is_left(tmp_path: Path
         await buf.enforce_bounds()
         stats = await buf.stats()
         assert stats.unsealed == 0
-        assert stats.counters["dropped_buffer_full"] > 0
-        assert stats.sealed_readings + stats.counters["dropped_buffer_full"] == total
+        # Sealed batches had been handed to the uplink: they may have reached the store, so their
+        # drop is counted apart from the certain ones.
+        assert stats.counters["dropped_unconfirmed"] > 0
+        assert stats.counters["dropped_buffer_full"] == 0
+        assert stats.sealed_readings + stats.counters["dropped_unconfirmed"] == total
         assert [b.key.seq for b in await buf.sealed()][-1] == 40  # the newest batches stay
     finally:
         await buf.close()
+
+
+async def test_a_roomy_disk_keeps_the_configured_cap_and_a_reserve(tmp_path: Path) -> None:
+    buf = await open_buffer(tmp_path / "b.db", max_bytes=8 << 20)
+    try:
+        await buf.append(readings(10))
+        stats = await buf.stats()
+        assert stats.cap_bytes == 8 << 20  # the disk has room for it all
+        assert stats.disk_full is False
+        assert stats.disk_free_bytes is not None
+        assert stats.disk_free_bytes > 0
+        assert stats.counters["dropped_disk_full"] == 0
+        assert (tmp_path / "b.db-reserve").stat().st_size > 0  # held for a disk that fills anyway
+    finally:
+        await buf.close()
+
+
+async def test_a_seal_without_room_keeps_its_readings_and_does_not_raise(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The uplink must not die of a full buffer: a seal with no room for its batch seals nothing."""
+    buf = await open_buffer(tmp_path / "b.db", max_bytes=1024 * 1024)
+    try:
+        total = 0
+        for _ in range(20):  # to the cap's high-water mark and back: about 3/4 of the cap in use
+            await buf.append(
+                [Reading("d", f"p{j % 20}", 1_767_225_600_000 + total + j, "z" * 200) for j in range(200)]
+            )
+            total += 200
+        await buf.enforce_bounds()
+        await asyncio.sleep(0.1)  # the writer has applied the bounds after its last commit too
+        before = await buf.stats()
+        assert before.counters["dropped_buffer_full"] < total // 2  # the policy did not overshoot
+        assert await buf.seal(100_000) is None  # a batch of it all needs more pages than are left
+        assert "no room to record seal" in caplog.text
+        after = await buf.stats()
+        assert after.unsealed == before.unsealed == buf.unsealed
+        assert after.counters["sealed"] == 0
+        batch = await buf.seal(100)  # a smaller one fits
+        assert batch is not None
+        assert batch.readings == 100
+    finally:
+        await buf.close()
+
+
+async def test_close_commits_the_readings_of_a_cancelled_append(tmp_path: Path) -> None:
+    """A clean stop cancels the pollers while they wait for a group commit: their readings were handed
+    over and must still be committed, not dropped with the cancellation."""
+    path = tmp_path / "b.db"
+    buf = await Buffer.open(path, gateway="gw-1", clock=ManualClock(), commit_interval_s=5, max_bytes=8 << 20)
+    await buf.append(readings(3))  # the writer now waits out its commit interval
+    poller = asyncio.create_task(buf.append(readings(4, start=100)))
+    await asyncio.sleep(0.05)
+    assert not poller.done()  # waiting for the next group commit
+    poller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await poller
+    await buf.close()
+    again = await open_buffer(path)
+    assert again.unsealed == 7
+    assert (await again.stats()).counters["committed"] == 7
+    await again.close()

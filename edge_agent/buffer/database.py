@@ -1,0 +1,108 @@
+"""The buffer's SQLite file: its schema, how it is opened, its counters, and what "no space" looks like.
+
+Opened in WAL mode with ``synchronous=FULL`` (each commit fsynced: a power cut keeps every committed
+transaction) and ``max_page_count`` as the cap, so that a full buffer is SQLITE_FULL, never a file that
+grew past its room. aiosqlite's exceptions are the stdlib's :mod:`sqlite3` ones; :func:`no_space` is
+the one place that tells "no room" from every other database error.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL,
+    UNIQUE (device, point));
+CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL,
+    value, is_bool INTEGER NOT NULL DEFAULT 0, quality INTEGER NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL,
+    readings INTEGER NOT NULL, oldest_ts INTEGER NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+    readings INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+COUNTERS = (
+    "committed",
+    "sealed",
+    "confirmed",
+    "rejected",
+    "dropped_buffer_full",
+    "dropped_unconfirmed",
+    "dropped_thinned",
+    "dropped_age",
+    "dropped_disk_full",
+)
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether a database error means "no room": SQLITE_FULL (the cap, or ENOSPC from the disk), or a
+    WAL index that could not be allocated (SQLITE_IOERR_SHMSIZE: opening on a full disk)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return isinstance(exc, sqlite3.OperationalError) and "database or disk is full" in str(exc)
+    return bool(code & 0xFF == sqlite3.SQLITE_FULL or code == sqlite3.SQLITE_IOERR_SHMSIZE)
+
+
+async def connect(path: Path, max_bytes: int) -> tuple[aiosqlite.Connection, str, int]:
+    """Open the file: WAL, synchronous=FULL, the schema, the epoch. Returns (db, epoch, page size)."""
+    connector = aiosqlite.connect(path, isolation_level=None)
+    # The worker thread must not keep a failing agent alive at exit (systemd restarts a process that
+    # exits, not one that hangs); an interrupted write is what SQLite survives anyway (like kill -9).
+    worker = getattr(connector, "_thread", None)
+    if worker is not None:
+        worker.daemon = True
+    db = await connector
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.executescript(SCHEMA)
+        page = int(await scalar(db, "PRAGMA page_size"))
+        # The cap: SQLite refuses to grow past it (SQLITE_FULL) instead of filling the card.
+        await db.execute(f"PRAGMA max_page_count={max(64, max_bytes // page)}")
+        epoch = await scalar(db, "SELECT value FROM meta WHERE key='epoch'")
+        if epoch is None:
+            epoch = secrets.token_hex(8)
+            await db.execute("INSERT INTO meta VALUES ('epoch', ?), ('next_seq', '1')", (epoch,))
+            log.info("new buffer %s, epoch %s", path, epoch)
+        try:
+            await db.executemany("INSERT OR IGNORE INTO counters VALUES (?, 0)", [(n,) for n in COUNTERS])
+        except sqlite3.OperationalError as exc:  # a full disk: a counter is created when first counted
+            if not no_space(exc):
+                raise
+    except BaseException:
+        await db.close()
+        raise
+    return db, str(epoch), page
+
+
+async def count(db: aiosqlite.Connection, name: str, n: int) -> None:
+    """Add ``n`` to a counter, in the caller's transaction."""
+    if n:
+        await db.execute(
+            "INSERT INTO counters VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            (name, n),
+        )
+
+
+async def scalar(db: aiosqlite.Connection, sql: str, args: tuple[object, ...] = ()) -> Any:
+    async with db.execute(sql, args) as cur:
+        row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def row(db: aiosqlite.Connection, sql: str) -> tuple[Any, ...]:
+    async with db.execute(sql) as cur:
+        found = await cur.fetchone()
+    assert found is not None
+    return tuple(found)
