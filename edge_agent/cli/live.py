@@ -62,10 +62,17 @@ def print_status(st: dict[str, Any]) -> int:
         f"confirmed, {up['readings_rejected']} rejected"
     )
     age = "-" if buf["oldest_age_s"] is None else f"{buf['oldest_age_s']:.1f} s"
+    drops = {
+        k.removeprefix("total_dropped_"): v for k, v in buf.items() if k.startswith("total_dropped_") and v
+    }
+    dropped = sum(drops.values())
+    why = f" ({', '.join(f'{n} {k}' for k, n in sorted(drops.items()))})" if drops else ""
+    cap = f" of {buf['cap_bytes'] / 1e6:.1f} MB cap" if buf.get("cap_bytes") else ""
+    disk = "; DISK FULL (the card limits the buffer)" if buf.get("disk_full") else ""
     typer.echo(
         f"buffer  {buf['unsealed_readings']} readings waiting, {buf['unconfirmed_batches']} batches "
-        f"({buf['unconfirmed_readings']} readings) unconfirmed, oldest {age}, {buf['bytes'] / 1e6:.1f} MB; "
-        f"dropped {buf.get('total_dropped_buffer_full', 0)}"
+        f"({buf['unconfirmed_readings']} readings) unconfirmed, oldest {age}, {buf['bytes'] / 1e6:.1f} MB"
+        f"{cap}; dropped {dropped}{why}{disk}"
     )
     typer.echo(f"devices {len(devices)}: {len(devices) - len(offline)} online, {len(offline)} offline")
     typer.echo(
@@ -77,7 +84,7 @@ def print_status(st: dict[str, Any]) -> int:
             f"{name:16} {d['bus']:12} {online:7} {_ts(d['last_poll_ms']):20} {d['polls']:>7} "
             f"{d['failures']:>6}  {d['last_error'] or ''}"
         )
-    return DEGRADED if offline or not up["connected"] else 0
+    return DEGRADED if offline or not up["connected"] or buf.get("disk_full") else 0
 
 
 def status_command(cfg: ResolvedConfig, as_json: bool) -> int:

@@ -122,11 +122,15 @@ class Publisher:
             conf = self._confirmations.get_nowait()
             if conf.stored:
                 n = await self._buffer.ack(conf.stored)
+                if n == 0:  # no room to delete them (full disk), or confirmed twice: look again
+                    self._resend_due = True
                 self.counters.batches_confirmed += sum(1 for s in conf.stored if s in self._in_flight)
                 self.counters.readings_confirmed += n
                 self.counters.last_confirm_ms = self._clock.now_ms()
             if conf.rejected:
                 n = await self._buffer.reject(conf.rejected, "quarantined by the collector")
+                if n == 0:  # not recorded (full disk): it is re-sent and rejected again
+                    self._resend_due = True
                 self.counters.batches_rejected += len(conf.rejected)
                 self.counters.readings_rejected += n
             for seq in (*conf.stored, *conf.rejected):
