@@ -40,6 +40,7 @@ SCENARIOS: dict[str, Scenario] = {
     "slow_store": scenarios.slow_store,
     "buffer_full_drop_oldest": functools.partial(scenarios.buffer_full, when_full="drop_oldest"),
     "buffer_full_thin": functools.partial(scenarios.buffer_full, when_full="thin"),
+    "disk_full": scenarios.disk_full,
     "clock_steps_back": scenarios.clock_steps_back,
     "malformed_payloads": scenarios.malformed_payloads,
     # Expected to show loss (its row says how much): proof that the comparison can see one.

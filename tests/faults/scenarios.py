@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -24,8 +25,9 @@ from bench.stackrun import sample
 from edge_agent.points import Reading
 from edge_agent.wire import topics
 from edge_agent.wire.telemetry import BatchKey, encode_batch
-from tests.faults.harness import FaultStack, Outcome, assert_exactly_once, wait
+from tests.faults.harness import PY, FaultStack, Outcome, assert_exactly_once, wait
 from tests.faults.journal import Key, read_journal
+from tests.faults.smalldisk import SmallDisk
 
 
 @dataclass(frozen=True)
@@ -347,6 +349,15 @@ def silent_partition(workdir: Path, d: Durations = CI) -> Outcome:
         return replace(o, notes=f"noticed after {noticed:.1f} s (keepalive {stack.keepalive_s} s)")
 
 
+def _counted_at_centre(stack: FaultStack) -> bool:
+    """Whether the store has the agent's current count of dropped readings (its health points)."""
+    st = stack.status()
+    if st is None:
+        return False
+    total = sum(int(v) for k, v in st["buffer"].items() if k.startswith("total_dropped_"))
+    return stack.agent_point("readings_dropped_total") == total
+
+
 # ---- bounds -------------------------------------------------------------------------------------
 def buffer_full(workdir: Path, d: Durations = CI, *, when_full: str = "drop_oldest") -> Outcome:
     """The broker is away long enough for the buffer to pass its cap: the ``when_full`` policy drops
@@ -356,7 +367,7 @@ def buffer_full(workdir: Path, d: Durations = CI, *, when_full: str = "drop_olde
         luminaires=20,
         poll_interval_s=0.2,
         health_interval_s=1,
-        buffer_settings=f"max_bytes: 1048576, when_full: {when_full}, thin_keep: 2",
+        buffer_settings=f"max_bytes: 262144, when_full: {when_full}, thin_keep: 2",  # the smallest cap
     )
     with running(stack):
         assert stack.broker is not None
@@ -370,14 +381,7 @@ def buffer_full(workdir: Path, d: Durations = CI, *, when_full: str = "drop_olde
         recovery = _recovered(stack, cleared, d)
         drained = _drained(stack, cleared, d)
 
-        def counted_at_centre() -> bool:
-            st = stack.status()
-            if st is None:
-                return False
-            total = sum(int(v) for k, v in st["buffer"].items() if k.startswith("total_dropped_"))
-            return stack.agent_point("readings_dropped_total") == total
-
-        wait(counted_at_centre, 30, "the final drop count at the centre", stack)
+        wait(lambda: _counted_at_centre(stack), 30, "the final drop count at the centre", stack)
         o = stack.finish(f"buffer full, when_full: {when_full}", recovery_s=recovery, drained_s=drained)
         assert o.dropped_counted > 0
         assert_exactly_once(o, stack, dropped=True)
@@ -495,3 +499,70 @@ def thinned_only_measurements(stack: FaultStack) -> tuple[int, int]:
                     other += 1
             previous[(r[0], r[1])] = r[3]
     return plain, other
+
+
+def disk_full(workdir: Path, d: Durations = CI) -> Outcome:
+    """The card holding the buffer is smaller than ``max_bytes``, and while the broker is away another
+    file takes every byte left on it. Polling goes on, the condition is reported to the centre, every
+    reading given up is counted (dropped to make room, or refused), and the file stays sound."""
+    with SmallDisk(workdir / "card", 2 << 20) as disk:
+        stack = FaultStack(
+            workdir,
+            disk=disk,
+            luminaires=20,
+            poll_interval_s=0.2,
+            health_interval_s=1,
+            buffer_settings="max_bytes: 67108864",  # 64 MiB configured, on a 2 MiB card
+        )
+        with running(stack):
+            assert stack.broker is not None
+            _first_data(stack, d)
+            stack.broker.stop()
+            time.sleep(d.between_s)
+            ballast = disk.mountpoint / "ballast"  # e.g. a log that grew: the card is full
+            subprocess.run(
+                disk.wrap(["sh", "-c", f"dd if=/dev/zero of={ballast} bs=4k 2>/dev/null; true"]), check=True
+            )
+            wait(lambda: _dropped(stack) > 0, 120, "the buffer to give readings up on the full card", stack)
+            calls = len(read_journal(stack.journal).calls)
+            time.sleep(2 * d.between_s)
+            assert stack.agent is not None
+            assert stack.agent.running, stack.logs()
+            polled = len(read_journal(stack.journal).calls) - calls
+            assert polled >= 20, f"polling stalled on the full card: {polled} appends in {2 * d.between_s} s"
+            st = stack.status()
+            assert st is not None
+            assert st["buffer"]["disk_full"], st["buffer"]
+            subprocess.run(disk.wrap(["rm", "-f", str(ballast)]), check=True)
+            stack.broker.start()
+            cleared = _now_ms()
+            recovery = _recovered(stack, cleared, d)
+            drained = _drained(stack, cleared, d)
+            wait(lambda: _counted_at_centre(stack), 30, "the final drop count at the centre", stack)
+            o = stack.finish(
+                "the buffer's card full (2 MiB, another file takes the rest)",
+                recovery_s=recovery,
+                drained_s=drained,
+            )
+            assert o.dropped_counted > 0
+            assert_exactly_once(o, stack, dropped=True)
+            assert stack.agent_point("buffer_disk_full") == 1.0, "the centre never heard of the full card"
+            check = (
+                "import sqlite3, sys; "
+                "print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])"
+            )
+            integrity = subprocess.run(
+                disk.wrap([PY, "-c", check, str(stack.buffer_path)]),
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            assert integrity == "ok", integrity
+            return replace(
+                o, notes=f"polling went on: {polled} appends in {2 * d.between_s:.0f} s on a full card"
+            )
+
+
+def _dropped(stack: FaultStack) -> int:
+    st = stack.status()
+    return sum(int(v) for k, v in st["buffer"].items() if k.startswith("total_dropped_")) if st else 0

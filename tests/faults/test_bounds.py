@@ -15,3 +15,8 @@ pytestmark = pytest.mark.faults
 def test_buffer_full_exactly_the_counted_readings_are_missing(tmp_path: Path, when_full: str) -> None:
     o = scenarios.buffer_full(tmp_path, when_full=when_full)
     assert o.missing > 0
+
+
+def test_buffer_disk_full_polling_goes_on_and_the_drop_is_counted(tmp_path: Path) -> None:
+    o = scenarios.disk_full(tmp_path)
+    assert o.dropped_counted > 0
