@@ -55,16 +55,18 @@ class Outcome:
         def s(v: float | None) -> str:
             return "—" if v is None else f"{v:.1f}"
 
+        unconfirmed = f" ({self.dropped_unconfirmed:,} unconfirmed)" if self.dropped_unconfirmed else ""
         return (
             f"| {self.scenario} | {self.committed:,} | {self.stored:,} | {self.duplicates} | "
-            f"{self.dropped_counted:,} (missing {self.missing + self.refused:,}) | {self.lost_in_progress} | "
-            f"{s(self.recovery_s)} | {s(self.drained_s)} |"
+            f"{self.missing + self.refused:,} | {self.dropped_counted:,}{unconfirmed} | "
+            f"{self.lost_in_progress} | {s(self.recovery_s)} | {s(self.drained_s)} |"
         )
 
 
 TABLE_HEAD = (
-    "| scenario | readings committed | stored | duplicates | dropped, counted | lost in progress (kill -9) "
-    "| recovery, s | drained, s |\n|---|---|---|---|---|---|---|---|"
+    "| scenario | readings committed | stored | duplicates | missing | dropped, counted | "
+    "lost in progress (kill -9) | recovery, s | backlog drained, s |\n"
+    "|---|---|---|---|---|---|---|---|---|"
 )
 
 

@@ -78,7 +78,8 @@ def _now_ms() -> int:
 
 
 def _drained(stack: FaultStack, cleared_ms: int, d: Durations) -> float:
-    """Seconds until the agent's buffer holds nothing stamped before the fault's end (its backlog)."""
+    """Seconds from the fault's end until the agent's buffer holds nothing stamped before it (its
+    backlog)."""
 
     def done() -> bool:
         st = stack.status()
@@ -87,7 +88,8 @@ def _drained(stack: FaultStack, cleared_ms: int, d: Durations) -> float:
         oldest = st["buffer"]["oldest_age_s"]
         return oldest is None or st["now_ms"] - oldest * 1000 >= cleared_ms
 
-    return wait(done, max(d.recovery_timeout_s, d.outage_s * 2), "the backlog drained", stack)
+    wait(done, max(d.recovery_timeout_s, d.outage_s * 2), "the backlog drained", stack)
+    return (_now_ms() - cleared_ms) / 1000
 
 
 # ---- the broker ---------------------------------------------------------------------------------
