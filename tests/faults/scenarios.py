@@ -92,6 +92,30 @@ def _drained(stack: FaultStack, cleared_ms: int, d: Durations) -> float:
     return (_now_ms() - cleared_ms) / 1000
 
 
+def _settle(
+    stack: FaultStack,
+    d: Durations,
+    scenario: str,
+    *,
+    backlog: bool = False,
+    dropped: bool = False,
+    check: bool = True,
+) -> Outcome:
+    """The fault is cleared now: time the recovery (and, with ``backlog``, the backlog's drain), let the
+    traffic run on (with ``dropped``: until the final drop count reached the centre), then stop the
+    agent, deliver what is left and compare; unless ``check`` is off, assert exactly-once."""
+    cleared = _now_ms()
+    recovery = _recovered(stack, cleared, d)
+    drained = _drained(stack, cleared, d) if backlog else None
+    if dropped:
+        wait(lambda: _counted_at_centre(stack), 30, "the final drop count at the centre", stack)
+    time.sleep(d.after_s)
+    o = stack.finish(scenario, recovery_s=recovery, drained_s=drained)
+    if check:
+        assert_exactly_once(o, stack, dropped=dropped)
+    return o
+
+
 # ---- the broker ---------------------------------------------------------------------------------
 def broker_outage(workdir: Path, d: Durations = CI) -> Outcome:
     """The broker stops for ``outage_s``, then comes back (no persistence: it lost every queue)."""
@@ -101,13 +125,7 @@ def broker_outage(workdir: Path, d: Durations = CI) -> Outcome:
         stack.broker.stop()
         time.sleep(d.outage_s)
         stack.broker.start()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        drained = _drained(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish("broker stopped, restarted", recovery_s=recovery, drained_s=drained)
-        assert_exactly_once(o, stack)
-        return o
+        return _settle(stack, d, "broker stopped, restarted", backlog=True)
 
 
 def broker_restarts(workdir: Path, d: Durations = CI) -> Outcome:
@@ -118,12 +136,7 @@ def broker_restarts(workdir: Path, d: Durations = CI) -> Outcome:
         for _ in range(d.restarts):
             stack.broker.restart(down_s=0.3)
             time.sleep(d.between_s)
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish(f"broker restarted {d.restarts}× in a row", recovery_s=recovery)
-        assert_exactly_once(o, stack)
-        return o
+        return _settle(stack, d, f"broker restarted {d.restarts}× in a row")
 
 
 def broker_restart_collector_down(workdir: Path, d: Durations = CI) -> Outcome:
@@ -138,17 +151,9 @@ def broker_restart_collector_down(workdir: Path, d: Durations = CI) -> Outcome:
         stack.broker.restart()
         time.sleep(d.outage_s / 2)
         stack.restart_collector()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        drained = _drained(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish(
-            "broker restarted (no persistence) while the collector is down",
-            recovery_s=recovery,
-            drained_s=drained,
+        return _settle(
+            stack, d, "broker restarted (no persistence) while the collector is down", backlog=True
         )
-        assert_exactly_once(o, stack)
-        return o
 
 
 # ---- the collector ------------------------------------------------------------------------------
@@ -163,15 +168,7 @@ def collector_killed_during_ingest(workdir: Path, d: Durations = CI) -> Outcome:
             time.sleep(0.8)  # ... and the collector is killed while it takes it in
             stack.collector_proc_of(0).kill()
         stack.restart_collector()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        drained = _drained(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish(
-            f"collector SIGKILLed during ingest, {d.kills}×", recovery_s=recovery, drained_s=drained
-        )
-        assert_exactly_once(o, stack)
-        return o
+        return _settle(stack, d, f"collector SIGKILLed during ingest, {d.kills}×", backlog=True)
 
 
 def collector_killed_between_commit_and_confirm(workdir: Path, d: Durations = CI) -> Outcome:
@@ -187,11 +184,7 @@ def collector_killed_between_commit_and_confirm(workdir: Path, d: Durations = CI
         assert proc.proc.returncode == -signal.SIGKILL
         time.sleep(d.between_s)
         stack.restart_collector()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish("collector killed between its commit and its confirmation", recovery_s=recovery)
-        assert_exactly_once(o, stack)
+        o = _settle(stack, d, "collector killed between its commit and its confirmation")
         # The batches of that commit were confirmed in the end (the agent's buffer is empty) but
         # never stored again: every later run of the collector saw them as duplicates.
         keys = set(killed.read_text().splitlines())
@@ -213,13 +206,7 @@ def shared_collectors(workdir: Path, d: Durations = CI, collectors: int = 3) -> 
             time.sleep(d.between_s)
             stack.restart_collector(1)
             time.sleep(d.between_s)
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish(
-            f"{collectors} collectors on a shared subscription, one SIGKILLed {d.kills}×", recovery_s=recovery
-        )
-        assert_exactly_once(o, stack)
+        o = _settle(stack, d, f"{collectors} collectors on a shared subscription, one SIGKILLed {d.kills}×")
         shares = [
             len((workdir / f"collector-e2e{'' if i == 0 else f'-{i}'}.stored").read_text().splitlines())
             for i in range(collectors)
@@ -248,12 +235,7 @@ def slow_store(workdir: Path, d: Durations = CI) -> Outcome:
             peak_collector = max(peak_collector, sample(collector.proc.pid).rss_kb)
             time.sleep(0.25)
         flag.unlink()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        drained = _drained(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish("slow store (writes stalled)", recovery_s=recovery, drained_s=drained)
-        assert_exactly_once(o, stack)
+        o = _settle(stack, d, "slow store (writes stalled)", backlog=True)
         grew_agent = (peak_agent - base_agent) / 1024
         grew_collector = (peak_collector - base_collector) / 1024
         assert grew_agent < 10, f"agent RSS grew by {grew_agent:.1f} MB during the stall"
@@ -278,11 +260,7 @@ def agent_killed_repeatedly(workdir: Path, d: Durations = CI) -> Outcome:
             assert stack.agent is not None
             stack.agent.kill()
             stack.agent.start()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish(f"agent SIGKILLed while publishing, {d.kills}×", recovery_s=recovery)
-        assert_exactly_once(o, stack)
+        o = _settle(stack, d, f"agent SIGKILLed while publishing, {d.kills}×")
         journal = read_journal(stack.journal)
         killed_runs = journal.runs()[1:-1]  # the first run stopped cleanly, so did the last
         for pid in killed_runs:
@@ -342,12 +320,7 @@ def silent_partition(workdir: Path, d: Durations = CI) -> Outcome:
         assert noticed <= 2 * stack.keepalive_s + 2, f"partition noticed after {noticed:.1f} s"
         time.sleep(max(0.0, d.outage_s - (time.monotonic() - t_cut)))
         partition.heal()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        drained = _drained(stack, cleared, d)
-        time.sleep(d.after_s)
-        o = stack.finish("silent network partition (packets dropped)", recovery_s=recovery, drained_s=drained)
-        assert_exactly_once(o, stack)
+        o = _settle(stack, d, "silent network partition (packets dropped)", backlog=True)
         return replace(o, notes=f"noticed after {noticed:.1f} s (keepalive {stack.keepalive_s} s)")
 
 
@@ -379,14 +352,8 @@ def buffer_full(workdir: Path, d: Durations = CI, *, when_full: str = "drop_olde
         wait(lambda: stack.buffer_counter(counter) > 0, 120, f"the buffer at its cap ({counter})", stack)
         time.sleep(d.between_s)
         stack.broker.start()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        drained = _drained(stack, cleared, d)
-
-        wait(lambda: _counted_at_centre(stack), 30, "the final drop count at the centre", stack)
-        o = stack.finish(f"buffer full, when_full: {when_full}", recovery_s=recovery, drained_s=drained)
+        o = _settle(stack, d, f"buffer full, when_full: {when_full}", backlog=True, dropped=True)
         assert o.dropped_counted > 0
-        assert_exactly_once(o, stack, dropped=True)
         if when_full != "thin":
             return o
         # Thinning removes plain measurements only; states, alarms, booleans, `online` and bad
@@ -446,12 +413,8 @@ def malformed_payloads(workdir: Path, d: Durations = CI) -> Outcome:
             "the bad payloads quarantined",
             stack,
         )
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        time.sleep(d.after_s)
         assert stack.collector_proc_of(0).running, stack.logs()
-        o = stack.finish("malformed and oversized payloads on the telemetry topic", recovery_s=recovery)
-        assert_exactly_once(o, stack)
+        o = _settle(stack, d, "malformed and oversized payloads on the telemetry topic")
         assert stack.quarantined() == len(bad)
         return replace(o, notes=f"{len(bad)} quarantined within {quarantined:.1f} s")
 
@@ -466,11 +429,8 @@ def negative_control(workdir: Path, d: Durations = CI) -> Outcome:
         _first_data(stack, d)
         stack.collector_proc_of(0).kill()
         stack.restart_collector()
-        cleared = _now_ms()
-        recovery = _recovered(stack, cleared, d)
-        time.sleep(d.after_s)
-        return stack.finish(
-            "NEGATIVE CONTROL: a collector confirms before its commit, killed", recovery_s=recovery
+        return _settle(
+            stack, d, "NEGATIVE CONTROL: a collector confirms before its commit, killed", check=False
         )
 
 
@@ -537,17 +497,14 @@ def disk_full(workdir: Path, d: Durations = CI) -> Outcome:
             assert st["buffer"]["disk_full"], st["buffer"]
             subprocess.run(disk.wrap(["rm", "-f", str(ballast)]), check=True)
             stack.broker.start()
-            cleared = _now_ms()
-            recovery = _recovered(stack, cleared, d)
-            drained = _drained(stack, cleared, d)
-            wait(lambda: _counted_at_centre(stack), 30, "the final drop count at the centre", stack)
-            o = stack.finish(
+            o = _settle(
+                stack,
+                d,
                 "the buffer's card full (2 MiB, another file takes the rest)",
-                recovery_s=recovery,
-                drained_s=drained,
+                backlog=True,
+                dropped=True,
             )
             assert o.dropped_counted > 0
-            assert_exactly_once(o, stack, dropped=True)
             assert stack.agent_point("buffer_disk_full") == 1.0, "the centre never heard of the full card"
             check = (
                 "import sqlite3, sys; "
