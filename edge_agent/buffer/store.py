@@ -444,11 +444,13 @@ class Buffer:
             return await self._stats(self._db)
 
     async def _stats(self, db: aiosqlite.Connection) -> BufferStats:
-        unsealed = int(await scalar(db, "SELECT COUNT(*) FROM readings"))
+        # Kept by every insert, seal and drop: COUNT(*) and MIN(ts) read the whole table (0.6 s on 10 M
+        # readings, under the lock the uplink needs), and stats are read every health period.
+        unsealed = self._depth.unsealed
         nb, nr, oldest_b = await row(
             db, "SELECT COUNT(*), COALESCE(SUM(readings), 0), MIN(oldest_ts) FROM batches"
         )
-        oldest_r = await scalar(db, "SELECT MIN(ts) FROM readings")
+        oldest_r = await scalar(db, "SELECT ts FROM readings ORDER BY id LIMIT 1")  # the first committed
         pages = int(await scalar(db, "PRAGMA page_count"))
         async with db.execute("SELECT name, value FROM counters") as cur:
             counters = {n: int(v) for n, v in await cur.fetchall()}

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,12 @@ from edge_agent.wire.telemetry import decode_batch
 def readings(n: int, start: int = 0, device: str = "lum-00") -> list[Reading]:
     base = 1_767_225_600_000
     return [Reading(device, f"p{i % 7}", base + start + i, float(start + i)) for i in range(n)]
+
+
+def rows_in(path: Path) -> int:
+    """Unsent readings in a buffer file, counted by another connection."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
 
 
 async def open_buffer(path: Path, max_bytes: int = 256 << 20) -> Buffer:
@@ -118,6 +126,7 @@ async def test_disk_cap_drops_oldest_counted_not_silently(
     stats = await buf.stats()
     dropped = stats.counters["dropped_buffer_full"]
     assert dropped > 0
+    assert stats.unsealed == rows_in(tmp_path / "b.db")  # the depth it keeps is the file's
     assert stats.unsealed + stats.sealed_readings + dropped == total == stats.counters["committed"]
     assert stats.bytes <= 1024 * 1024
     assert "buffer bounds" in caplog.text
@@ -220,7 +229,7 @@ async def test_age_bound_drops_old_readings_counted(tmp_path: Path) -> None:
         await buf.append([Reading("d", "p", now + i, float(i)) for i in range(5)])
         assert (await buf.enforce_bounds())["dropped_age"] == 0  # the writer applied it after the commit
         stats = await buf.stats()
-        assert stats.unsealed == 5
+        assert stats.unsealed == 5 == rows_in(tmp_path / "b.db")
         assert stats.counters["dropped_age"] == 10
     finally:
         await buf.close()
