@@ -2,7 +2,8 @@
 
 Runs the real stack (luminaire simulator, Mosquitto, collector, agent as separate processes), lets it
 warm up, then samples the agent process for ``--seconds`` (default 60). Prints CPU % of one core,
-peak RSS (VmHWM), readings committed per second and the Modbus requests per poll.
+peak RSS (VmHWM), readings committed per second, and the bytes the agent caused to be written to storage
+(``write_bytes`` of ``/proc/<pid>/io``) per day and per reading (bench/sdwrites.py breaks them down).
 
     .venv/bin/python -m bench.agent_load [--seconds 60] [--luminaires 50]
 """
@@ -16,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.stackrun import sample
+from bench.stackrun import io_sample, sample
 from demo.stack import Stack
 
 
@@ -49,8 +50,10 @@ def main() -> None:
             assert stack.agent.proc is not None
             pid = stack.agent.proc.pid
             before, c0, t0 = sample(pid), committed(stack.buffer_path), time.monotonic()
+            io0 = io_sample(pid)
             time.sleep(args.seconds)
             after, c1, t1 = sample(pid), committed(stack.buffer_path), time.monotonic()
+            written = io_sample(pid).stored - io0.stored
             stored = len(stack.stored())
         finally:
             stack.stop()
@@ -66,6 +69,10 @@ def main() -> None:
         print(f"agent CPU: {100 * (after.cpu_s - before.cpu_s) / wall:.1f} % of one core")
         print(f"agent RSS: {after.rss_kb / 1024:.1f} MB now, {after.hwm_kb / 1024:.1f} MB peak (VmHWM)")
         print(f"readings committed: {rate:.0f} /s; stored at the centre by the end: {stored}")
+        print(
+            f"agent writes to storage (write_bytes): {written / wall * 86_400 / 1e9:.2f} GB/day, "
+            f"{written / max(1, c1 - c0):.0f} bytes per reading committed"
+        )
 
 
 if __name__ == "__main__":

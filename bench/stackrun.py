@@ -1,10 +1,21 @@
-"""Shared by the benchmarks: run the real stack (tests/e2e/stack.py) and sample a process."""
+"""Shared by the benchmarks: run the real stack (demo/stack.py), sample a process, clean up on signals."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from demo.broker import Broker
+from demo.stack import BIN, Proc, Stack, wait_port
 
 
 @dataclass
@@ -18,8 +29,6 @@ def sample(pid: int) -> ProcSample:
     """CPU seconds (user + system) and resident memory of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    import os
-
     hz = os.sysconf("SC_CLK_TCK")
     status = dict(
         line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
@@ -27,10 +36,165 @@ def sample(pid: int) -> ProcSample:
     return ProcSample(ticks / hz, int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0]))
 
 
-def wait_until(cond: object, timeout: float) -> bool:
+@dataclass(frozen=True)
+class IoSample:
+    """``/proc/<pid>/io`` of a whole process (all its threads): what it caused to be written to storage.
+
+    ``write_bytes`` is counted when a page of the page cache turns dirty, so a page dirtied again before
+    it was written back counts once; after an fsync it is clean and counts again. ``cancelled`` is
+    dirty data that never reached the disk (its file was truncated or deleted first)."""
+
+    write_bytes: int
+    cancelled: int
+    write_calls: int
+
+    @property
+    def stored(self) -> int:
+        return self.write_bytes - self.cancelled
+
+
+def io_sample(pid: int) -> IoSample:
+    io = {
+        k: int(v) for k, v in (line.split(":") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    }
+    return IoSample(io["write_bytes"], io["cancelled_write_bytes"], io["syscw"])
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a live SQLite database (WAL: it never blocks its writer)."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, isolation_level=None)
+
+
+def remove_db(*paths: Path) -> None:
+    """Delete SQLite databases with their WAL and WAL index."""
+    for p in paths:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{p}{suffix}").unlink(missing_ok=True)
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, every: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if callable(cond) and cond():
+        if cond():
             return True
-        time.sleep(0.2)
+        time.sleep(every)
     return False
+
+
+def exit_on_signals() -> None:
+    """SIGTERM and SIGHUP end the benchmark like Ctrl-C does: its ``finally`` blocks stop the processes
+    it started and its temporary folders are removed."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (&)
+
+
+@dataclass
+class BenchStack(Stack):
+    """The demo stack with settings of the agent's config overridden (``{"buffer": {"max_bytes": …}}``
+    merges into the ``buffer`` section, ``{"health_interval_s": 60}`` replaces a value),
+    started in steps: the parts first, each ready before the next, then the agent (timed by the caller).
+
+    ``peer`` is what receives the batches: the real collector, or ``bench.confirm_peer`` (confirms every
+    batch without storing it: the most any collector could do for this agent)."""
+
+    agent_overrides: Mapping[str, Any] = field(default_factory=dict)
+    peer: str = "collector"
+    store_dir: Path | None = None  # where the collector's store goes (default: the work folder)
+
+    @property
+    def store_path(self) -> Path:
+        return (self.store_dir or self.workdir) / "store.db"
+
+    def write_configs(self) -> None:
+        super().write_configs()
+        cfg = yaml.safe_load(self.agent_config.read_text())
+        for key, value in self.agent_overrides.items():
+            if isinstance(value, Mapping):
+                cfg.setdefault(key, {}).update(value)
+            else:
+                cfg[key] = value
+        self.agent_config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+    def start(self) -> BenchStack:
+        self.start_parts()
+        self.start_agent()
+        return self
+
+    def start_parts(self) -> None:
+        """Broker, luminaire simulator and the peer, subscribed before this returns."""
+        self.broker = Broker(self.workdir).start()
+        self.write_configs()
+        py = [str(BIN / "python"), "-m"]
+        self.sim = Proc(
+            "sim",
+            [
+                *py,
+                *("drivers.sim", "luminaires", "--host", "127.0.0.1", "--port", str(self.sim_port)),
+                *("--count", str(self.luminaires)),
+            ],
+            self.workdir / "sim.log",
+        ).start()
+        wait_port(self.sim_port)
+        if self.peer == "collector":
+            argv = [str(BIN / "collector"), "run", "--config", str(self.collector_config)]
+        else:
+            argv = [
+                *py,
+                *("bench.confirm_peer", "--port", str(self.broker.port), "--site", self.site),
+                *("--gateway", self.gateway),
+            ]
+        log = self.workdir / f"{self.peer}.log"
+        self.collector = Proc(self.peer, argv, log).start()
+        if not wait_until(lambda: "connected to broker" in _text(log), 30):
+            raise RuntimeError(f"{self.peer} did not connect to the broker:\n{_text(log)[-2000:]}")
+
+    def start_agent(self) -> int:
+        """Start the agent; its pid."""
+        self.agent = Proc(
+            "agent",
+            [
+                *(str(BIN / "edge-agent"), "run", "--config", str(self.agent_config)),
+                *("--log-level", self.agent_log_level),
+            ],
+            self.workdir / "agent.log",
+        ).start()
+        assert self.agent.proc is not None
+        return self.agent.proc.pid
+
+    def start_flush(self, timeout: float) -> int:
+        """Start ``edge-agent flush`` (delivers the buffer without polling, exits when it is empty)."""
+        self.agent = Proc(
+            "agent",
+            [
+                *(str(BIN / "edge-agent"), "flush", "--config", str(self.agent_config)),
+                *("--timeout", str(timeout)),
+            ],
+            self.workdir / "flush.log",
+        ).start()
+        assert self.agent.proc is not None
+        return self.agent.proc.pid
+
+
+def pids(stack: BenchStack) -> dict[str, int]:
+    """The processes of a running stack, by role."""
+    out = {}
+    for name, proc in (("agent", stack.agent), (stack.peer, stack.collector), ("simulator", stack.sim)):
+        if proc is not None and proc.proc is not None:
+            out[name] = proc.proc.pid
+    if stack.broker is not None and stack.broker.proc is not None:
+        out["mosquitto"] = stack.broker.proc.pid
+    return out
+
+
+def cpu_shares(before: dict[str, ProcSample], pid_of: dict[str, int], wall: float) -> dict[str, float]:
+    """Each process's CPU since ``before``, as a share of one core over ``wall`` seconds."""
+    return {name: (sample(pid_of[name]).cpu_s - s.cpu_s) / wall for name, s in before.items()}
+
+
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""

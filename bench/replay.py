@@ -1,0 +1,170 @@
+"""The agent's buffer at a cabinet's load, replayed in-process at full speed, every write accounted for.
+
+The agent's own :class:`Buffer` receives what a cabinet commits (bench/backlog.py's readings: 50
+luminaires x 11 points a second and the ``_agent`` points), in the transactions the agent makes: one
+group commit per ``commit_interval_s``; after it, the uplink's seal (a batch when ``batch_max`` readings
+wait or ``linger_s`` passed since the last seal, as ``Publisher._seal_live`` decides); then the
+collector's confirmation of each batch (an ``ack``). Simulated time runs as fast as the disk allows.
+
+After each transaction: the bytes the process caused to be written (``/proc/self/io``), the WAL frames
+it appended (bench/walwatch.py) and, through SQLite's ``dbstat`` table, what each frame's page holds
+(a table's leaf or interior page, a payload's overflow page, the freelist, the file header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Awaitable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from bench.backlog import readings
+from bench.stackrun import io_sample
+from bench.walwatch import WalWatch
+from edge_agent.buffer.store import Buffer, SealedBatch
+from edge_agent.clock import SystemClock
+from edge_agent.points import Reading
+
+KINDS = ("append", "seal", "ack")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Mix:
+    luminaires: int = 50
+    health_interval_s: float = 5.0
+    commit_interval_s: float = 0.5
+    batch_max: int = 500
+    linger_s: float = 0.2
+    page_size: int = 4096  # the agent creates its buffer with SQLite's default, 4096
+
+
+@dataclass
+class Replay:
+    mix: Mix
+    seconds: float = 0.0  # simulated
+    committed: int = 0
+    transactions: Counter[str] = field(default_factory=Counter)  # kind -> how many
+    write_bytes: Counter[str] = field(default_factory=Counter)  # kind -> bytes, checkpoints apart
+    frames: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, page role) -> frames
+    checkpoints: int = 0
+    checkpoint_pages: int = 0
+    checkpoint_bytes: int = 0
+    wal_max_bytes: int = 0
+
+    def per_day(self, n: float) -> float:
+        return n * 86_400 / self.seconds
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.write_bytes.values()) + self.checkpoint_bytes
+
+
+def _page_roles(db: sqlite3.Connection) -> dict[int, str]:
+    roles = {1: "file header (page 1)"}
+    for page, name, kind in db.execute("SELECT pageno, name, pagetype FROM dbstat"):
+        if page != 1:
+            roles[page] = f"{name} {kind}"
+    return roles
+
+
+def _ticks(mix: Mix, seconds: float) -> Iterator[list[Reading]]:
+    """The readings of each group commit, oldest first."""
+    start = 1_767_225_600_000
+    per_tick = int(mix.commit_interval_s * 1000)
+    source = readings(
+        1 << 40, luminaires=mix.luminaires, health_interval_s=mix.health_interval_s, end_ms=start + (1 << 50)
+    )
+    first = next(source)
+    t0, pending = first.ts_ms, [first]
+    for k in range(1, int(seconds / mix.commit_interval_s) + 1):
+        limit = t0 + k * per_tick
+        for r in source:
+            if r.ts_ms >= limit:
+                yield pending
+                pending = [r]
+                break
+            pending.append(r)
+
+
+class _Uplink:
+    """The transactions of the agent's uplink at this load, with every write accounted to its kind."""
+
+    def __init__(self, buf: Buffer, mix: Mix, out: Replay, db: sqlite3.Connection) -> None:
+        self.buf, self.mix, self.out, self.db = buf, mix, out, db
+        self.watch = WalWatch(buf_path(db))
+        self.last_seal = -1e9
+
+    async def step(self, kind: str, op: Awaitable[T]) -> T:
+        out, watch = self.out, self.watch
+        before = io_sample(os.getpid()).stored
+        checkpoints, pages = watch.counts.checkpoints, watch.counts.pages_checkpointed
+        result = await op
+        written = io_sample(os.getpid()).stored - before
+        frames = watch.poll()
+        roles = _page_roles(self.db) if frames else {}
+        out.frames.update((kind, roles.get(page, "freelist")) for page, _ in frames)
+        out.transactions[kind] += sum(1 for _, commit in frames if commit)
+        if watch.counts.checkpoints > checkpoints:  # this commit ran the automatic checkpoint
+            copied = min(written, (watch.counts.pages_checkpointed - pages) * watch.page_size)
+            out.checkpoint_bytes += copied
+            written -= copied
+        out.write_bytes[kind] += written
+        out.wal_max_bytes = max(out.wal_max_bytes, watch.wal_bytes())
+        return result
+
+    async def wake(self, now: float) -> None:
+        """``Publisher._seal_live``: seal while a batch is full, or once when the linger is over; then the
+        collector's confirmation of each batch (one ``ack`` each)."""
+        sealed: list[SealedBatch] = []
+        while True:
+            live = self.buf.unsealed
+            if not (live >= self.mix.batch_max or (live > 0 and now - self.last_seal >= self.mix.linger_s)):
+                break
+            batch = await self.step("seal", self.buf.seal(self.mix.batch_max))
+            self.last_seal = now
+            if batch is None:
+                break
+            sealed.append(batch)
+        for batch in sealed:
+            await self.step("ack", self.buf.ack([batch.key.seq]))
+
+
+def buf_path(db: sqlite3.Connection) -> Path:
+    return Path(db.execute("PRAGMA database_list").fetchone()[2])
+
+
+async def run(path: Path, mix: Mix, seconds: float) -> Replay:
+    """Replay ``seconds`` of the cabinet's load into a new buffer at ``path``."""
+    out = Replay(mix)
+    with closing(sqlite3.connect(path)) as db:  # what Buffer.open would create, with this page size
+        db.execute(f"PRAGMA page_size={mix.page_size}")
+        db.execute("PRAGMA journal_mode=WAL")
+    buf = await Buffer.open(path, gateway="cab-replay", clock=SystemClock(), commit_interval_s=0)
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)) as db:
+            uplink = _Uplink(buf, mix, out, db)
+            now = 0.0
+            for tick in _ticks(mix, seconds):
+                now += mix.commit_interval_s
+                await uplink.step("append", buf.append(tick))
+                out.committed += len(tick)
+                await uplink.wake(now)
+                deadline = uplink.last_seal + mix.linger_s
+                if buf.unsealed and now < deadline < now + mix.commit_interval_s:
+                    await uplink.wake(deadline)
+            out.seconds = now
+            counts = uplink.watch.counts
+            out.checkpoints, out.checkpoint_pages = counts.checkpoints, counts.pages_checkpointed
+    finally:
+        await buf.close()
+    return out
+
+
+def replay(path: Path, mix: Mix, seconds: float) -> Replay:
+    return asyncio.run(run(path, mix, seconds))
