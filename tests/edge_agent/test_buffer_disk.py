@@ -101,7 +101,12 @@ def test_buffer_that_fills_the_disk_keeps_to_the_disks_cap(policy: str, size: st
     assert out["reserve_kept"]  # the reserve was never needed
     assert out["cap"] < out["fs_bytes"]
     counters = out["file"]["counters"]
-    assert counters["dropped_thinned" if policy == "thin" else "dropped_buffer_full"] > 0
+    if policy == "thin":
+        assert counters["dropped_thinned"] > 0
+    else:
+        # The oldest readings may be unsealed (dropped_buffer_full) or already in a sealed batch the
+        # uplink-like task has not had confirmed (dropped_unconfirmed): which, depends on the timing.
+        assert counters["dropped_buffer_full"] + counters["dropped_unconfirmed"] > 0
     assert counters["committed"] > 2 * out["fs_bytes"] // 250  # well past what the disk holds
     assert out["disk_full_seen"]  # reported (buffer_disk_full) ...
     assert out["errors_logged"] == 1  # ... and logged once
