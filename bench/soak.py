@@ -6,7 +6,7 @@ recorded — injects its fault for the full duration, clears it, and compares wh
 with what the store holds. A scenario whose checks fail is reported as FAILED with the reason, and the
 script exits non-zero.
 
-    .venv/bin/python -m bench.soak                   # full durations (about an hour and a half)
+    .venv/bin/python -m bench.soak                   # full durations (about 70 minutes)
     .venv/bin/python -m bench.soak --ci              # the CI durations
     .venv/bin/python -m bench.soak --only broker_outage silent_partition
 """
