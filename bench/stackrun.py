@@ -14,8 +14,7 @@ from typing import Any
 
 import yaml
 
-from demo.broker import Broker
-from demo.stack import BIN, Proc, Stack, wait_port
+from demo.stack import BIN, Proc, Stack
 
 
 @dataclass
@@ -127,57 +126,31 @@ class BenchStack(Stack):
 
     def start_parts(self) -> None:
         """Broker, luminaire simulator and the peer, subscribed before this returns."""
-        self.broker = Broker(self.workdir).start()
-        self.write_configs()
-        py = [str(BIN / "python"), "-m"]
-        self.sim = Proc(
-            "sim",
-            [
-                *py,
-                *("drivers.sim", "luminaires", "--host", "127.0.0.1", "--port", str(self.sim_port)),
-                *("--count", str(self.luminaires)),
-            ],
-            self.workdir / "sim.log",
-        ).start()
-        wait_port(self.sim_port)
-        if self.peer == "collector":
-            argv = [str(BIN / "collector"), "run", "--config", str(self.collector_config)]
-        else:
-            argv = [
-                *py,
-                *("bench.confirm_peer", "--port", str(self.broker.port), "--site", self.site),
-                *("--gateway", self.gateway),
-            ]
+        super().start_parts()
         log = self.workdir / f"{self.peer}.log"
-        self.collector = Proc(self.peer, argv, log).start()
         if not wait_until(lambda: "connected to broker" in _text(log), 30):
             raise RuntimeError(f"{self.peer} did not connect to the broker:\n{_text(log)[-2000:]}")
 
+    def collector_proc(self) -> Proc:
+        if self.peer == "collector":
+            return super().collector_proc()
+        assert self.broker is not None
+        argv = [str(BIN / "python"), "-m", "bench.confirm_peer", "--port", str(self.broker.port)]
+        argv += ["--site", self.site, "--gateway", self.gateway]
+        return Proc(self.peer, argv, self.workdir / f"{self.peer}.log")
+
     def start_agent(self) -> int:
         """Start the agent; its pid."""
-        self.agent = Proc(
-            "agent",
-            [
-                *(str(BIN / "edge-agent"), "run", "--config", str(self.agent_config)),
-                *("--log-level", self.agent_log_level),
-            ],
-            self.workdir / "agent.log",
-        ).start()
-        assert self.agent.proc is not None
-        return self.agent.proc.pid
+        return self._start_agent(self.agent_proc())
 
     def start_flush(self, timeout: float) -> int:
         """Start ``edge-agent flush`` (delivers the buffer without polling, exits when it is empty)."""
-        self.agent = Proc(
-            "agent",
-            [
-                *(str(BIN / "edge-agent"), "flush", "--config", str(self.agent_config)),
-                *("--timeout", str(timeout)),
-            ],
-            self.workdir / "flush.log",
-        ).start()
-        assert self.agent.proc is not None
-        return self.agent.proc.pid
+        return self._start_agent(Proc("agent", self.flush_argv(timeout), self.workdir / "flush.log"))
+
+    def _start_agent(self, proc: Proc) -> int:
+        self.agent = proc.start()
+        assert proc.proc is not None
+        return proc.proc.pid
 
 
 def pids(stack: BenchStack) -> dict[str, int]:

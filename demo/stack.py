@@ -193,6 +193,12 @@ store: {{url: "sqlite:///{self.store_path}"}}
         wait_port(self.traffic_port, timeout=30)  # asyncua loads its address space first
 
     def start(self) -> Stack:
+        self.start_parts()
+        self.agent = self.agent_proc().start()
+        return self
+
+    def start_parts(self) -> None:
+        """Everything but the agent: the broker, the simulators and the collector."""
         self.broker = Broker(self.workdir).start()
         self.write_configs()
         if self.whole_cabinet:
@@ -215,8 +221,6 @@ store: {{url: "sqlite:///{self.store_path}"}}
         ).start()
         wait_port(self.sim_port)
         self.collector = self.collector_proc().start()
-        self.agent = self.agent_proc().start()
-        return self
 
     def collector_proc(self) -> Proc:
         return Proc(
@@ -247,11 +251,14 @@ store: {{url: "sqlite:///{self.store_path}"}}
         if self.broker is not None:
             self.broker.stop()
 
+    def flush_argv(self, timeout: float) -> list[str]:
+        """``edge-agent flush``: deliver what the buffer holds without polling, exit when it is empty."""
+        config = str(self.agent_config)
+        return [str(BIN / "edge-agent"), "flush", "--config", config, "--timeout", str(timeout)]
+
     def flush(self, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        argv = [str(BIN / "edge-agent"), "flush", "--config", str(self.agent_config)]
-        argv += ["--timeout", str(timeout)]
         return subprocess.run(
-            self.agent_command(argv),
+            self.agent_command(self.flush_argv(timeout)),
             capture_output=True,
             text=True,
             check=False,
