@@ -12,18 +12,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
 from bench.stackrun import io_sample, sample
 from demo.stack import Stack
-
-
-def committed(buffer: Path) -> int:
-    with sqlite3.connect(f"file:{buffer}?mode=ro", uri=True, timeout=5) as db:
-        return int(db.execute("SELECT value FROM counters WHERE name='committed'").fetchone()[0])
 
 
 def main() -> None:
@@ -49,10 +43,10 @@ def main() -> None:
             assert stack.agent is not None
             assert stack.agent.proc is not None
             pid = stack.agent.proc.pid
-            before, c0, t0 = sample(pid), committed(stack.buffer_path), time.monotonic()
+            before, c0, t0 = sample(pid), stack.committed(), time.monotonic()
             io0 = io_sample(pid)
             time.sleep(args.seconds)
-            after, c1, t1 = sample(pid), committed(stack.buffer_path), time.monotonic()
+            after, c1, t1 = sample(pid), stack.committed(), time.monotonic()
             written = io_sample(pid).stored - io0.stored
             stored = len(stack.stored())
         finally:

@@ -13,10 +13,10 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.stackrun import new_buffer_file
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.points import Reading, Value
@@ -109,10 +109,7 @@ async def _build(
 ) -> Backlog:
     t0 = time.perf_counter()
     end_ms = time.time_ns() // 1_000_000 - 1000
-    if page_size is not None:  # the file Buffer.open would create, with another page size
-        with closing(sqlite3.connect(path)) as db:
-            db.execute(f"PRAGMA page_size={page_size}")
-            db.execute("PRAGMA journal_mode=WAL")
+    new_buffer_file(path, page_size)
     buf = await Buffer.open(
         path, gateway=gateway, clock=SystemClock(), max_bytes=max_bytes, commit_interval_s=0
     )

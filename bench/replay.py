@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.backlog import readings
-from bench.stackrun import io_sample
+from bench.stackrun import io_sample, new_buffer_file, read_only
 from bench.walwatch import WalWatch
 from edge_agent.buffer.store import Buffer, SealedBatch
 from edge_agent.clock import SystemClock
@@ -142,12 +142,10 @@ def buf_path(db: sqlite3.Connection) -> Path:
 async def run(path: Path, mix: Mix, seconds: float) -> Replay:
     """Replay ``seconds`` of the cabinet's load into a new buffer at ``path``."""
     out = Replay(mix)
-    with closing(sqlite3.connect(path)) as db:  # what Buffer.open would create, with this page size
-        db.execute(f"PRAGMA page_size={mix.page_size}")
-        db.execute("PRAGMA journal_mode=WAL")
+    new_buffer_file(path, mix.page_size)
     buf = await Buffer.open(path, gateway="cab-replay", clock=SystemClock(), commit_interval_s=0)
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)) as db:
+        with closing(read_only(path)) as db:
             uplink = _Uplink(buf, mix, out, db)
             now = 0.0
             for tick in _ticks(mix, seconds):

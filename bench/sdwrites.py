@@ -30,12 +30,11 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.replay import KINDS, Mix, Replay, replay
-from bench.stackrun import BenchStack, IoSample, exit_on_signals, io_sample
+from bench.stackrun import BenchStack, IoSample, exit_on_signals, io_sample, new_buffer_file
 from bench.walwatch import WalCounts, WalWatch
 
 GB = 1e9
@@ -55,11 +54,6 @@ class Measured:
 
     def per_day(self, n: float) -> float:
         return n * 86_400 / self.seconds
-
-
-def committed(buffer: Path) -> int:
-    with closing(sqlite3.connect(f"file:{buffer}?mode=ro", uri=True, timeout=5)) as db:
-        return int(db.execute("SELECT value FROM counters WHERE name='committed'").fetchone()[0])
 
 
 def perf_stat(pid: int, seconds: float) -> subprocess.Popen[str] | None:
@@ -108,22 +102,19 @@ def measure(work: Path, args: argparse.Namespace) -> Measured:
         )
         perf = None
         try:
-            if args.page_size:  # the file the agent would create, with another page size
-                with closing(sqlite3.connect(stack.buffer_path)) as db:
-                    db.execute(f"PRAGMA page_size={args.page_size}")
-                    db.execute("PRAGMA journal_mode=WAL")
+            new_buffer_file(stack.buffer_path, args.page_size or None)
             stack.start_parts()
             pid = stack.start_agent()
             time.sleep(args.warmup)
             watch = WalWatch(stack.buffer_path)
             perf = perf_stat(pid, args.seconds)
-            io0, c0, t0 = io_sample(pid), committed(stack.buffer_path), time.monotonic()
+            io0, c0, t0 = io_sample(pid), stack.committed(), time.monotonic()
             wal_bytes = 0
             while time.monotonic() - t0 < args.seconds:
                 time.sleep(0.1)
                 watch.poll()
                 wal_bytes = max(wal_bytes, watch.wal_bytes())
-            io1, c1, t1 = io_sample(pid), committed(stack.buffer_path), time.monotonic()
+            io1, c1, t1 = io_sample(pid), stack.committed(), time.monotonic()
             watch.poll()
             syscalls = perf_counts(perf)
         finally:

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -62,6 +63,15 @@ def io_sample(pid: int) -> IoSample:
 def read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection to a live SQLite database (WAL: it never blocks its writer)."""
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, isolation_level=None)
+
+
+def new_buffer_file(path: Path, page_size: int | None) -> None:
+    """Create the file ``Buffer.open`` would create (WAL), with SQLite page size ``page_size``; nothing
+    for ``None`` (``Buffer.open`` then creates it with SQLite's default, 4096)."""
+    if page_size is not None:
+        with closing(sqlite3.connect(path)) as db:
+            db.execute(f"PRAGMA page_size={page_size}")
+            db.execute("PRAGMA journal_mode=WAL")
 
 
 def remove_db(*paths: Path) -> None:

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -268,14 +269,14 @@ store: {{url: "sqlite:///{self.store_path}"}}
     # ---- what the two ends hold ----------------------------------------------------------------
     def committed(self) -> int:
         """Readings the agent has ever committed to its buffer (its persistent counter)."""
-        with sqlite3.connect(f"file:{self.buffer_path}?mode=ro", uri=True, timeout=5) as db:
+        with closing(sqlite3.connect(f"file:{self.buffer_path}?mode=ro", uri=True, timeout=5)) as db:
             return int(db.execute("SELECT value FROM counters WHERE name='committed'").fetchone()[0])
 
     def stored(self) -> list[tuple[str, str, int]]:
         """(device, point, ts) of every reading of this gateway in the collector's store."""
         if not self.store_path.exists():
             return []
-        with sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=5) as db:
+        with closing(sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=5)) as db:
             if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'readings'").fetchone() is None:
                 return []  # the collector has not created its schema yet
             return [
