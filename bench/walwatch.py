@@ -99,7 +99,8 @@ class WalWatch:
     def _index(self) -> tuple[int, int, bytes]:
         """mxFrame, nBackfill and the salts, from the first WAL-index header and the checkpoint info."""
         try:
-            head = Path(f"{self.db}-shm").read_bytes()[:100]
+            with Path(f"{self.db}-shm").open("rb") as f:
+                head = f.read(100)  # not the whole index: it grows with the WAL
         except FileNotFoundError:
             return 0, 0, b""
         if len(head) < 100:
