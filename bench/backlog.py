@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.stackrun import new_buffer_file
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
-from edge_agent.points import Reading, Value
+from wire.points import Reading, Value
 
 HEALTH_POINTS = (  # edge_agent/health/reporter.py's, for one bus
     *("buffer_unsealed", "buffer_sealed_readings", "buffer_bytes", "buffer_oldest_age_s"),

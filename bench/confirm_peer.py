@@ -14,10 +14,10 @@ import asyncio
 import logging
 import signal
 
-from edge_agent.wire import topics
-from edge_agent.wire.confirm import Confirmation, encode_confirmation
-from edge_agent.wire.telemetry import peek_key
-from edge_agent.wire.transport import Message, MqttLink, NotConnected, Subscription
+from mqtt_session.link import Message, MqttLink, NotConnected, Subscription
+from wire import topics
+from wire.confirm import Confirmation, encode_confirmation
+from wire.telemetry import peek_key
 
 log = logging.getLogger("bench.confirm_peer")
 

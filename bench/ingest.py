@@ -23,11 +23,11 @@ from pathlib import Path
 
 from demo.broker import Broker
 from demo.stack import BIN, Proc
-from edge_agent.points import Reading
-from edge_agent.wire import topics
-from edge_agent.wire.confirm import decode_confirmation
-from edge_agent.wire.telemetry import BatchKey, encode_batch
-from edge_agent.wire.transport import Message, MqttLink, Subscription
+from mqtt_session.link import Message, MqttLink, Subscription
+from wire import topics
+from wire.confirm import decode_confirmation
+from wire.points import Reading
+from wire.telemetry import BatchKey, encode_batch
 
 SITE, GW, EPOCH = "bench", "cab-bench", "0123456789abcdef"
 BASE_TS = 1_767_225_600_000

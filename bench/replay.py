@@ -28,7 +28,7 @@ from bench.stackrun import io_sample, new_buffer_file, read_only
 from bench.walwatch import WalWatch
 from edge_agent.buffer.store import Buffer, SealedBatch
 from edge_agent.clock import SystemClock
-from edge_agent.points import Reading
+from wire.points import Reading
 
 KINDS = ("append", "seal", "ack")
 T = TypeVar("T")

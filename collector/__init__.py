@@ -8,5 +8,5 @@ Telemetry path through the collector::
 The broker's message is acknowledged only after the store committed, so a crash between receipt and
 commit loses nothing: the broker redelivers to the collector's persistent session. ``runtime.py``
 builds every object from the config and owns shutdown; ``cli.py`` is the command line. From
-``edge_agent`` the collector imports only ``edge_agent.wire`` (the contract) and ``edge_agent.points``.
+``edge_agent`` the collector imports only ``wire`` (the contract) and ``wire.points``.
 """

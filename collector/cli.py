@@ -75,7 +75,7 @@ def run(
 def check_config(file: Annotated[Path, typer.Argument(help="Collector config file (YAML).")]) -> None:
     """Check a config file without connecting to anything; print a summary."""
     cfg = _load(file)
-    from edge_agent.wire.topics import TopicKind, subscription
+    from wire.topics import TopicKind, subscription
 
     b = cfg.broker
     typer.echo(f"OK {file}")

@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from collector.errors import ConfigError
 from collector.sinks.url import StoreUrl
-from edge_agent.wire.topics import check_name
+from wire.topics import check_name
 
 MIB = 1024 * 1024
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import metadata
 
-from edge_agent.wire.status import GatewayStatus, LinkState, encode_status
-from edge_agent.wire.topics import ROOT
-from edge_agent.wire.transport import Will
+from mqtt_session.link import Will
+from wire.status import GatewayStatus, LinkState, encode_status
+from wire.topics import ROOT
 
 
 def status_topic(collector_id: str) -> str:

@@ -181,7 +181,7 @@ store: {{url: "sqlite:///{self.store_path}"}}
 """
 
     def _start_other_sims(self) -> None:
-        py = [str(BIN / "python"), "-m", "drivers.sim"]
+        py = [str(BIN / "python"), "-m", "simulators"]
         self.extra_sims = [
             Proc(
                 "bollards", [*py, "bollards", "--port", str(self.bollard_port)], self.workdir / "bollards.log"
@@ -209,7 +209,7 @@ store: {{url: "sqlite:///{self.store_path}"}}
             [
                 str(BIN / "python"),
                 "-m",
-                "drivers.sim",
+                "simulators",
                 "luminaires",
                 "--host",
                 "127.0.0.1",

@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-Value = float | int | str | bool | None
+from wire.points import Value
+
+__all__ = ["Driver", "PointValue", "ReadStats", "Value"]
 
 
 @dataclass(frozen=True, slots=True)

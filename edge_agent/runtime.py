@@ -29,9 +29,9 @@ from edge_agent.poll.backoff import PollBackoff, Reachability
 from edge_agent.poll.poller import DevicePoller, offsets
 from edge_agent.poll.report import ReportFilter
 from edge_agent.uplink.publisher import Publisher
-from edge_agent.wire import topics
-from edge_agent.wire.status import GatewayStatus, LinkState, encode_status
-from edge_agent.wire.transport import Backoff, MqttLink, Subscription, Will
+from mqtt_session.link import Backoff, MqttLink, Subscription, Will
+from wire import topics
+from wire.status import GatewayStatus, LinkState, encode_status
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"

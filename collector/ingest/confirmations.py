@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from edge_agent.wire.confirm import Confirmation, encode_confirmation
-from edge_agent.wire.telemetry import BatchKey
-from edge_agent.wire.topics import TopicAddress, TopicKind, topic
+from wire.confirm import Confirmation, encode_confirmation
+from wire.telemetry import BatchKey
+from wire.topics import TopicAddress, TopicKind, topic
 
 
 class ConfirmationSet:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge_agent.wire.errors import PayloadError
-from edge_agent.wire.telemetry import BatchKey, TelemetryBatch, decode_batch, peek_key
-from edge_agent.wire.topics import TopicAddress, TopicKind, check_name, parse_topic
+from wire.errors import PayloadError
+from wire.telemetry import BatchKey, TelemetryBatch, decode_batch, peek_key
+from wire.topics import TopicAddress, TopicKind, check_name, parse_topic
 
 
 @dataclass(frozen=True, slots=True)

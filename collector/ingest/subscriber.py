@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from collector.config import BrokerConfig
 from collector.ingest.counters import IngestCounters
-from edge_agent.wire.topics import TopicKind, subscription
-from edge_agent.wire.transport import Message, MqttLink, Subscription, Will
+from mqtt_session.link import Message, MqttLink, Subscription, Will
+from wire.topics import TopicKind, subscription
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge_agent.points import Quality, Value
-from edge_agent.wire.telemetry import TelemetryBatch
+from wire.points import Quality, Value
+from wire.telemetry import TelemetryBatch
 
 
 class WriteOutcome(enum.Enum):

@@ -36,8 +36,8 @@ from collector.sinks.sqlite_schema import (
 )
 from collector.sinks.url import StoreUrl
 from collector.sinks.value import from_columns, to_columns
-from edge_agent.points import Quality
-from edge_agent.wire.telemetry import TelemetryBatch
+from wire.points import Quality
+from wire.telemetry import TelemetryBatch
 
 _SeriesKey = tuple[str, str, str]
 

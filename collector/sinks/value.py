@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from edge_agent.points import Value
+from wire.points import Value
 
 _EXACT = 2**53
 

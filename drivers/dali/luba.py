@@ -1,7 +1,7 @@
 """The Lunatone LUBA serial protocol (Lunatone LUBA RS232 and DALI-2 RS232 interfaces, 38400 8N1) as
 python-dali 0.16 speaks it in ``dali/driver/serial.py``, class ``DriverLubaRs232``: the framing, the
 messages our driver sends and the parsing of what the interface sends back. Pure: no I/O. The
-simulator (:mod:`drivers.sim.dali_serial`) speaks the interface's side with the same functions; a test
+simulator (:mod:`simulators.dali.lunatone`) speaks the interface's side with the same functions; a test
 holds both sides to python-dali's own bytes.
 
 A message, either way::

@@ -36,8 +36,8 @@ from edge_agent.buffer.refusals import Refusals
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.room import Room, open_with_room
 from edge_agent.clock import Clock
-from edge_agent.points import Quality, Reading, Value
-from edge_agent.wire.telemetry import BatchKey, encode_batch
+from wire.points import Quality, Reading, Value
+from wire.telemetry import BatchKey, encode_batch
 
 log = logging.getLogger(__name__)
 

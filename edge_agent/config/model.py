@@ -16,7 +16,7 @@ from drivers.modbus.config import ModbusPointSpec, ModbusRtuLink, ModbusTcpLink,
 from drivers.opcua.config import OpcUaLink, OpcUaPointSpec, ReadMode
 from edge_agent.buffer.retention import WhenFull
 from edge_agent.poll.report import ReportSpec
-from edge_agent.wire.topics import check_name
+from wire.topics import check_name
 
 DeviceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.{}:-]{0,63}$")]
 

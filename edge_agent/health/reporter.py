@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from drivers.scheduler import BusScheduler, BusStats
 from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock
-from edge_agent.points import Reading
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.poll.report import ReportFilter
 from edge_agent.uplink.publisher import Publisher
-from edge_agent.wire.transport import MqttLink
+from mqtt_session.link import MqttLink
+from wire.points import Reading
 
 AGENT_DEVICE = "_agent"
 

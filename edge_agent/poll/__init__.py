@@ -1,2 +1,2 @@
 """Polling: each device on its own interval, staggered across its bus; every result (value, bad or
-offline) becomes a :class:`~edge_agent.points.Reading` committed to the buffer."""
+offline) becomes a :class:`~wire.points.Reading` committed to the buffer."""

@@ -28,9 +28,9 @@ from drivers.base import Driver, PointValue
 from drivers.errors import DeviceUnreachable, DriverError
 from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock
-from edge_agent.points import Quality, Reading
 from edge_agent.poll.backoff import PollBackoff, Reachability
 from edge_agent.poll.report import ReportFilter
+from wire.points import Quality, Reading
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge_agent.points import Quality, Reading, Value
+from wire.points import Quality, Reading, Value
 
 
 class ReportSpec(BaseModel):

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from edge_agent.buffer.store import Buffer, SealedBatch
 from edge_agent.clock import Clock
 from edge_agent.config.model import UplinkConfig
-from edge_agent.wire.confirm import Confirmation, decode_confirmation
-from edge_agent.wire.errors import PayloadError
-from edge_agent.wire.transport import Message, MqttLink, NotConnected
+from mqtt_session.link import Message, MqttLink, NotConnected
+from wire.confirm import Confirmation, decode_confirmation
+from wire.errors import PayloadError
 
 log = logging.getLogger(__name__)
 

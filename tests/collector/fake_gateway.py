@@ -6,10 +6,10 @@ import asyncio
 from types import TracebackType
 
 from collector.status import status_topic
-from edge_agent.wire.confirm import Confirmation, decode_confirmation
-from edge_agent.wire.status import GatewayStatus, LinkState, decode_status
-from edge_agent.wire.topics import TopicKind, topic
-from edge_agent.wire.transport import Message, MqttLink, Subscription
+from mqtt_session.link import Message, MqttLink, Subscription
+from wire.confirm import Confirmation, decode_confirmation
+from wire.status import GatewayStatus, LinkState, decode_status
+from wire.topics import TopicKind, topic
 
 
 class FakeGateway:

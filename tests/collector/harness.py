@@ -11,8 +11,8 @@ from typing import Any
 from collector.config import CollectorConfig
 from collector.runtime import CollectorRuntime
 from collector.sinks.base import Sink
-from edge_agent.points import Quality, Reading, Value
-from edge_agent.wire.telemetry import BatchKey, encode_batch
+from wire.points import Quality, Reading, Value
+from wire.telemetry import BatchKey, encode_batch
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 EPOCH = "9f3c2a61d0b7e45a"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from collector.errors import StoreError
 from collector.sinks.base import QuarantinedPayload, Sink, StoreCounts, StoredReading, WriteOutcome
-from edge_agent.wire.telemetry import TelemetryBatch
+from wire.telemetry import TelemetryBatch
 
 
 class SinkWrapper:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import collector
 
-ALLOWED = ("edge_agent.wire", "edge_agent.points")
+ALLOWED = ("wire", "wire.points")
 
 
 def _imports(path: Path) -> list[str]:

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from collector.cli import app
 from collector.sinks import open_sink
-from edge_agent.points import Quality, Reading
-from edge_agent.wire.telemetry import BatchKey, TelemetryBatch
 from tests.collector.harness import EPOCH, T0
+from wire.points import Quality, Reading
+from wire.telemetry import BatchKey, TelemetryBatch
 
 EXAMPLE = Path(__file__).parents[2] / "configs" / "collector.example.yaml"
 RANGE = ["--since", "2026-01-01T00:00:00Z", "--until", "2026-01-01T01:00:00"]

@@ -8,8 +8,8 @@ import msgpack
 import pytest
 
 from collector.ingest.decode import Accepted, Rejected, decode_message
-from edge_agent.wire.telemetry import BatchKey
 from tests.collector.harness import EPOCH, T0, batch_payload, readings
+from wire.telemetry import BatchKey
 
 TOPIC = "streetgate/v1/north/cab-0042/telemetry"
 KEY = BatchKey("cab-0042", EPOCH, 3)

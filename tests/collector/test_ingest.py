@@ -12,12 +12,12 @@ import pytest
 from collector.config import CollectorConfig
 from collector.sinks import open_sink
 from collector.sinks.base import Sink, StoreCounts
-from edge_agent.wire.confirm import Confirmation
-from edge_agent.wire.transport import Backoff
+from mqtt_session.link import Backoff
 from tests.collector.fake_gateway import FakeGateway
 from tests.collector.harness import EPOCH, T0, batch_payload, make_config, readings, running
 from tests.collector.sink_wrappers import BlockingSink, FailingSink
 from tests.fixtures.broker import Broker
+from wire.confirm import Confirmation
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from collector.cli import app
-from edge_agent.wire.status import LinkState
 from tests.collector.fake_gateway import FakeGateway
 from tests.collector.harness import make_config
 from tests.fixtures.broker import Broker
+from wire.status import LinkState
 
 runner = CliRunner()
 

@@ -13,9 +13,9 @@ import pytest
 from collector.errors import StoreError
 from collector.sinks import open_sink
 from collector.sinks.base import Sink, StoreCounts, WriteOutcome
-from edge_agent.points import Quality, Reading
-from edge_agent.wire.telemetry import BatchKey, TelemetryBatch
 from tests.collector.harness import EPOCH, T0, mixed_readings, readings
+from wire.points import Quality, Reading
+from wire.telemetry import BatchKey, TelemetryBatch
 
 Opener = Callable[[], Awaitable[Sink]]
 STORED, DUPLICATE = WriteOutcome.STORED, WriteOutcome.DUPLICATE

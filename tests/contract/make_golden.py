@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edge_agent.points import Quality, Reading
-from edge_agent.wire.confirm import Confirmation, encode_confirmation
-from edge_agent.wire.telemetry import BatchKey, encode_batch
+from wire.confirm import Confirmation, encode_confirmation
+from wire.points import Quality, Reading
+from wire.telemetry import BatchKey, encode_batch
 
 GOLDEN = Path(__file__).parent / "golden"
 T = 1_767_225_600_000

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ALLOWED = ("edge_agent.wire", "edge_agent.points")
+ALLOWED = ("wire", "wire.points")
 
 
 def imports(path: Path) -> list[str]:

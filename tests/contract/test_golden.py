@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from collector.ingest.decode import Accepted, decode_message
-from edge_agent.wire.confirm import decode_confirmation, encode_confirmation
-from edge_agent.wire.telemetry import decode_batch, encode_batch
 from tests.contract.make_golden import BATCH, BATCH_KEY, CONFIRMATION, GOLDEN
+from wire.confirm import decode_confirmation, encode_confirmation
+from wire.telemetry import decode_batch, encode_batch
 
 
 def expected() -> dict[str, object]:

@@ -1,12 +1,12 @@
-"""drivers.sim.bollard_map: the §5.3 registers over the model, and the command mailbox's handshake."""
+"""simulators.bollard.register_map: the §5.3 registers over the model, and the command mailbox's handshake."""
 
 from __future__ import annotations
 
 import pytest
 
-from drivers.sim.bollard import BollardSite
-from drivers.sim.bollard_codes import Command, Logic, Result, SiteState
-from drivers.sim.bollard_map import COMMAND, LAST_SEQUENCE, RESULT, SIM_CONTROL, BollardMap, MapError
+from simulators.bollard.codes import Command, Logic, Result, SiteState
+from simulators.bollard.register_map import COMMAND, LAST_SEQUENCE, RESULT, SIM_CONTROL, BollardMap, MapError
+from simulators.bollard.site import BollardSite
 from tests.drivers.conftest import SteppedClock
 
 LOOP_1, DOOR, LOGIC = SIM_CONTROL, SIM_CONTROL + 3, SIM_CONTROL + 6

@@ -1,4 +1,4 @@
-"""drivers.sim.bollard: the site's logic and interlocks on a clock the test steps (devices.md §3.3, §5.3).
+"""simulators.bollard.site: the site's logic and interlocks on a clock the test steps (devices.md §3.3, §5.3).
 
 Default settings: 1 s pre-warning, rise 4 s, lower 3 s, auto-rise 30 s, 3 inversions, fail-down.
 """
@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.sim.bollard import BollardSite
-from drivers.sim.bollard_codes import (
+from simulators.bollard.codes import (
     Command,
     FaultCode,
     LimitFault,
@@ -22,6 +21,7 @@ from drivers.sim.bollard_codes import (
     SiteSettings,
     SiteState,
 )
+from simulators.bollard.site import BollardSite
 from tests.drivers.conftest import SteppedClock
 
 RISE = 1.0 + 4.0  # pre-warning + travel

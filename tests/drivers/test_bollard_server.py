@@ -1,5 +1,5 @@
 """The ``bollard-site`` profile, loaded through the agent's config, read by ModbusTcpDriver from the
-bollard simulator running as a real Modbus TCP server (and as a process, ``python -m drivers.sim``)."""
+bollard simulator running as a real Modbus TCP server (and as a process, ``python -m simulators``)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from drivers.base import Value
 from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusTcpLink, Table
-from drivers.sim.bollard_server import BollardSiteServer
 from edge_agent.config.load import ResolvedBus, load_config
+from simulators.bollard.server import BollardSiteServer
 from tests.drivers.conftest import PROFILES, SteppedClock, device, holding, link, values
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +161,7 @@ async def test_the_simulator_runs_as_a_process(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "drivers.sim",
+        "simulators",
         "bollards",
         "--port",
         "0",

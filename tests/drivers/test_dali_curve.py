@@ -1,4 +1,4 @@
-"""drivers.sim.dali_curve: the logarithmic curve against Beckhoff's table (devices.md §1.4)."""
+"""simulators.luminaire.curve: the logarithmic curve against Beckhoff's table (devices.md §1.4)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from drivers.sim.dali_curve import MAX_ARC, arc_to_percent, percent_to_arc
+from simulators.luminaire.curve import MAX_ARC, arc_to_percent, percent_to_arc
 
 
 @pytest.mark.parametrize(

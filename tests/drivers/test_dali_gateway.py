@@ -1,4 +1,4 @@
-"""drivers.sim.dali_gateway: the register map, without a socket."""
+"""simulators.luminaire.gateway: the register map, without a socket."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from drivers.sim.dali_gateway import DaliGateway, GatewayError
-from drivers.sim.luminaire import LAMP_FAILURE, Fault, Luminaire
+from simulators.luminaire.gateway import DaliGateway, GatewayError
+from simulators.luminaire.model import LAMP_FAILURE, Fault, Luminaire
 from tests.drivers.conftest import SteppedClock
 
 

@@ -25,14 +25,14 @@ from drivers.dali.config import DaliDeviceSpec, DaliSerialLink, Quantity, resolv
 from drivers.dali.curve import arc_to_percent, percent_to_arc
 from drivers.errors import DeviceError, DeviceUnreachable
 from drivers.scheduler import BusScheduler
-from drivers.sim.dali_bus import SimGear
-from drivers.sim.dali_serial import DaliSerialSim
-from drivers.sim.luminaire import LAMP_FAILURE, LAMP_ON, LED_OPEN_CIRCUIT, Fault, Luminaire
-from drivers.sim.rtu_server import Pty
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
 from edge_agent.config.load import load_config
 from edge_agent.runtime import build_driver, build_pollers
+from simulators.dali.bus import SimGear
+from simulators.dali.lunatone import DaliSerialSim
+from simulators.luminaire.model import LAMP_FAILURE, LAMP_ON, LED_OPEN_CIRCUIT, Fault, Luminaire
+from simulators.modbus.rtu_server import Pty
 from tests.drivers.conftest import SteppedClock
 
 Q = Quantity

@@ -1,4 +1,4 @@
-"""drivers.sim.luminaire: energy integrates power over an injected clock; fades; faults and status bits."""
+"""The luminaire model: energy integrates power over an injected clock; fades; faults and status bits."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from drivers.sim.dali_curve import arc_to_percent
-from drivers.sim.luminaire import (
+from simulators.luminaire.curve import arc_to_percent
+from simulators.luminaire.model import (
     BALLAST_FAILURE,
     FADE_RUNNING,
     LAMP_FAILURE,

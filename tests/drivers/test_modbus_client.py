@@ -12,8 +12,9 @@ from drivers.base import PointValue, ReadStats
 from drivers.errors import ExceptionResponse
 from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import DataType, ModbusPoint
-from drivers.sim.dali_curve import arc_to_percent
-from drivers.sim.luminaire import (
+from simulators.luminaire.bank import LuminaireBankServer
+from simulators.luminaire.curve import arc_to_percent
+from simulators.luminaire.model import (
     BALLAST_FAILURE,
     LAMP_FAILURE,
     LAMP_ON,
@@ -24,7 +25,6 @@ from drivers.sim.luminaire import (
     STANDBY_W,
     Fault,
 )
-from drivers.sim.luminaire_bank import LuminaireBankServer
 from tests.drivers.conftest import Points, SteppedClock, device, flags, holding, link, values
 
 COUNT = 4

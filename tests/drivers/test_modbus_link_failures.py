@@ -14,7 +14,7 @@ import pytest
 
 from drivers.errors import DeviceUnreachable
 from drivers.modbus.client import ModbusTcpDriver
-from drivers.sim.luminaire_bank import LuminaireBankServer
+from simulators.luminaire.bank import LuminaireBankServer
 from tests.drivers.conftest import Points, SteppedClock, device, link, values
 
 

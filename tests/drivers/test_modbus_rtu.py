@@ -16,8 +16,8 @@ from drivers.errors import DeviceUnreachable, ExceptionResponse
 from drivers.modbus.client import ModbusRtuDriver
 from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusRtuLink, Parity, Table
 from drivers.scheduler import Priority
-from drivers.sim.luminaire import STANDBY_W
-from drivers.sim.luminaire_line import LuminaireLine
+from simulators.luminaire.line import LuminaireLine
+from simulators.luminaire.model import STANDBY_W
 from tests.drivers.conftest import Points, SteppedClock, holding, values
 
 UNITS = (1, 2, 3, 4)

@@ -18,15 +18,15 @@ from drivers.errors import BadStatus, DeviceUnreachable
 from drivers.opcua.client import OpcUaDriver
 from drivers.opcua.config import ReadMode
 from drivers.scheduler import BusScheduler
-from drivers.sim.opcua_server import TrafficControllerServer
-from drivers.sim.traffic_controller import TrafficController
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.load import load_config
-from edge_agent.points import Quality, Reading
 from edge_agent.runtime import build_driver, build_pollers
+from simulators.traffic.controller import TrafficController
+from simulators.traffic.server import TrafficControllerServer
 from tests.drivers.conftest import PROFILES, SteppedClock
 from tests.fixtures.traffic_sim import expected, link, tlc_device, until, values
+from wire.points import Quality, Reading
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -277,7 +277,7 @@ def test_asyncua_is_imported_only_by_a_config_with_an_opcua_bus(tmp_path: Path) 
     script = f"""
 import sys
 from edge_agent.config.load import load_config
-import edge_agent.runtime, drivers.opcua.config, drivers.opcua.codec, drivers.sim.traffic_controller
+import edge_agent.runtime, drivers.opcua.config, drivers.opcua.codec, simulators.traffic.controller
 cfg = load_config({str(agent(tmp_path))!r})
 assert "asyncua" not in sys.modules, "config loading imported asyncua"
 from edge_agent.runtime import build_driver

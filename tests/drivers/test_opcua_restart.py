@@ -9,8 +9,8 @@ import contextlib
 
 from drivers.errors import DeviceUnreachable
 from drivers.opcua.client import OpcUaDriver
-from drivers.sim.opcua_server import TrafficControllerServer
-from drivers.sim.traffic_controller import TrafficController
+from simulators.traffic.controller import TrafficController
+from simulators.traffic.server import TrafficControllerServer
 from tests.drivers.conftest import SteppedClock
 from tests.fixtures.traffic_sim import expected, link, tlc_device, until, values
 

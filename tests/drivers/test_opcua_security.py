@@ -15,9 +15,9 @@ import pytest_asyncio
 from drivers.errors import BadStatus, DeviceUnreachable, DriverError
 from drivers.opcua.client import OpcUaDriver
 from drivers.opcua.config import OpcUaLink
-from drivers.sim.certs import self_signed
-from drivers.sim.opcua_server import APPLICATION_URI, ServerSecurity, TrafficControllerServer
-from drivers.sim.traffic_controller import TrafficController
+from simulators.certs import self_signed
+from simulators.traffic.controller import TrafficController
+from simulators.traffic.server import APPLICATION_URI, ServerSecurity, TrafficControllerServer
 from tests.drivers.conftest import SteppedClock
 from tests.fixtures.traffic_sim import expected, link, tlc_device, values
 

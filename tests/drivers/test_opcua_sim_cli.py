@@ -1,4 +1,4 @@
-"""``python -m drivers.sim traffic``: says where it listens, serves the profile's points (also secured, with
+"""``python -m simulators traffic``: says where it listens, serves the profile's points (also secured, with
 a certificate it makes itself), and stops on SIGTERM."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from drivers.opcua.client import OpcUaDriver
 from drivers.opcua.config import ReadMode
-from drivers.sim.certs import self_signed
+from simulators.certs import self_signed
 from tests.fixtures.traffic_sim import link, tlc_device, values
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ async def run_sim(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "drivers.sim",
+        "simulators",
         "traffic",
         "--port",
         "0",

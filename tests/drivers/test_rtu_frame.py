@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.framer import FramerRTU
 
-from drivers.sim.luminaire_line import LuminaireLine
-from drivers.sim.rtu_frame import Refused, Request, crc16, crc_ok, request_size, with_crc, write_values
+from simulators.luminaire.line import LuminaireLine
+from simulators.modbus.rtu_frame import Refused, Request, crc16, crc_ok, request_size, with_crc, write_values
 
 
 def test_crc_of_the_spec_example() -> None:

@@ -1,4 +1,4 @@
-"""``python -m drivers.sim luminaires``: says where it listens, serves, and stops on SIGTERM."""
+"""``python -m simulators luminaires``: says where it listens, serves, and stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ async def test_the_simulator_runs_as_a_process_until_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "drivers.sim",
+        "simulators",
         "luminaires",
         "--port",
         "0",
@@ -51,7 +51,7 @@ async def test_too_many_luminaires_is_a_usage_error() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "drivers.sim",
+        "simulators",
         "luminaires",
         "--count",
         "65",

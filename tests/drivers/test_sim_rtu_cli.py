@@ -1,4 +1,4 @@
-"""``python -m drivers.sim luminaires --serial pty``: says which port it serves, answers its unit ids
+"""``python -m simulators luminaires --serial pty``: says which port it serves, answers its unit ids
 (not the silent ones), and stops on SIGTERM."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_the_rtu_simulator_runs_as_a_process_until_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "drivers.sim", "luminaires", "--serial", "pty"),
+        *(sys.executable, "-m", "simulators", "luminaires", "--serial", "pty"),
         *("--units", "1-3,7", "--count", "3", "--silent", "7", "--baudrate", "38400"),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
@@ -53,7 +53,7 @@ async def test_the_rtu_simulator_runs_as_a_process_until_sigterm() -> None:
 
 async def test_bad_unit_ids_are_a_usage_error() -> None:
     proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "drivers.sim", "luminaires", "--serial", "pty", "--units", "0-3"),
+        *(sys.executable, "-m", "simulators", "luminaires", "--serial", "pty", "--units", "0-3"),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

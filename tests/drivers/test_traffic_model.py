@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.sim.traffic_controller import TrafficController
-from drivers.sim.traffic_plan import Intersection, default_intersection, default_plans
-from drivers.sim.traffic_priority import PriorityState, PriorityType
-from drivers.sim.traffic_status import (
+from simulators.traffic.controller import TrafficController
+from simulators.traffic.plan import Intersection, default_intersection, default_plans
+from simulators.traffic.priority import PriorityState, PriorityType
+from simulators.traffic.status import (
     Color,
     CommandRefused,
     ControlMode,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from demo.stack import Stack
-from edge_agent.wire import topics
-from edge_agent.wire.status import GatewayStatus, LinkState, decode_status
-from edge_agent.wire.transport import Message, MqttLink, Subscription
+from mqtt_session.link import Message, MqttLink, Subscription
+from wire import topics
+from wire.status import GatewayStatus, LinkState, decode_status
 
 pytestmark = pytest.mark.e2e
 

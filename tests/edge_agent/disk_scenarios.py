@@ -30,10 +30,10 @@ from edge_agent.buffer.retention import Retention, WhenFull
 from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.health.reporter import HealthReporter
-from edge_agent.points import Reading
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.uplink.publisher import Publisher
-from edge_agent.wire.transport import MqttLink
+from mqtt_session.link import MqttLink
+from wire.points import Reading
 
 BASE_MS = 1_767_225_600_000
 POINTS = [f"p{i}" for i in range(20)]

@@ -9,8 +9,8 @@ import pytest
 
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
-from edge_agent.points import Quality, Reading
-from edge_agent.wire.telemetry import decode_batch
+from wire.points import Quality, Reading
+from wire.telemetry import decode_batch
 
 
 def readings(n: int, start: int = 0, device: str = "lum-00") -> list[Reading]:

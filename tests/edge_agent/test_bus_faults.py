@@ -15,14 +15,14 @@ import pytest
 
 from drivers.modbus.config import ModbusDevice
 from drivers.scheduler import BusScheduler
-from drivers.sim.luminaire_line import LuminaireLine
 from edge_agent.clock import SystemClock
 from edge_agent.config.load import ResolvedBus
 from edge_agent.config.model import ModbusRtuBus, ModbusTcpBus
-from edge_agent.points import Quality, Reading
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.runtime import build_driver, build_pollers
+from simulators.luminaire.line import LuminaireLine
 from tests.drivers.conftest import holding
+from wire.points import Quality, Reading
 
 INTERVAL_S = 0.25
 POINTS = (holding("status", 5), holding("level", 6))

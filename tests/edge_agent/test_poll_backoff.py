@@ -14,9 +14,9 @@ from drivers.base import PointValue, Value
 from drivers.errors import DeviceUnreachable
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
-from edge_agent.points import Quality, Reading
 from edge_agent.poll.backoff import MAX_LINE_SHARE, PollBackoff, Reachability
 from edge_agent.poll.poller import DevicePoller, offsets
+from wire.points import Quality, Reading
 
 START = 1000.1  # ManualClock's monotonic start, plus its first step: when the first poll runs
 

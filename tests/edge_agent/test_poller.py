@@ -12,12 +12,12 @@ import pytest
 from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import ModbusDevice, ModbusTcpLink, resolve_points
 from drivers.profiles.model import ModbusProfile
-from drivers.sim.luminaire_bank import LuminaireBankServer
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
 from edge_agent.config.load import read_yaml
-from edge_agent.points import Quality
 from edge_agent.poll.poller import DevicePoller
+from simulators.luminaire.bank import LuminaireBankServer
+from wire.points import Quality
 
 PROFILE = Path(__file__).resolve().parents[2] / "configs" / "profiles" / "dali-gw-luminaire.yaml"
 
@@ -79,7 +79,7 @@ async def test_polls_on_interval_with_offset_and_stamps_clock(
         await asyncio.gather(*tasks, return_exceptions=True)
     batch = await buf.seal(10_000)
     assert batch is not None
-    from edge_agent.wire.telemetry import decode_batch
+    from wire.telemetry import decode_batch
 
     got = decode_batch(batch.payload).readings
     stamps = {d.name: sorted({r.ts_ms - start_wall for r in got if r.device == d.name}) for d in devices}

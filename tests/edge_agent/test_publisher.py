@@ -13,13 +13,13 @@ import pytest
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import UplinkConfig
-from edge_agent.points import Reading
 from edge_agent.uplink.publisher import Publisher
-from edge_agent.wire import topics
-from edge_agent.wire.confirm import Confirmation, encode_confirmation
-from edge_agent.wire.telemetry import TelemetryBatch, decode_batch
-from edge_agent.wire.transport import Message, MqttLink, Subscription
+from mqtt_session.link import Message, MqttLink, Subscription
 from tests.fixtures.broker import Broker
+from wire import topics
+from wire.confirm import Confirmation, encode_confirmation
+from wire.points import Reading
+from wire.telemetry import TelemetryBatch, decode_batch
 
 SITE, GW = "test", "gw-1"
 TELEMETRY = topics.topic(SITE, GW, topics.TopicKind.TELEMETRY)

@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge_agent.points import Quality, Reading
 from edge_agent.poll.report import ReportFilter, ReportSpec
+from wire.points import Quality, Reading
 
 T = 1_767_225_600_000
 

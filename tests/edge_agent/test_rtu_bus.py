@@ -24,16 +24,16 @@ import pytest
 
 from drivers.modbus.config import ModbusDevice
 from drivers.scheduler import BusScheduler, Priority
-from drivers.sim.luminaire_line import LuminaireLine
-from drivers.sim.rtu_server import LineEvent
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.load import ResolvedBus
 from edge_agent.config.model import ModbusRtuBus
-from edge_agent.points import Quality
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.runtime import build_driver, build_pollers
+from simulators.luminaire.line import LuminaireLine
+from simulators.modbus.rtu_server import LineEvent
 from tests.drivers.conftest import holding
+from wire.points import Quality
 
 UNITS = range(1, 21)
 DEAD = 11

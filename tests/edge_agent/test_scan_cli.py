@@ -19,7 +19,7 @@ def sim_port(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     sim = Proc(
         "sim",
-        [str(BIN / "python"), "-m", "drivers.sim", "luminaires", "--port", str(port), "--count", "2"],
+        [str(BIN / "python"), "-m", "simulators", "luminaires", "--port", str(port), "--count", "2"],
         tmp_path / "sim.log",
     ).start()
     try:
@@ -80,7 +80,7 @@ def test_scan_opcua_browses_the_traffic_controller(tmp_path: Path) -> None:
     port = free_port()
     sim = Proc(
         "tlc",
-        [str(BIN / "python"), "-m", "drivers.sim", "traffic", "--port", str(port)],
+        [str(BIN / "python"), "-m", "simulators", "traffic", "--port", str(port)],
         tmp_path / "tlc.log",
     ).start()
     try:

@@ -30,8 +30,8 @@ from collector.config import load_config
 from collector.runtime import serve
 from collector.sinks import open_sink
 from collector.sinks.base import Sink, WriteOutcome
-from edge_agent.wire.telemetry import TelemetryBatch
 from tests.collector.sink_wrappers import SinkWrapper
+from wire.telemetry import TelemetryBatch
 
 
 class Fault(enum.StrEnum):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
-from edge_agent.points import Reading
+from wire.points import Reading
 
 HOUR_MS = 3_600_000
 

@@ -22,12 +22,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.stackrun import sample
-from edge_agent.points import Reading
-from edge_agent.wire import topics
-from edge_agent.wire.telemetry import BatchKey, encode_batch
 from tests.faults.harness import PY, FaultStack, Outcome, assert_exactly_once, wait
 from tests.faults.journal import Key, read_journal
 from tests.faults.smalldisk import SmallDisk
+from wire import topics
+from wire.points import Reading
+from wire.telemetry import BatchKey, encode_batch
 
 
 @dataclass(frozen=True)

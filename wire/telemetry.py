@@ -22,9 +22,9 @@ from typing import Any
 
 import msgpack
 
-from edge_agent.points import Quality, Reading, Value
-from edge_agent.wire import PROTOCOL_VERSION
-from edge_agent.wire.errors import PayloadError
+from wire import PROTOCOL_VERSION
+from wire.errors import PayloadError
+from wire.points import Quality, Reading, Value
 
 EPOCH_RE = re.compile(r"^[0-9a-f]{16}$")
 MAX_NAME = 128

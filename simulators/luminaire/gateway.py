@@ -28,8 +28,8 @@ import enum
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from drivers.sim.dali_curve import arc_to_percent
-from drivers.sim.luminaire import BALLAST_FAILURE, Fault, Luminaire, LuminaireState
+from simulators.luminaire.curve import arc_to_percent
+from simulators.luminaire.model import BALLAST_FAILURE, Fault, Luminaire, LuminaireState
 
 CHANNEL_STRIDE = 7000  # the channel block is at 7000·c
 D4I_BASE, D4I_CHANNEL_STRIDE = 25000, 3200

@@ -8,8 +8,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from drivers.sim.traffic_detectors import DetectorStatus
-from drivers.sim.traffic_priority import PrioritySlot
+from simulators.traffic.detectors import DetectorStatus
+from simulators.traffic.priority import PrioritySlot
 
 ALARMS: Mapping[str, str] = {
     "A0001": "serious hardware error",

@@ -35,10 +35,10 @@ from types import TracebackType
 from typing import Any
 
 from drivers.dali import luba
-from drivers.sim.dali_bus import Clash, SimBus, SimGear
-from drivers.sim.luminaire import Luminaire
-from drivers.sim.luminaire_bank import NOMINAL_W
-from drivers.sim.rtu_server import Pty
+from simulators.dali.bus import Clash, SimBus, SimGear
+from simulators.luminaire.bank import NOMINAL_W
+from simulators.luminaire.model import Luminaire
+from simulators.modbus.rtu_server import Pty
 
 ARTICLE = 24166096  # in python-dali's DriverLubaRs232.TESTED_ARTICLE_NUMBERS
 SENT_AT = 0.33  # share of a frame's bus time before the frame-sent event

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import msgpack
 
-from edge_agent.wire import PROTOCOL_VERSION
-from edge_agent.wire.errors import PayloadError
-from edge_agent.wire.telemetry import EPOCH_RE
+from wire import PROTOCOL_VERSION
+from wire.errors import PayloadError
+from wire.telemetry import EPOCH_RE
 
 
 @dataclass(frozen=True, slots=True)

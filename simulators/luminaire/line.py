@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from drivers.sim.dali_gateway import DaliGateway
-from drivers.sim.luminaire import Luminaire
-from drivers.sim.luminaire_bank import NOMINAL_W
-from drivers.sim.rtu_server import Pty, RtuServer
+from simulators.luminaire.bank import NOMINAL_W
+from simulators.luminaire.gateway import DaliGateway
+from simulators.luminaire.model import Luminaire
+from simulators.modbus.rtu_server import Pty, RtuServer
 
 PARITY_BITS = {"N": 0, "E": 1, "O": 1}
 

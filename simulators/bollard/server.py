@@ -1,5 +1,5 @@
 """``sim-bollard`` as a real Modbus TCP server: a :class:`BollardSite` behind pymodbus, with the register
-map of :mod:`drivers.sim.bollard_map` (devices.md §5.3), unit id 1.
+map of :mod:`simulators.bollard.register_map` (devices.md §5.3), unit id 1.
 
 pymodbus 3.16 serves a ``SimDevice`` with four separate tables (coils, discrete inputs, holding, input
 registers) and calls our async ``action`` before each access: a read refreshes the table from the model
@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from drivers.sim.bollard import BollardSite
-from drivers.sim.bollard_codes import Logic, SiteSettings
-from drivers.sim.bollard_map import INPUT_COUNT, BollardMap, MapError
-from drivers.sim.modbus_tcp import ModbusTcpSim
+from simulators.bollard.codes import Logic, SiteSettings
+from simulators.bollard.register_map import INPUT_COUNT, BollardMap, MapError
+from simulators.bollard.site import BollardSite
+from simulators.modbus.tcp_server import ModbusTcpSim
 
 UNIT = 1
 _COIL_FUNCTIONS = (1, 5, 15)

@@ -1,6 +1,6 @@
 """A set of Modbus RTU slave units on one end of a serial line, served from a tty file descriptor: a
 real serial port, or the master side of a pseudo-terminal whose other side a client opens like any
-serial port (:class:`Pty`). Real frames on a real tty; the frame codec is :mod:`drivers.sim.rtu_frame`.
+serial port (:class:`Pty`). Real frames on a real tty; the frame codec is :mod:`simulators.modbus.rtu_frame`.
 
 A unit answers only requests addressed to it (FC03/FC04 reads and FC06/FC16 writes of holding
 registers, through its :class:`RegisterMap`; other functions are an illegal function). A unit id
@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from drivers.sim.rtu_frame import (
+from simulators.modbus.rtu_frame import (
     ILLEGAL_FUNCTION,
     MIN_FRAME,
     READ_HOLDING,

@@ -1,5 +1,5 @@
 """A DALI bus with control gear on it, with no I/O: forward frames in, backward frames out. Each
-:class:`SimGear` is a :class:`~drivers.sim.luminaire.Luminaire` behind the IEC 62386-102/207 commands
+:class:`SimGear` is a :class:`~simulators.luminaire.model.Luminaire` behind the IEC 62386-102/207 commands
 a gateway uses and the D4i memory banks 202, 205 and 206 (DiiA Parts 252, 253). Frames are decoded by
 python-dali (``Command.from_frame``), the gear's answers to them computed here.
 
@@ -31,7 +31,7 @@ from dali.command import Command
 from dali.frame import ForwardFrame
 from dali.gear import general, led
 
-from drivers.sim.luminaire import BALLAST_FAILURE, LAMP_FAILURE, Fault, Luminaire
+from simulators.luminaire.model import BALLAST_FAILURE, LAMP_FAILURE, Fault, Luminaire
 
 MASK = 0xFF
 LATCH_LOCATION = 0x02

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.sim.traffic_plan import Cycle, Intersection, Phase
+from simulators.traffic.plan import Cycle, Intersection, Phase
 
 
 class PriorityType(enum.IntEnum):

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from drivers.sim.bollard_codes import (
+from simulators.bollard.codes import (
     BollardInputs,
     BollardReading,
     Command,
@@ -50,7 +50,7 @@ from drivers.sim.bollard_codes import (
     SiteSettings,
     SiteState,
 )
-from drivers.sim.bollard_drive import Arrival, Drive, Motion
+from simulators.bollard.drive import Arrival, Drive, Motion
 
 _EPS = 1e-9
 

@@ -42,9 +42,9 @@ from asyncua.ua.status_codes import StatusCodes
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from drivers.sim.traffic_controller import TrafficController
-from drivers.sim.traffic_priority import PriorityType
-from drivers.sim.traffic_status import CommandRefused, FunctionalPosition, Refusal, Snapshot
+from simulators.traffic.controller import TrafficController
+from simulators.traffic.priority import PriorityType
+from simulators.traffic.status import CommandRefused, FunctionalPosition, Refusal, Snapshot
 
 NAMESPACE = "urn:streetgate:sim-tlc"
 APPLICATION_URI = "urn:streetgate:sim-tlc:server"

@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from drivers.sim.bollard import BollardSite
-from drivers.sim.bollard_codes import BollardInputs, Command, LimitFault, Logic
+from simulators.bollard.codes import BollardInputs, Command, LimitFault, Logic
+from simulators.bollard.site import BollardSite
 
 DISCRETE_STRIDE = 16
 INPUT_COUNT = 13

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from drivers.sim.dali_gateway import DaliGateway, GatewayError
-from drivers.sim.luminaire import Fault, Luminaire
-from drivers.sim.modbus_tcp import ModbusTcpSim
+from simulators.luminaire.gateway import DaliGateway, GatewayError
+from simulators.luminaire.model import Fault, Luminaire
+from simulators.modbus.tcp_server import ModbusTcpSim
 
 UNIT = 1
 NOMINAL_W = (60.0, 70.0, 80.0, 90.0, 100.0, 120.0)

@@ -14,7 +14,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-from drivers.sim.bollard_codes import SiteSettings
+from simulators.bollard.codes import SiteSettings
 
 AMBIENT_C = 20.0
 _PUMP_HEAT_C = 40.0  # oil temperature rise above ambient with the pump running for ever

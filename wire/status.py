@@ -6,7 +6,7 @@ import enum
 import json
 from dataclasses import dataclass
 
-from edge_agent.wire.errors import PayloadError
+from wire.errors import PayloadError
 
 
 class LinkState(enum.StrEnum):

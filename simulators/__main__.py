@@ -1,14 +1,14 @@
 """Run a simulator until SIGINT or SIGTERM:
 
-python -m drivers.sim luminaires --host 127.0.0.1 --port 5020 --count 50 [--delay-ms 0]
+python -m simulators luminaires --host 127.0.0.1 --port 5020 --count 50 [--delay-ms 0]
                                  [--channel 0] [--seed 0]
-python -m drivers.sim luminaires --serial pty|/dev/ttyUSB0 --units 1-20 --count 4 [--baudrate 19200]
+python -m simulators luminaires --serial pty|/dev/ttyUSB0 --units 1-20 --count 4 [--baudrate 19200]
                                  [--parity N] [--stopbits 1] [--silent 7,9] [--turnaround-ms 1]
-python -m drivers.sim bollards --host 127.0.0.1 --port 5021 --count 1 [--logic automatic]
+python -m simulators bollards --host 127.0.0.1 --port 5021 --count 1 [--logic automatic]
                                [--power-fail down] [--max-inversions 3] [--rise-s 4] [--lower-s 3]
-python -m drivers.sim dali-serial --count 4 [--device /dev/ttyS1] [--query-ms 50] [--command-ms 35]
+python -m simulators dali-serial --count 4 [--device /dev/ttyS1] [--query-ms 50] [--command-ms 35]
                                   [--seed 0]
-python -m drivers.sim traffic --port 4840 [--intersection 1] [--plan 1] [--security none|sign|both|...]
+python -m simulators traffic --port 4840 [--intersection 1] [--plan 1] [--security none|sign|both|...]
                               [--certificate C --private-key K] [--trust CLIENT_CERT ...] [--seed 0]
 """
 
@@ -21,12 +21,12 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from drivers.sim.bollard_codes import Logic, PowerFail, SiteSettings
-from drivers.sim.bollard_server import UNIT as BOLLARD_UNIT
-from drivers.sim.bollard_server import BollardSiteServer
-from drivers.sim.dali_gateway import MAX_LUMINAIRES
-from drivers.sim.luminaire_bank import UNIT, LuminaireBankServer
-from drivers.sim.traffic_cli import add_traffic_parser
+from simulators.bollard.codes import Logic, PowerFail, SiteSettings
+from simulators.bollard.server import UNIT as BOLLARD_UNIT
+from simulators.bollard.server import BollardSiteServer
+from simulators.luminaire.bank import UNIT, LuminaireBankServer
+from simulators.luminaire.gateway import MAX_LUMINAIRES
+from simulators.traffic.cli import add_traffic_parser
 
 
 def _count(text: str) -> int:
@@ -74,7 +74,7 @@ def _inversions(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m drivers.sim", description="Field-device simulators.")
+    parser = argparse.ArgumentParser(prog="python -m simulators", description="Field-device simulators.")
     sims = parser.add_subparsers(dest="sim", required=True)
     lum = sims.add_parser(
         "luminaires", help="DALI-to-Modbus gateway(s) with a bank of luminaires: TCP, or RTU with --serial"
@@ -131,7 +131,7 @@ def _gear_count(text: str) -> int:
 
 
 async def _serve_dali_serial(args: argparse.Namespace) -> None:
-    from drivers.sim.dali_serial import DaliSerialSim
+    from simulators.dali.lunatone import DaliSerialSim
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -151,7 +151,7 @@ async def _serve_dali_serial(args: argparse.Namespace) -> None:
 
 
 async def _serve_luminaire_line(args: argparse.Namespace) -> None:
-    from drivers.sim.luminaire_line import LuminaireLine
+    from simulators.luminaire.line import LuminaireLine
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

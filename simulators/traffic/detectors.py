@@ -11,7 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from drivers.sim.traffic_plan import DetectorSpec
+from simulators.traffic.plan import DetectorSpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from drivers.sim.traffic_detectors import Detector
-from drivers.sim.traffic_plan import (
+from simulators.traffic.detectors import Detector
+from simulators.traffic.plan import (
     Cycle,
     Intersection,
     Phase,
@@ -33,8 +33,8 @@ from drivers.sim.traffic_plan import (
     default_intersection,
     default_plans,
 )
-from drivers.sim.traffic_priority import PriorityDesk, PriorityRequest, PriorityState, PriorityType
-from drivers.sim.traffic_status import (
+from simulators.traffic.priority import PriorityDesk, PriorityRequest, PriorityState, PriorityType
+from simulators.traffic.status import (
     ALARMS,
     CommandRefused,
     ControlMode,

@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.sim.dali_curve import arc_to_percent, percent_to_arc
+from simulators.luminaire.curve import arc_to_percent, percent_to_arc
 
 STANDBY_W = 0.5
 AMBIENT_C = 20.0

@@ -1,4 +1,4 @@
-"""``python -m drivers.sim traffic``: sim-tlc, the traffic-light controller, as an OPC-UA server.
+"""``python -m simulators traffic``: sim-tlc, the traffic-light controller, as an OPC-UA server.
 
 asyncua is imported when this simulator starts, not when the command line is parsed, so the other
 simulators never load it.
@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-Mode = Literal["Sign", "SignAndEncrypt"]  # as drivers.sim.opcua_server.Mode (not imported: no asyncua here)
+Mode = Literal["Sign", "SignAndEncrypt"]  # as simulators.traffic.server.Mode (not imported: no asyncua here)
 
 MODES: dict[str, tuple[Mode, ...]] = {
     "sign": ("Sign",),
@@ -44,8 +44,8 @@ def add_traffic_parser(sims: Any) -> None:
 
 
 async def serve_traffic(args: argparse.Namespace) -> None:
-    from drivers.sim.opcua_server import APPLICATION_URI, NAMESPACE, ServerSecurity, TrafficControllerServer
-    from drivers.sim.traffic_controller import TrafficController
+    from simulators.traffic.controller import TrafficController
+    from simulators.traffic.server import APPLICATION_URI, NAMESPACE, ServerSecurity, TrafficControllerServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -58,7 +58,7 @@ async def serve_traffic(args: argparse.Namespace) -> None:
         if (cert is None) != (key is None):
             raise RuntimeError("--certificate and --private-key go together")
         if cert is None:
-            from drivers.sim.certs import self_signed
+            from simulators.certs import self_signed
 
             cert, key = self_signed(Path(tempfile.mkdtemp(prefix="sim-tlc-")), "sim-tlc", APPLICATION_URI)
         trusted = tuple(args.trust) if args.trust else None

@@ -1,0 +1,1 @@
+"""A traffic-light controller as an OPC-UA server (devices.md §2, §5.2)."""
