@@ -1,0 +1,1 @@
+"""What each host installs (pyproject extras)."""
