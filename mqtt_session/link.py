@@ -28,7 +28,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_session.backoff import Backoff
 from mqtt_session.loop_bridge import LoopBridge
 from mqtt_session.messages import Message, NotConnected, Will
-from mqtt_session.router import Handler, Router
+from mqtt_session.router import Handler, Route, Router
 from mqtt_session.security import Credentials, TlsSettings, apply_credentials, apply_tls
 from mqtt_session.tracking import PublishTracker
 
@@ -169,9 +169,9 @@ class MqttLink:
     def route(self, filter: str, handler: Handler, qos: int = 1) -> None:
         """Hand messages matching ``filter`` to ``handler`` (on the loop; it must not block). Subscribed
         now if connected, and on every connect."""
-        self.router.add(filter, handler, qos)
+        route = self.router.add(filter, handler, qos)
         if self.connected.is_set():
-            self._subscribe(filter, qos)
+            self._subscribe(route)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
         """Hand the message to paho and return its message id, without waiting for the broker."""
@@ -209,10 +209,13 @@ class MqttLink:
             raise NotConnected(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
         return info
 
-    def _subscribe(self, filter: str, qos: int) -> None:
-        _, mid = self._client.subscribe(filter, qos=qos)
+    def _subscribe(self, route: Route) -> None:
+        props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
+        props.SubscriptionIdentifier = route.identifier
+        sub = route.subscription
+        _, mid = self._client.subscribe(sub.filter, qos=sub.qos, properties=props)
         if mid is not None:
-            self.router.subscribing(mid, filter)
+            self.router.subscribing(mid, sub.filter)
 
     def _connect_blocking(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -253,8 +256,8 @@ class MqttLink:
         self.last_error = None
         self.session_resumed = bool(flags.session_present)
         self.router.forget_pending()
-        for sub in self.router.subscriptions:
-            self._subscribe(sub.filter, sub.qos)
+        for route in self.router.routes:
+            self._subscribe(route)
         self.disconnected.clear()
         self.connected.set()
         resumed = " (session resumed)" if self.session_resumed else ""
@@ -280,7 +283,10 @@ class MqttLink:
             log.warning("lost broker %s:%d (%s); reconnecting", self.host, self.port, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        message = Message(msg.topic, bytes(msg.payload), msg.qos, msg.mid, self.generation, bool(msg.retain))
+        ids = getattr(msg.properties, "SubscriptionIdentifier", None) or ()
+        message = Message(
+            msg.topic, bytes(msg.payload), msg.qos, msg.mid, self.generation, bool(msg.retain), tuple(ids)
+        )
         if not self.router.dispatch(message) and self._manual_ack:
             self.ack(message)  # dropped: do not let it hold one of the broker's in-flight slots
 

@@ -32,7 +32,8 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A received message. ``generation`` is the connection it arrived on (see ``MqttLink.ack``)."""
+    """A received message. ``generation`` is the connection it arrived on (see ``MqttLink.ack``);
+    ``subscription_ids`` the MQTT 5 identifiers of the subscriptions it came by."""
 
     topic: str
     payload: bytes
@@ -40,6 +41,7 @@ class Message:
     mid: int
     generation: int
     retain: bool
+    subscription_ids: tuple[int, ...] = ()
 
 
 class NotConnected(ConnectionError):

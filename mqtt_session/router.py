@@ -1,9 +1,13 @@
 """Routing of received messages to handlers, one handler per topic filter (aiomqtt's shape).
 
-A message goes to every route whose filter matches its topic, in the order the routes were added
-(overlapping filters are best avoided: Mosquitto then sends one copy per matching subscription). A
-message no route matches is counted in ``unrouted`` and logged (WARNING the first time, DEBUG after):
-it comes from a subscription a persistent session kept from an earlier run. A handler that raises is
+Each route's subscription carries an MQTT 5 subscription identifier derived from its filter (stable
+across runs), and the broker tags each message with the identifiers of the subscriptions it came by. A
+message goes to the routes so tagged whose filter matches its topic: with overlapping filters Mosquitto
+sends one copy per subscription, and each route still sees each message once. A message without tags
+(a broker that does not send them) goes to every route whose filter matches.
+
+A message no route takes is counted in ``unrouted`` and logged (WARNING the first time, DEBUG after):
+it came by a subscription a persistent session kept from an earlier run. A handler that raises is
 counted in ``handler_errors`` and logged (ERROR the first time per route, DEBUG after); the other routes
 and the session carry on.
 
@@ -13,6 +17,7 @@ Handlers run on the event loop, inside paho's read callback: they must not block
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +27,7 @@ from mqtt_session.topic_filter import TopicFilter
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Message], None]
+MAX_SUBSCRIPTION_ID = 268_435_455  # MQTT 5, 3.8.2.1.2: a variable byte integer of at most 4 bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,7 @@ class Route:
     subscription: Subscription
     topic_filter: TopicFilter
     handler: Handler
+    identifier: int  # the subscription identifier
 
 
 class Router:
@@ -45,13 +52,17 @@ class Router:
             raise ValueError(f"topic filter {filter!r} has a route already")
         if qos not in (0, 1, 2):
             raise ValueError(f"topic filter {filter!r}: QoS {qos} is not 0, 1 or 2")
-        route = Route(Subscription(filter, qos), TopicFilter.parse(filter), handler)
+        identifier = zlib.crc32(filter.encode()) % MAX_SUBSCRIPTION_ID + 1
+        taken = {r.identifier for r in self._routes.values()}
+        while identifier in taken:  # two filters with one checksum: rare, and only this run differs
+            identifier = identifier % MAX_SUBSCRIPTION_ID + 1
+        route = Route(Subscription(filter, qos), TopicFilter.parse(filter), handler, identifier)
         self._routes[filter] = route
         return route
 
     @property
-    def subscriptions(self) -> list[Subscription]:
-        return [r.subscription for r in self._routes.values()]
+    def routes(self) -> list[Route]:
+        return list(self._routes.values())
 
     def subscribing(self, mid: int, filter: str) -> None:
         self._subscribing[mid] = filter
@@ -69,8 +80,9 @@ class Router:
     def dispatch(self, message: Message) -> int:
         """Hand ``message`` to each matching route; returns how many routes took it."""
         taken = 0
+        tags = message.subscription_ids
         for filter, route in self._routes.items():
-            if not route.topic_filter.matches(message.topic):
+            if (tags and route.identifier not in tags) or not route.topic_filter.matches(message.topic):
                 continue
             taken += 1
             try:
