@@ -12,6 +12,8 @@ from mqtt_session import TopicFilter
     [
         ("a/b/c", "a/b/c", True),
         ("a/b/c", "a/b", False),
+        ("a/b", "a/b/c", False),
+        ("a/+", "a/b/c", False),
         ("a/+/c", "a/x/c", True),
         ("a/+/c", "a/x/y/c", False),
         ("a/+", "a/", True),  # an empty level is a level
