@@ -14,7 +14,7 @@ import asyncio
 import logging
 import signal
 
-from mqtt_session.link import Message, MqttLink, NotConnected, Subscription
+from mqtt_session import Message, MqttLink, NotConnected
 from wire import topics
 from wire.confirm import Confirmation, encode_confirmation
 from wire.telemetry import peek_key
@@ -38,13 +38,8 @@ async def serve(host: str, port: int, site: str, gateway: str) -> None:
             return  # the agent re-sends it after its confirm timeout
         confirmed += 1
 
-    link = MqttLink(
-        client_id="bench-confirm-peer",
-        host=host,
-        port=port,
-        on_message=on_message,
-        subscriptions=[Subscription(topics.topic(site, gateway, topics.TopicKind.TELEMETRY))],
-    )
+    link = MqttLink(client_id="bench-confirm-peer", host=host, port=port)
+    link.route(topics.topic(site, gateway, topics.TopicKind.TELEMETRY), on_message)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

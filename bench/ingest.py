@@ -23,7 +23,7 @@ from pathlib import Path
 
 from demo.broker import Broker
 from demo.stack import BIN, Proc
-from mqtt_session.link import Message, MqttLink, Subscription
+from mqtt_session import Message, MqttLink
 from wire import topics
 from wire.confirm import decode_confirmation
 from wire.points import Reading
@@ -75,20 +75,9 @@ async def raw_broker(broker: Broker, payloads: list[bytes], size: int, window: i
         if count == len(payloads):
             got.set()
 
-    sub = MqttLink(
-        client_id="bench-sub",
-        host=broker.host,
-        port=broker.port,
-        on_message=on_msg,
-        subscriptions=[Subscription("bench/raw")],
-    )
-    pub = MqttLink(
-        client_id="bench-pub",
-        host=broker.host,
-        port=broker.port,
-        on_message=lambda m: None,
-        receive_maximum=window,
-    )
+    sub = MqttLink(client_id="bench-sub", host=broker.host, port=broker.port)
+    sub.route("bench/raw", on_msg)
+    pub = MqttLink(client_id="bench-pub", host=broker.host, port=broker.port, receive_maximum=window)
     tasks = [asyncio.create_task(sub.run()), asyncio.create_task(pub.run())]
     await sub.connected.wait()
     await pub.connected.wait()
@@ -118,13 +107,8 @@ async def collector_rate(broker: Broker, payloads: list[bytes], size: int, windo
         confirmed.update(decode_confirmation(msg.payload).stored)
         progress.set()
 
-    link = MqttLink(
-        client_id="bench-gw",
-        host=broker.host,
-        port=broker.port,
-        on_message=on_confirm,
-        subscriptions=[Subscription(topics.topic(SITE, GW, topics.TopicKind.CONFIRM))],
-    )
+    link = MqttLink(client_id="bench-gw", host=broker.host, port=broker.port)
+    link.route(topics.topic(SITE, GW, topics.TopicKind.CONFIRM), on_confirm)
     task = asyncio.create_task(link.run())
     await link.connected.wait()
     telemetry = topics.topic(SITE, GW, topics.TopicKind.TELEMETRY)

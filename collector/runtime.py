@@ -21,7 +21,7 @@ from collector.ingest.writer import Writer
 from collector.sinks import open_sink
 from collector.sinks.base import Sink
 from collector.status import CollectorStatus, package_version
-from mqtt_session.link import Backoff, NotConnected
+from mqtt_session import Backoff, NotConnected
 from wire.status import LinkState
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import metadata
 
-from mqtt_session.link import Will
+from mqtt_session import Will
 from wire.status import GatewayStatus, LinkState, encode_status
 from wire.topics import ROOT
 

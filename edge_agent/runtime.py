@@ -29,7 +29,7 @@ from edge_agent.poll.backoff import PollBackoff, Reachability
 from edge_agent.poll.poller import DevicePoller, offsets
 from edge_agent.poll.report import ReportFilter
 from edge_agent.uplink.publisher import Publisher
-from mqtt_session.link import Backoff, MqttLink, Subscription, Will
+from mqtt_session import Backoff, MqttLink, Will
 from wire import topics
 from wire.status import GatewayStatus, LinkState, encode_status
 
@@ -140,8 +140,8 @@ class Agent:
             port=cfg.broker.port,
             keepalive=cfg.broker.keepalive_s,
             will=Will(status_topic, encode_status(GatewayStatus(LinkState.OFFLINE, None, VERSION))),
-            subscriptions=[Subscription(confirm_topic, qos=1)],
-            on_message=lambda m: None,  # replaced by the publisher's handler below
+            clean_start=cfg.broker.session_expiry_s == 0,  # commands sent while away wait for the agent
+            session_expiry=cfg.broker.session_expiry_s,
             on_connected=on_connected,
             backoff=Backoff(cfg.broker.reconnect_initial_s, cfg.broker.reconnect_cap_s),
         )
@@ -152,7 +152,7 @@ class Agent:
             config=cfg.uplink,
             clock=clock,
         )
-        link.on_message = publisher.on_confirm_message
+        link.route(confirm_topic, publisher.on_confirm_message, qos=1)
         drivers: list[Driver] = []
         pollers: list[DevicePoller] = []
         buses: list[BusScheduler] = []

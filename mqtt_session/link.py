@@ -1,24 +1,22 @@
-"""paho-mqtt driven by the asyncio loop (no paho thread): connect, reconnect, publish, manual ack.
+"""The session: one MQTT 5 connection that stays up, with its routes and its waiting publishes.
 
-paho's socket callbacks register the socket with the event loop, so every paho callback (connect,
-message, disconnect) runs on the loop thread. The blocking TCP connect runs in an executor. Reconnects
-use capped, jittered backoff so a fleet does not hammer a broker that just came back.
+``await run()`` in a task (again after :meth:`close`, to resume); :meth:`route` topic filters to
+handlers before or after connecting (every route is subscribed on every connect); :meth:`publish` on
+the hot path (returns at once), :meth:`publish_confirmed` to wait for the broker's PUBACK.
 
-Messages received with ``manual_ack`` carry the connection generation they arrived on: acknowledging
-after a reconnect would acknowledge a different message that reuses the id, so :meth:`MqttLink.ack`
-ignores stale ones (the broker redelivers them).
+A persistent session (``clean_start=False``, ``session_expiry`` > 0 seconds) makes the broker keep the
+subscriptions, and queue the QoS-1 messages that match them, while the link is away; they come after
+the next connect. Messages received with ``manual_ack`` carry the connection generation they arrived
+on: acknowledging after a reconnect would acknowledge a different message that reuses the id, so
+:meth:`ack` ignores stale ones (the broker redelivers them).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-import socket
-import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -27,60 +25,23 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from mqtt_session.backoff import Backoff
+from mqtt_session.loop_bridge import LoopBridge
+from mqtt_session.messages import Message, NotConnected, Will
+from mqtt_session.router import Handler, Route, Router
+from mqtt_session.security import Credentials, TlsSettings, apply_credentials, apply_tls
+from mqtt_session.tracking import PublishTracker
+
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delay before reconnect attempt ``n`` (1-based): exponential, capped, with 'equal jitter'."""
-
-    initial: float = 0.2
-    cap: float = 1.5
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        ceiling = min(self.cap, self.initial * (2 ** max(0, attempt - 1)))
-        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
-
-
-@dataclass(frozen=True, slots=True)
-class Will:
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    filter: str
-    qos: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    topic: str
-    payload: bytes
-    qos: int
-    mid: int
-    generation: int
-    retain: bool
-
-
-class NotConnected(ConnectionError):
-    pass
-
-
 class MqttLink:
-    """One MQTT connection that stays up: ``await run()`` in a task, then publish and receive."""
-
     def __init__(
         self,
         *,
         client_id: str,
         host: str,
         port: int,
-        on_message: Callable[[Message], None],
-        subscriptions: Sequence[Subscription] = (),
         keepalive: int = 30,
         will: Will | None = None,
         clean_start: bool = True,
@@ -90,57 +51,65 @@ class MqttLink:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         on_connected: Callable[[], None] | None = None,
-        username: str | None = None,
-        password: str | None = None,
+        tls: TlsSettings | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.host, self.port = host, port
-        self.on_message = on_message  # replaceable after construction
-        self._subscriptions = list(subscriptions)
+        self.router = Router()
         self._keepalive = keepalive
         self._clean_start = clean_start
         self._session_expiry = session_expiry
         self._receive_maximum = receive_maximum
+        self._manual_ack = manual_ack
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._on_connected_cb = on_connected
+        self._tls = tls
+        self._tls_applied = False
+        self._tracker = PublishTracker()
         self.generation = 0
         self.connected = asyncio.Event()
         self.disconnected = asyncio.Event()  # the mirror of ``connected``, for waiters on a loss
         self.disconnected.set()
         self._lost = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        self._misc_task: asyncio.Task[None] | None = None
         self._closing = False
         self.connects = 0
+        self.session_resumed = False  # the broker had kept this client's session (last connect)
         self.last_error: str | None = None
         c = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=manual_ack,
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack
         )
         c.max_inflight_messages_set(receive_maximum)
         c.max_queued_messages_set(0)
-        if username is not None:
-            c.username_pw_set(username, password)
+        if credentials is not None:
+            apply_credentials(c, credentials)
         if will is not None:
             c.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
-        c.on_socket_open = self._on_socket_open
-        c.on_socket_close = self._on_socket_close
-        c.on_socket_register_write = self._on_socket_register_write
-        c.on_socket_unregister_write = self._on_socket_unregister_write
+        c.on_publish = lambda _c, _u, mid, reason, _p: self._tracker.settle(mid, reason)
+        c.on_subscribe = lambda _c, _u, mid, reasons, _p: self.router.subscribed(
+            mid, [str(r) for r in reasons if r.is_failure]
+        )
+        self._bridge = LoopBridge(c)
         self._client = c
+
+    @property
+    def awaiting_puback(self) -> int:
+        """Publishes waiting in :meth:`publish_confirmed` (none after a disconnect)."""
+        return len(self._tracker)
 
     # ---- lifecycle -------------------------------------------------------------------------------
     async def run(self) -> None:
         """Connect and stay connected until cancelled or :meth:`close` is called."""
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._bridge.attach()
+        self._closing = False
         try:
+            if self._tls is not None and not self._tls_applied:
+                tls = self._tls
+                await self._bridge.run_blocking(lambda: apply_tls(self._client, tls))
+                self._tls_applied = True
             await self._stay_connected()
         finally:
             self._release()
@@ -150,12 +119,12 @@ class MqttLink:
         while not self._closing:
             self._lost.clear()
             try:
-                await asyncio.wait_for(self._loop_run(self._connect_blocking), timeout=10)
+                await asyncio.wait_for(self._bridge.run_blocking(self._connect_blocking), timeout=10)
                 # CONNACK (or the socket closing) ends this wait.
                 await asyncio.wait_for(self._wait_connack(), timeout=max(5, self._keepalive))
             except (OSError, TimeoutError, mqtt.WebsocketConnectionError) as exc:
                 self._note_failure(f"connect to {self.host}:{self.port} failed: {exc}", attempt)
-                self._drop_socket()
+                self._bridge.drop_socket()
             else:
                 if self.connected.is_set():
                     attempt = 0
@@ -167,26 +136,19 @@ class MqttLink:
             attempt += 1
             await asyncio.sleep(self._backoff.delay(attempt, self._rng))
 
-    def _loop_run(self, fn: Callable[[], None]) -> asyncio.Future[None]:
-        assert self._loop is not None
-        return self._loop.run_in_executor(None, fn)
-
     def _release(self) -> None:
         """Stopped (cancelled or closed): say goodbye if we can and let go of the socket."""
         self._closing = True
         if self.connected.is_set():
-            with contextlib.suppress(Exception):
+            try:
                 self._client.disconnect()
                 self._client.loop_write()
+            except Exception as exc:  # the socket is closed below all the same
+                log.debug("no clean disconnect from %s:%d: %s", self.host, self.port, exc)
         self.connected.clear()
         self.disconnected.set()
-        self._drop_socket()
-        sock = self._client.socket()
-        if sock is not None:
-            with contextlib.suppress(Exception):
-                sock.close()
-        if self._misc_task is not None:
-            self._misc_task.cancel()
+        self._tracker.fail_all("the link stopped")
+        self._bridge.release()
 
     async def close(self, final: tuple[str, bytes] | None = None) -> None:
         """Disconnect cleanly; ``final`` is a last retained (topic, payload) to publish first."""
@@ -194,32 +156,42 @@ class MqttLink:
         if self.connected.is_set():
             if final is not None:
                 info = self._client.publish(final[0], final[1], qos=1, retain=True)
-                for _ in range(50):
-                    if info.is_published():
-                        break
-                    await asyncio.sleep(0.02)
+                await _until(info.is_published, 1.0)
             self._client.disconnect()
             # paho writes DISCONNECT from the loop's writer callback and only then closes the socket:
             # wait for that, or the broker never sees a clean disconnect and the socket leaks.
-            for _ in range(50):
-                if self._client.socket() is None:
-                    break
-                await asyncio.sleep(0.02)
+            await _until(lambda: self._client.socket() is None, 1.0)
         self._lost.set()
         await asyncio.sleep(0)
-        self._drop_socket()
-        sock = self._client.socket()
-        if sock is not None:  # DISCONNECT could not be written in time: do not leak the descriptor
-            sock.close()
+        self._bridge.release()  # DISCONNECT could not be written in time: do not leak the descriptor
 
     # ---- use -------------------------------------------------------------------------------------
+    def route(self, filter: str, handler: Handler, qos: int = 1) -> None:
+        """Hand messages matching ``filter`` to ``handler`` (on the loop; it must not block). Subscribed
+        now if connected, and on every connect."""
+        route = self.router.add(filter, handler, qos)
+        if self.connected.is_set():
+            self._subscribe(route)
+
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
-        if not self.connected.is_set():
-            raise NotConnected(f"not connected to {self.host}:{self.port}")
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_QUEUE_SIZE):
-            raise NotConnected(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
-        return int(info.mid)
+        """Hand the message to paho and return its message id, without waiting for the broker."""
+        return int(self._publish(topic, payload, qos, retain).mid)
+
+    async def publish_confirmed(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, puback_timeout_s: float = 10.0
+    ) -> None:
+        """Publish and wait for the broker's PUBACK (QoS 0: until written). Raises
+        :class:`NotConnected` (not connected, or lost before the PUBACK), :class:`PublishRefused` (a
+        failure reason code) or :class:`TimeoutError`."""
+        info = self._publish(topic, payload, qos, retain)
+        if info.is_published():
+            return
+        future = self._tracker.expect(info.mid, topic)
+        try:
+            async with asyncio.timeout(puback_timeout_s):
+                await future
+        finally:
+            self._tracker.forget(info.mid, future)
 
     def ack(self, message: Message) -> bool:
         """Acknowledge a manually acknowledged message; False if it came on an older connection."""
@@ -229,6 +201,22 @@ class MqttLink:
         return True
 
     # ---- internals -------------------------------------------------------------------------------
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> mqtt.MQTTMessageInfo:
+        if not self.connected.is_set():
+            raise NotConnected(f"not connected to {self.host}:{self.port}")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_QUEUE_SIZE):
+            raise NotConnected(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        return info
+
+    def _subscribe(self, route: Route) -> None:
+        props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
+        props.SubscriptionIdentifier = route.identifier
+        sub = route.subscription
+        _, mid = self._client.subscribe(sub.filter, qos=sub.qos, properties=props)
+        if mid is not None:
+            self.router.subscribing(mid, sub.filter)
+
     def _connect_blocking(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self._session_expiry
@@ -251,59 +239,6 @@ class MqttLink:
         # The first failure of an outage is a warning; the retries that follow are debug noise.
         (log.warning if attempt == 0 else log.debug)("%s (retrying)", text)
 
-    def _drop_socket(self) -> None:
-        with contextlib.suppress(Exception):
-            sock = self._client.socket()
-            if sock is not None and self._loop is not None:
-                self._loop.remove_reader(sock)
-                self._loop.remove_writer(sock)
-
-    def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
-        assert self._loop is not None
-        if threading.get_ident() == self._loop_thread:
-            fn(*args)
-        else:
-            self._loop.call_soon_threadsafe(fn, *args)
-
-    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._watch, sock)
-
-    def _watch(self, sock: socket.socket) -> None:
-        assert self._loop is not None
-        self._loop.add_reader(sock, self._client.loop_read)
-        if self._misc_task is None or self._misc_task.done():
-            self._misc_task = self._loop.create_task(self._misc_loop(), name="mqtt-misc")
-
-    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._unwatch, sock)
-
-    def _unwatch(self, sock: socket.socket) -> None:
-        assert self._loop is not None
-        with contextlib.suppress(Exception):
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
-
-    def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._add_writer, sock)
-
-    def _add_writer(self, sock: socket.socket) -> None:
-        assert self._loop is not None
-        with contextlib.suppress(Exception):
-            self._loop.add_writer(sock, self._client.loop_write)
-
-    def _on_socket_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._remove_writer, sock)
-
-    def _remove_writer(self, sock: socket.socket) -> None:
-        assert self._loop is not None
-        with contextlib.suppress(Exception):
-            self._loop.remove_writer(sock)
-
-    async def _misc_loop(self) -> None:
-        # Keepalive pings and ping timeouts (a silent partition) are detected here.
-        while self._client.loop_misc() == mqtt.MQTT_ERR_SUCCESS:  # noqa: ASYNC110 (paho polls)
-            await asyncio.sleep(1)
-
     def _on_connect(
         self,
         client: mqtt.Client,
@@ -319,11 +254,14 @@ class MqttLink:
         self.generation += 1
         self.connects += 1
         self.last_error = None
-        for sub in self._subscriptions:
-            client.subscribe(sub.filter, qos=sub.qos)
+        self.session_resumed = bool(flags.session_present)
+        self.router.forget_pending()
+        for route in self.router.routes:
+            self._subscribe(route)
         self.disconnected.clear()
         self.connected.set()
-        log.info("connected to broker %s:%d", self.host, self.port)
+        resumed = " (session resumed)" if self.session_resumed else ""
+        log.info("connected to broker %s:%d%s", self.host, self.port, resumed)
         if self._on_connected_cb is not None:
             self._on_connected_cb()
 
@@ -339,11 +277,22 @@ class MqttLink:
         self.connected.clear()
         self.disconnected.set()
         self._lost.set()
+        self._tracker.fail_all(f"connection lost ({reason})")
         if was and not self._closing:
             self.last_error = f"connection lost: {reason}"
             log.warning("lost broker %s:%d (%s); reconnecting", self.host, self.port, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.on_message(
-            Message(msg.topic, bytes(msg.payload), msg.qos, msg.mid, self.generation, bool(msg.retain))
+        ids = getattr(msg.properties, "SubscriptionIdentifier", None) or ()
+        message = Message(
+            msg.topic, bytes(msg.payload), msg.qos, msg.mid, self.generation, bool(msg.retain), tuple(ids)
         )
+        if not self.router.dispatch(message) and self._manual_ack:
+            self.ack(message)  # dropped: do not let it hold one of the broker's in-flight slots
+
+
+async def _until(condition: Callable[[], bool], seconds: float) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)

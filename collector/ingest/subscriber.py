@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from collector.config import BrokerConfig
 from collector.ingest.counters import IngestCounters
-from mqtt_session.link import Message, MqttLink, Subscription, Will
+from mqtt_session import Message, MqttLink, Will
 from wire.topics import TopicKind, subscription
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ class Subscriber:
             client_id=collector_id,
             host=broker.host,
             port=broker.port,
-            on_message=self._on_message,
-            subscriptions=[Subscription(self.filter, qos=1)],
             keepalive=broker.keepalive_s,
             will=will,
             clean_start=False,
@@ -56,6 +54,7 @@ class Subscriber:
             manual_ack=True,
             on_connected=on_connected,
         )
+        self.link.route(self.filter, self._on_message, qos=1)
 
     async def run(self) -> None:
         """Stay connected until :meth:`close`."""

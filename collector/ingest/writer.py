@@ -21,7 +21,7 @@ from collector.ingest.confirmations import ConfirmationSet
 from collector.ingest.counters import IngestCounters
 from collector.ingest.decode import Accepted, Rejected, decode_message
 from collector.sinks.base import Sink, WriteOutcome
-from mqtt_session.link import Backoff, Message, MqttLink, NotConnected
+from mqtt_session import Backoff, Message, MqttLink, NotConnected
 
 log = logging.getLogger(__name__)
 

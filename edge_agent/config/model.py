@@ -34,6 +34,13 @@ class BrokerConfig(_Model):
     reconnect_cap_s: float = Field(
         default=1.5, gt=0, le=600, description="upper bound of the jittered reconnect delay"
     )
+    session_expiry_s: int = Field(
+        default=3600,
+        ge=0,
+        le=7 * 86400,
+        description="the broker keeps the session (and queues QoS-1 commands) this long while the agent "
+        "is away; 0: a clean session on every connect",
+    )
 
 
 class BufferConfig(_Model):

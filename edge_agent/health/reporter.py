@@ -16,7 +16,7 @@ from edge_agent.clock import Clock
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.poll.report import ReportFilter
 from edge_agent.uplink.publisher import Publisher
-from mqtt_session.link import MqttLink
+from mqtt_session import MqttLink
 from wire.points import Reading
 
 AGENT_DEVICE = "_agent"

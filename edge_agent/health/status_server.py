@@ -24,7 +24,7 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.uplink.publisher import Publisher
-from mqtt_session.link import MqttLink
+from mqtt_session import MqttLink
 
 log = logging.getLogger(__name__)
 MAX_REQUEST = 4096

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from edge_agent.buffer.store import Buffer, SealedBatch
 from edge_agent.clock import Clock
 from edge_agent.config.model import UplinkConfig
-from mqtt_session.link import Message, MqttLink, NotConnected
+from mqtt_session import Message, MqttLink, NotConnected
 from wire.confirm import Confirmation, decode_confirmation
 from wire.errors import PayloadError
 
@@ -64,7 +64,7 @@ class Publisher:
         return len(self._in_flight)
 
     def on_confirm_message(self, msg: Message) -> None:
-        """Called by the MQTT link (on the loop) for each message on the confirm topic."""
+        """The link's route for the confirm topic (runs on the loop)."""
         try:
             conf = decode_confirmation(msg.payload)
         except PayloadError as exc:

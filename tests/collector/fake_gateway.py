@@ -6,7 +6,7 @@ import asyncio
 from types import TracebackType
 
 from collector.status import status_topic
-from mqtt_session.link import Message, MqttLink, Subscription
+from mqtt_session import Message, MqttLink
 from wire.confirm import Confirmation, decode_confirmation
 from wire.status import GatewayStatus, LinkState, decode_status
 from wire.topics import TopicKind, topic
@@ -18,16 +18,9 @@ class FakeGateway:
         self.confirmations: asyncio.Queue[Confirmation] = asyncio.Queue()
         self.statuses: asyncio.Queue[GatewayStatus] = asyncio.Queue()
         self._status_topic = status_topic(collector_id)
-        self.link = MqttLink(
-            client_id=f"fake-{gateway}",
-            host=host,
-            port=port,
-            on_message=self._on_message,
-            subscriptions=[
-                Subscription(topic(site, gateway, TopicKind.CONFIRM)),
-                Subscription(self._status_topic),
-            ],
-        )
+        self.link = MqttLink(client_id=f"fake-{gateway}", host=host, port=port)
+        self.link.route(topic(site, gateway, TopicKind.CONFIRM), self._on_confirmation)
+        self.link.route(self._status_topic, self._on_status)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> FakeGateway:
@@ -54,8 +47,8 @@ class FakeGateway:
             while (await self.statuses.get()).state is not LinkState.ONLINE:
                 pass
 
-    def _on_message(self, m: Message) -> None:
-        if m.topic == self._status_topic:
-            self.statuses.put_nowait(decode_status(m.payload))
-        else:
-            self.confirmations.put_nowait(decode_confirmation(m.payload))
+    def _on_status(self, m: Message) -> None:
+        self.statuses.put_nowait(decode_status(m.payload))
+
+    def _on_confirmation(self, m: Message) -> None:
+        self.confirmations.put_nowait(decode_confirmation(m.payload))

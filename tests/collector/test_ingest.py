@@ -12,7 +12,7 @@ import pytest
 from collector.config import CollectorConfig
 from collector.sinks import open_sink
 from collector.sinks.base import Sink, StoreCounts
-from mqtt_session.link import Backoff
+from mqtt_session import Backoff
 from tests.collector.fake_gateway import FakeGateway
 from tests.collector.harness import EPOCH, T0, batch_payload, make_config, readings, running
 from tests.collector.sink_wrappers import BlockingSink, FailingSink

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collector.config import BrokerConfig
 from collector.ingest.counters import IngestCounters
 from collector.ingest.subscriber import Subscriber
-from mqtt_session.link import Message
+from mqtt_session import Message
 
 
 async def test_full_queue_refuses_and_counts() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from demo.stack import Stack
-from mqtt_session.link import Message, MqttLink, Subscription
+from mqtt_session import Message, MqttLink
 from wire import topics
 from wire.status import GatewayStatus, LinkState, decode_status
 
@@ -50,13 +50,8 @@ async def watching(
         flags.append(msg.retain)
         queue.put_nowait(decode_status(msg.payload))
 
-    watcher = MqttLink(
-        client_id=client_id,
-        host=stack.broker.host,
-        port=stack.broker.port,
-        on_message=on_message,
-        subscriptions=[Subscription(topics.topic(stack.site, stack.gateway, topics.TopicKind.STATUS))],
-    )
+    watcher = MqttLink(client_id=client_id, host=stack.broker.host, port=stack.broker.port)
+    watcher.route(topics.topic(stack.site, stack.gateway, topics.TopicKind.STATUS), on_message)
     task = asyncio.create_task(watcher.run())
     try:
         yield queue, flags

@@ -32,7 +32,7 @@ from edge_agent.clock import Clock, SystemClock
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.uplink.publisher import Publisher
-from mqtt_session.link import MqttLink
+from mqtt_session import MqttLink
 from wire.points import Reading
 
 BASE_MS = 1_767_225_600_000

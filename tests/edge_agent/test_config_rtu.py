@@ -19,7 +19,7 @@ from edge_agent.health.reporter import HealthReporter
 from edge_agent.poll.backoff import PollBackoff
 from edge_agent.runtime import Agent
 from edge_agent.uplink.publisher import Publisher
-from mqtt_session.link import MqttLink
+from mqtt_session import MqttLink
 
 BASE = """
 gateway: cab-1

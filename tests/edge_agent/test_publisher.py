@@ -14,7 +14,7 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import UplinkConfig
 from edge_agent.uplink.publisher import Publisher
-from mqtt_session.link import Message, MqttLink, Subscription
+from mqtt_session import Message, MqttLink
 from tests.fixtures.broker import Broker
 from wire import topics
 from wire.confirm import Confirmation, encode_confirmation
@@ -37,17 +37,13 @@ async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
 class FakeCollector:
     """Receives batches; confirms them only when told to (``confirming``)."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, *, routed: bool = True) -> None:
         self.received: list[TelemetryBatch] = []
         self.confirming = True
         self.reject: set[int] = set()
-        self.link = MqttLink(
-            client_id="fake-collector",
-            host=broker.host,
-            port=broker.port,
-            subscriptions=[Subscription(TELEMETRY)],
-            on_message=self.on_message,
-        )
+        self.link = MqttLink(client_id="fake-collector", host=broker.host, port=broker.port)
+        if routed:  # else the test routes the telemetry itself
+            self.link.route(TELEMETRY, self.on_message)
 
     def on_message(self, msg: Message) -> None:
         batch = decode_batch(msg.payload)
@@ -72,13 +68,7 @@ async def running(*coros: Callable[[], Coroutine[Any, Any, None]]) -> AsyncItera
 
 
 def make_agent_side(broker: Broker, buf: Buffer, **cfg: float) -> tuple[MqttLink, Publisher]:
-    link = MqttLink(
-        client_id="gw-1",
-        host=broker.host,
-        port=broker.port,
-        subscriptions=[Subscription(CONFIRM)],
-        on_message=lambda m: None,
-    )
+    link = MqttLink(client_id="gw-1", host=broker.host, port=broker.port)
     settings: dict[str, float] = {
         "batch_max_readings": 100,
         "batch_linger_s": 0.05,
@@ -87,7 +77,7 @@ def make_agent_side(broker: Broker, buf: Buffer, **cfg: float) -> tuple[MqttLink
     }
     config = UplinkConfig.model_validate({**settings, **cfg})
     pub = Publisher(buffer=buf, link=link, topic=TELEMETRY, config=config, clock=SystemClock())
-    link.on_message = pub.on_confirm_message
+    link.route(CONFIRM, pub.on_confirm_message)
     return link, pub
 
 
@@ -170,8 +160,7 @@ async def test_broker_restart_resumes_within_two_seconds(broker: Broker, buf: Bu
 
 async def test_live_first_after_an_outage(broker: Broker, buf: Buffer) -> None:
     """100,000 readings of backlog, a slow collector: fresh readings are stored within 5 s all the same."""
-    collector = FakeCollector(broker)
-    collector.confirming = False
+    collector = FakeCollector(broker, routed=False)
     loop = asyncio.get_running_loop()
 
     def slow_confirm(msg: Message) -> None:  # each confirmation takes 0.5 s (a busy store)
@@ -180,7 +169,7 @@ async def test_live_first_after_an_outage(broker: Broker, buf: Buffer) -> None:
         conf = encode_confirmation(Confirmation(batch.key.epoch, (batch.key.seq,)))
         loop.call_later(0.5, lambda: collector.link.publish(CONFIRM, conf))
 
-    collector.link.on_message = slow_confirm
+    collector.link.route(TELEMETRY, slow_confirm)
     base = 1_767_225_600_000
     for chunk in range(100):  # the backlog, committed while the uplink was down
         await buf.append(
