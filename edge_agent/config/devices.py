@@ -15,6 +15,7 @@ from typing import TypeVar
 from drivers.dali.config import DaliDevice, DaliDeviceSpec, expand
 from drivers.device import DeviceSpec
 from drivers.modbus.config import ModbusDevice, Order, PointError, resolve_points
+from drivers.modbus.plan import plan_reads
 from drivers.opcua import resolve as opcua
 from drivers.opcua.config import OpcUaDevice, OpcUaSecurity, ReadMode
 from edge_agent.config.model import (
@@ -66,6 +67,10 @@ def modbus_devices(
             raise ConfigError(
                 [f"{where} ({name}).points[{index}].{exc.field}{origin}: {exc.reason}"]
             ) from None
+        try:  # what the driver plans when it is built: `run` must not refuse what check-config passed
+            plan_reads(resolved, bus.max_registers, bus.max_gap)
+        except ValueError as exc:
+            raise ConfigError([f"{where} ({name}).points: {exc} (the bus's max_registers)"]) from None
         devices.append(ModbusDevice(name, spec.unit, spec.poll_interval_s, resolved, spec.timeout_s))
     return devices
 
