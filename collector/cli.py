@@ -20,7 +20,6 @@ from collector.config import CollectorConfig, load_config
 from collector.errors import CollectorError, ConfigError, StoreError
 from collector.query import OutputFormat, format_quarantine, format_readings, format_ts, parse_instant
 from collector.sinks.base import QuarantinedPayload, StoredReading
-from collector.sinks.url import Engine
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -83,9 +82,6 @@ def check_config(file: Annotated[Path, typer.Argument(help="Collector config fil
     typer.echo(f"  broker        {b.host}:{b.port} (session kept {b.session_expiry_s} s)")
     typer.echo(f"  subscription  {subscription(TopicKind.TELEMETRY, cfg.subscription.site, b.share_group)}")
     typer.echo(f"  store         {cfg.store.url}")
-    if cfg.store.store_url.engine is not Engine.SQLITE:
-        engine = cfg.store.store_url.engine.value
-        typer.echo(f"  note          the {engine} sink is not built yet: `collector run` refuses it")
     typer.echo(
         f"  ingest        {cfg.ingest.max_messages_per_commit} messages per commit, "
         f"payloads up to {cfg.ingest.max_payload_bytes} bytes"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,8 +20,10 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+import configfile.loader
 from collector.errors import ConfigError
 from collector.sinks.url import StoreUrl
+from configfile.loader import YamlError
 from wire.topics import check_name
 
 MIB = 1024 * 1024
@@ -66,7 +67,7 @@ class StoreConfig(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str, info: ValidationInfo) -> str:
-        url = StoreUrl.parse(v)
+        url = StoreUrl.parse(v).check_built()  # what `collector run` would refuse, check-config refuses
         base = (info.context or {}).get("base_dir")
         return url.resolved(base).url if isinstance(base, Path) else url.url
 
@@ -121,30 +122,12 @@ def load_config(path: Path | str) -> CollectorConfig:
         raise ConfigError(path, [_problem(e) for e in exc.errors()]) from exc
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key given twice instead of silently keeping the last one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _parse_yaml(path: Path, text: str) -> dict[str, Any]:
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(path, [(where, f"YAML: {exc.problem or exc}")]) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, [("", f"YAML: {exc}")]) from exc
+        raw = configfile.loader.parse(text, path)
+    except YamlError as exc:
+        where = f"line {exc.line}, column {exc.column}" if exc.line is not None else ""
+        raise ConfigError(path, [(where, exc.reason)]) from exc
     if raw is None:
         raise ConfigError(
             path, [("", "the file is empty: expected a mapping with at least 'broker: {host: …}'")]

@@ -12,17 +12,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.base import Driver
-from drivers.modbus.config import ModbusDevice
 from drivers.scheduler import BusScheduler
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock, SystemClock
-from edge_agent.config.load import ResolvedBus, ResolvedConfig, ResolvedDaliBus, ResolvedOpcUaBus
-from edge_agent.config.model import ModbusRtuBus, ModbusTcpBus
+from edge_agent.config.kinds import BUS_KINDS, BusKinds
+from edge_agent.config.resolved import Bus, ResolvedConfig
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.health.status_server import StatusServer
 from edge_agent.poll.backoff import PollBackoff, Reachability
@@ -37,45 +37,32 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-def build_driver(bus: ResolvedBus | ResolvedDaliBus | ResolvedOpcUaBus, scheduler: BusScheduler) -> Driver:
-    """The driver of one bus; every request it sends waits for its turn on ``scheduler``."""
-    if isinstance(bus, ResolvedDaliBus):
-        from drivers.dali.client import DaliSerialDriver
-
-        return DaliSerialDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
-    if isinstance(bus, ResolvedOpcUaBus):
-        from drivers.opcua.client import OpcUaDriver  # asyncua (~25 MB) only when a config has a server
-
-        return OpcUaDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
-    match bus.link:
-        case ModbusTcpBus():
-            from drivers.modbus.client import ModbusTcpDriver
-
-            return ModbusTcpDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
-        case ModbusRtuBus():
-            from drivers.modbus.client import ModbusRtuDriver
-
-            return ModbusRtuDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
+def build_driver(bus: Bus, scheduler: BusScheduler, kinds: BusKinds = BUS_KINDS) -> Driver:
+    """The driver of one bus, built by its kind's registry entry; every request it sends waits for its
+    turn on ``scheduler``."""
+    return kinds[bus.link.kind].driver(bus, scheduler)
 
 
 def build_pollers(
-    bus: ResolvedBus | ResolvedDaliBus | ResolvedOpcUaBus,
+    bus: Bus,
     driver: Driver,
     buffer: Buffer,
     clock: Clock,
     report: ReportFilter | None = None,
+    *,
+    kinds: BusKinds = BUS_KINDS,
 ) -> list[DevicePoller]:
     """One poller per device of the bus, their starts spread over the interval, backing off from a device
     while it does not answer; the devices behind one Modbus unit id (the luminaires of one gateway) back
     off together: it is one thing on the line that answers or not."""
-    devices = [*bus.devices]  # one list of either kind (mypy types a zip over a union of tuples as object)
+    devices = bus.devices
     starts = offsets([d.poll_interval_s for d in devices])
     policies = [
         PollBackoff.for_device(d.poll_interval_s, d.timeout_s or bus.link.timeout_s, bus.link.backoff_max_s)
         for d in devices
     ]
-    groups: dict[object, list[PollBackoff]] = {}
-    keys = [("unit", d.unit) if isinstance(d, ModbusDevice) else ("device", d.name) for d in devices]
+    groups: dict[Hashable, list[PollBackoff]] = {}
+    keys = [kinds[bus.link.kind].answers_as(d) for d in devices]
     for key, policy in zip(keys, policies, strict=True):
         groups.setdefault(key, []).append(policy)
     shared = {  # the most patient policy of a group
@@ -114,7 +101,14 @@ class Agent:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def build(cls, config: ResolvedConfig, clock: Clock | None = None, *, poll: bool = True) -> Agent:
+    async def build(
+        cls,
+        config: ResolvedConfig,
+        clock: Clock | None = None,
+        *,
+        poll: bool = True,
+        kinds: BusKinds = BUS_KINDS,
+    ) -> Agent:
         clock = clock or SystemClock()
         cfg = config.config
         buffer = await Buffer.open(
@@ -157,12 +151,12 @@ class Agent:
         pollers: list[DevicePoller] = []
         buses: list[BusScheduler] = []
         report = ReportFilter(config.report_specs())
-        for bus in config.all_buses if poll else ():
+        for bus in config.buses if poll else ():
             scheduler = BusScheduler(bus.name, bus.link.frame_gap_s)
-            driver = build_driver(bus, scheduler)
+            driver = build_driver(bus, scheduler, kinds)
             buses.append(scheduler)
             drivers.append(driver)
-            pollers.extend(build_pollers(bus, driver, buffer, clock, report))
+            pollers.extend(build_pollers(bus, driver, buffer, clock, report, kinds=kinds))
         health = HealthReporter(
             buffer=buffer,
             publisher=publisher,

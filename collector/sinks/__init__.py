@@ -15,7 +15,7 @@ from collector.sinks.url import Engine, StoreUrl
 async def open_sink(url: str | StoreUrl, *, create: bool = True) -> Sink:
     """Open the store ``url`` names; ``create=False`` refuses to create one that does not exist."""
     try:
-        parsed = StoreUrl.parse(url) if isinstance(url, str) else url
+        parsed = (StoreUrl.parse(url) if isinstance(url, str) else url).check_built()
     except ValueError as exc:
         raise StoreError(str(url), str(exc)) from exc
     if parsed.engine is Engine.SQLITE:

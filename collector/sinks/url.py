@@ -17,7 +17,10 @@ _SQLITE = "sqlite:///"
 
 class Engine(enum.StrEnum):
     SQLITE = "sqlite"
-    POSTGRESQL = "postgresql"  # accepted in configs; the sink is not built yet
+    POSTGRESQL = "postgresql"  # parsed, but the sink is not built yet: refused (see BUILT)
+
+
+BUILT = frozenset({Engine.SQLITE})  # the engines open_sink can open; a config naming another is refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,13 @@ class StoreUrl:
         if path == ":memory:":
             raise ValueError("an in-memory store would lose every reading at exit: name a file")
         return cls(Engine.SQLITE, url, Path(path))
+
+    def check_built(self) -> StoreUrl:
+        """This URL, or ``ValueError`` when no sink for its engine is built yet: the config check and
+        ``open_sink`` refuse the same stores."""
+        if self.engine not in BUILT:
+            raise ValueError(f"the {self.engine.value} sink is not built yet: use a sqlite:/// store for now")
+        return self
 
     def resolved(self, base: Path) -> StoreUrl:
         """The same store with a relative SQLite path made absolute against ``base``."""

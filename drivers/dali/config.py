@@ -3,20 +3,22 @@ dataclasses the planner, codec and client work on. No python-dali import here: t
 config without loading the protocol.
 
 A line is one serial DALI interface speaking Lunatone's LUBA protocol (38400 8N1). A device is one
-control gear by short address (0..63), or a range of them (``short_address: [0, 19]`` with ``{sa}`` in
-the name); its points are chosen from :class:`Quantity`: the point is named after the quantity.
+control gear by short address (0..63), or a range of them through the one repeat of every device spec
+(``repeat: {sa: [0, 19]}``, ``short_address: sa``, ``{sa}`` in the name); its points are chosen from
+:class:`Quantity`: the point is named after the quantity.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# the agent's device-name rule (edge_agent.config.model.DeviceName): drivers do not import the agent
-DaliDeviceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.{}:-]{0,63}$")]
+from drivers.device import DeviceSpec
+from drivers.profiles.expr import evaluate
+
 MAX_SHORT_ADDRESS = 63
 
 
@@ -96,26 +98,31 @@ class DaliSerialLink(_Model):
         return 0.0
 
 
-class DaliDeviceSpec(_Model):
-    """One control gear, or a range of them (``short_address: [0, 19]``, ``{sa}`` in the name)."""
+class DaliDeviceSpec(DeviceSpec):
+    """One control gear, or a range of them: ``repeat: {sa: [0, 19]}`` with ``short_address: sa`` (an
+    expression over the repeat's values) and ``{sa}`` in the name."""
 
-    name: DaliDeviceName
-    short_address: int | tuple[int, int]
+    short_address: int | str = Field(description="0..63, or an expression over the repeat's values: sa")
     poll_interval_s: float = Field(default=300.0, gt=0, le=86400)
     points: tuple[Quantity, ...] = Field(min_length=1)
     latch: bool = Field(
         default=True, description="latch banks 202/205/206 while reading multi-byte values (DiiA 252/253)"
     )
 
+    @field_validator("short_address", mode="before")
+    @classmethod
+    def _not_a_range(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple):  # the form before 0.2: every device spec repeats one way now
+            raise ValueError(
+                "a range of short addresses is written repeat: {sa: [first, last]} with short_address: sa"
+            )
+        return v
+
     @field_validator("short_address")
     @classmethod
-    def _addresses(cls, v: int | tuple[int, int]) -> int | tuple[int, int]:
-        first, last = (v, v) if isinstance(v, int) else v
-        for a in (first, last):
-            if not 0 <= a <= MAX_SHORT_ADDRESS:
-                raise ValueError(f"a short address is 0..{MAX_SHORT_ADDRESS}, not {a}")
-        if first > last:
-            raise ValueError(f"first short address {first} is above last {last}")
+    def _address(cls, v: int | str) -> int | str:
+        if isinstance(v, int):
+            _check_address(v)
         return v
 
     @field_validator("points")
@@ -128,20 +135,11 @@ class DaliDeviceSpec(_Model):
             seen.add(q)
         return v
 
-    @model_validator(mode="after")
-    def _name_for_a_range(self) -> DaliDeviceSpec:
-        if isinstance(self.short_address, tuple) and "{sa" not in self.name:
-            raise ValueError("a range of short addresses needs {sa} in the device name")
-        return self
 
-    @property
-    def addresses(self) -> range:
-        first, last = (
-            (self.short_address, self.short_address)
-            if isinstance(self.short_address, int)
-            else self.short_address
-        )
-        return range(first, last + 1)
+def _check_address(a: int) -> int:
+    if not 0 <= a <= MAX_SHORT_ADDRESS:
+        raise ValueError(f"a short address is 0..{MAX_SHORT_ADDRESS}, not {a}")
+    return a
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,37 +159,35 @@ class DaliDevice:
     timeout_s: float | None = None  # the line's timeouts apply (the agent's back-off reads this)
 
 
-def expand(spec: DaliDeviceSpec, index: int) -> list[DaliDevice]:
-    """The devices of one spec: one per short address of its range."""
+def expand(spec: DaliDeviceSpec, where: str) -> list[DaliDevice]:
+    """The devices of one spec, one per repetition; a ``ValueError`` starts with ``where``
+    (``devices[3]``), the spec's place."""
     points = tuple(DaliPoint(q.value, q, UNITS.get(q)) for q in spec.points)
-    return [
-        DaliDevice(_name(spec, sa, index), sa, spec.poll_interval_s, points, spec.latch)
-        for sa in spec.addresses
-    ]
+    no_params: dict[str, int] = {}
+    try:
+        repetitions = list(spec.expand(no_params))
+    except ValueError as exc:
+        raise ValueError(f"{where}.name: {exc}") from None
+    devices = []
+    for name, values in repetitions:
+        try:
+            address = _check_address(evaluate(spec.short_address, values))
+        except ValueError as exc:
+            raise ValueError(f"{where} ({name}).short_address: {exc}") from None
+        devices.append(DaliDevice(name, address, spec.poll_interval_s, points, spec.latch))
+    return devices
 
 
 def resolve_devices(specs: tuple[DaliDeviceSpec, ...]) -> tuple[DaliDevice, ...]:
-    """One device per short address; a short address or a name used twice on the line is refused with
-    a ``ValueError`` naming ``devices[i]``."""
+    """One device per short address; a short address used twice on the line is refused with a
+    ``ValueError`` naming ``devices[i]`` (a name used twice is the agent's config check, across buses)."""
     devices: list[DaliDevice] = []
     owner: dict[int, str] = {}
-    names: dict[str, str] = {}
     for i, spec in enumerate(specs):
-        for dev in expand(spec, i):
+        for dev in expand(spec, f"devices[{i}]"):
             where = f"devices[{i}] ({dev.name})"
             if dev.address in owner:
                 raise ValueError(f"{where}.short_address: {dev.address} is also {owner[dev.address]}")
-            if dev.name in names:
-                raise ValueError(f"{where}.name: {dev.name!r} is also {names[dev.name]}")
-            owner[dev.address] = names[dev.name] = where
+            owner[dev.address] = where
             devices.append(dev)
     return tuple(devices)
-
-
-def _name(spec: DaliDeviceSpec, sa: int, index: int) -> str:
-    if "{" not in spec.name:
-        return spec.name
-    try:
-        return spec.name.format(sa=sa)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(f"devices[{index}].name: {spec.name!r} takes only {{sa}}: {exc!r}") from None

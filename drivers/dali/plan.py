@@ -180,7 +180,7 @@ def line_problems(link: DaliSerialLink, specs: Sequence[DaliDeviceSpec]) -> list
     problems = []
     load = 0.0
     for i, spec in enumerate(specs):
-        for dev in expand(spec, i):
+        for dev in expand(spec, f"devices[{i}]"):
             plan = plan_reads(dev, link)
             cost = plan.bus_time(link)
             load += cost / dev.poll_interval_s

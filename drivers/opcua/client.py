@@ -43,19 +43,8 @@ from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 from drivers.base import PointValue, Value
 from drivers.errors import BadStatus, DeviceUnreachable, DriverError
 from drivers.opcua.codec import Status, decode, encode
-from drivers.opcua.config import (
-    BrowseName,
-    IdKind,
-    NodeRef,
-    OpcUaDevice,
-    OpcUaLink,
-    OpcUaPoint,
-    OpcUaSecurity,
-    ReadMode,
-    SecurityMode,
-    format_path,
-    parse_path,
-)
+from drivers.opcua.config import OpcUaDevice, OpcUaLink, OpcUaPoint, OpcUaSecurity, ReadMode, SecurityMode
+from drivers.opcua.nodes import BrowseName, IdKind, NodeRef, format_path, parse_path
 from drivers.scheduler import BusScheduler, Priority
 
 log = logging.getLogger(__name__)

@@ -101,7 +101,7 @@ def status_command(cfg: ResolvedConfig, as_json: bool) -> int:
 
 
 def read_command(cfg: ResolvedConfig, device: str, point: str | None, as_json: bool) -> int:
-    spec = next((d for d in cfg.all_devices if d.name == device), None)
+    spec = next((d for d in cfg.devices if d.name == device), None)
     if spec is None:
         typer.echo(f"no device {device!r} in {cfg.source}", err=True)
         return 2
@@ -136,7 +136,7 @@ async def _read_directly(cfg: ResolvedConfig, device: str) -> dict[str, Any]:
     from drivers.scheduler import BusScheduler
     from edge_agent.runtime import build_driver
 
-    bus = next(b for b in cfg.all_buses if any(d.name == device for d in b.devices))
+    bus = next(b for b in cfg.buses if any(d.name == device for d in b.devices))
     driver = build_driver(bus, BusScheduler(bus.name, bus.link.frame_gap_s))
     try:
         values = await driver.read(device)

@@ -77,10 +77,10 @@ def flush(
 def check_config(path: Annotated[Path, typer.Argument(help="agent config (YAML)")]) -> None:
     """Check a config without touching any device or broker; exit 2 on any error."""
     cfg = _load(path)
-    devices = cfg.all_devices
+    devices = cfg.devices
     points = sum(len(d.points) for d in devices)
     typer.echo(
-        f"OK: gateway {cfg.config.gateway} at site {cfg.config.site}: {len(cfg.all_buses)} bus(es), "
+        f"OK: gateway {cfg.config.gateway} at site {cfg.config.site}: {len(cfg.buses)} bus(es), "
         f"{len(devices)} device(s), {points} point(s); buffer {cfg.buffer_path}"
     )
 

@@ -1,2 +1,4 @@
-"""The agent's configuration: ``model`` (what may be written) and ``load`` (YAML → checked, resolved
-objects, before any I/O). Nothing past the loader sees a raw dict."""
+"""The agent's configuration, checked before any I/O: ``model`` (what may be written), ``load`` (YAML →
+checked, resolved objects: ``resolved``), ``kinds`` (the bus registry: kind → model, device resolution,
+driver), ``devices`` (a device spec of each kind → its devices), ``profiles``, ``problems`` (how an
+error is told). Nothing past the loader sees a raw dict."""

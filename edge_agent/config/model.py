@@ -12,13 +12,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drivers.dali.config import DaliDeviceSpec, DaliSerialLink, resolve_devices
+from drivers.device import DeviceName, DeviceSpec
 from drivers.modbus.config import ModbusPointSpec, ModbusRtuLink, ModbusTcpLink, Order
 from drivers.opcua.config import OpcUaLink, OpcUaPointSpec, ReadMode
 from edge_agent.buffer.retention import WhenFull
 from edge_agent.poll.report import ReportSpec
 from wire.topics import check_name
-
-DeviceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.{}:-]{0,63}$")]
 
 
 class _Model(BaseModel):
@@ -63,16 +62,13 @@ class UplinkConfig(_Model):
     confirm_timeout_s: float = Field(default=15.0, gt=0, le=3600, description="re-send after this")
 
 
-class ModbusDeviceSpec(_Model):
-    name: DeviceName
+class ModbusDeviceSpec(DeviceSpec):
+    """A Modbus device (a unit id), or one per value of its ``repeat`` (the values are params too)."""
+
     unit: int = Field(default=1, ge=0, le=247)
-    poll_interval_s: float = Field(default=10.0, ge=0.05, le=86400)
     timeout_s: float | None = Field(default=None, gt=0, le=60, description="overrides the bus timeout_s")
     profile: str | None = None
     params: dict[str, int] = Field(default_factory=dict)
-    repeat: dict[str, tuple[int, int]] | None = Field(
-        default=None, description="expand into one device per value: {sa: [0, 49]}; name uses {sa}"
-    )
     word_order: Order | None = None
     byte_order: Order | None = None
     points: tuple[ModbusPointSpec, ...] = ()
@@ -81,12 +77,6 @@ class ModbusDeviceSpec(_Model):
     def _points_or_profile(self) -> ModbusDeviceSpec:
         if not self.points and self.profile is None:
             raise ValueError("a device needs points or a profile")
-        if self.repeat:
-            for key, (lo, hi) in self.repeat.items():
-                if lo > hi:
-                    raise ValueError(f"repeat.{key}: first value {lo} is above last {hi}")
-                if "{" + key not in self.name:
-                    raise ValueError(f"repeat over {key!r} needs {{{key}}} in the device name")
         return self
 
 
@@ -126,12 +116,10 @@ class DaliSerialBus(DaliSerialLink):
         return self
 
 
-class OpcUaDeviceSpec(_Model):
+class OpcUaDeviceSpec(DeviceSpec):
     """A device on an OPC-UA server: a profile (``traffic-controller``) with its params, or points of its
     own, or both; ``root``, ``namespace``, ``read`` and ``sampling_interval_ms`` override the profile's."""
 
-    name: DeviceName
-    poll_interval_s: float = Field(default=10.0, ge=0.05, le=86400)
     timeout_s: float | None = Field(default=None, gt=0, le=60, description="overrides the bus timeout_s")
     profile: str | None = None
     params: dict[str, int | str] = Field(default_factory=dict)

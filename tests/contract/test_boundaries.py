@@ -130,3 +130,14 @@ def test_agent_runtime_imports_no_protocol_it_does_not_use() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "", f"imported at start-up: {out.stdout.strip()}"
+
+
+def test_the_shared_config_loader_imports_neither_service() -> None:
+    services = ("edge_agent", "collector", "drivers", "mqtt_session", "simulators")
+    bad = [
+        f"{p.relative_to(ROOT)} imports {n}"
+        for p in sorted((ROOT / "configfile").rglob("*.py"))
+        for n in imports(p)
+        if n.split(".")[0] in services
+    ]
+    assert not bad, "\n".join(bad)

@@ -16,6 +16,7 @@ from drivers.base import Value
 from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusTcpLink, Table
 from edge_agent.config.load import ResolvedBus, load_config
+from edge_agent.config.model import ModbusTcpBus
 from simulators.bollard.server import BollardSiteServer
 from tests.drivers.conftest import PROFILES, SteppedClock, device, holding, link, values
 
@@ -58,19 +59,23 @@ async def sim(clock: SteppedClock) -> AsyncIterator[BollardSiteServer]:
         yield server
 
 
-def tcp_bus(config: Path) -> tuple[ResolvedBus, ModbusTcpLink]:
+TcpBus = ResolvedBus[ModbusTcpBus, ModbusDevice]
+
+
+def tcp_bus(config: Path) -> tuple[TcpBus, ModbusTcpLink]:
     (bus,) = load_config(config).buses
-    assert isinstance(bus.link, ModbusTcpLink)
-    return bus, bus.link
+    assert isinstance(bus.link, ModbusTcpBus)
+    devices = tuple(d for d in bus.devices if isinstance(d, ModbusDevice))
+    return ResolvedBus(bus.name, bus.link, devices), bus.link
 
 
 @pytest.fixture
-def bus(sim: BollardSiteServer, tmp_path: Path) -> ResolvedBus:
+def bus(sim: BollardSiteServer, tmp_path: Path) -> TcpBus:
     return tcp_bus(agent_config(tmp_path, sim.port))[0]
 
 
 @pytest.fixture
-async def driver(bus: ResolvedBus) -> AsyncIterator[ModbusTcpDriver]:
+async def driver(bus: TcpBus) -> AsyncIterator[ModbusTcpDriver]:
     assert isinstance(bus.link, ModbusTcpLink)
     drv = ModbusTcpDriver(bus.name, bus.link, [*bus.devices, control_device()])
     yield drv
@@ -85,7 +90,7 @@ async def send(driver: ModbusTcpDriver, command: str, sequence: int, hold_s: int
     return values(await driver.read("site-7"))
 
 
-def test_the_profile_loads_through_the_agent_config(bus: ResolvedBus, driver: ModbusTcpDriver) -> None:
+def test_the_profile_loads_through_the_agent_config(bus: TcpBus, driver: ModbusTcpDriver) -> None:
     (site,) = bus.devices
     points = {p.name: p for p in site.points}
     assert len(points) == 27

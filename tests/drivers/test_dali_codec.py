@@ -231,7 +231,11 @@ def test_the_whole_catalogue_plans() -> None:
 
 def test_line_problems_name_the_device_or_the_line() -> None:
     spec = DaliDeviceSpec(
-        name="lum-{sa}", short_address=(0, 9), points=(Quantity.ACTIVE_POWER,), poll_interval_s=0.5
+        name="lum-{sa}",
+        repeat={"sa": (0, 9)},
+        short_address="sa",
+        points=(Quantity.ACTIVE_POWER,),
+        poll_interval_s=0.5,
     )
     (problem,) = line_problems(LINK, [spec])
     assert problem.startswith("devices[0] (lum-0).poll_interval_s: 0.5 s is shorter than one read")
@@ -246,7 +250,9 @@ def test_line_problems_name_the_device_or_the_line() -> None:
 
 def test_ranges_expand_and_clashes_are_refused() -> None:
     specs = (
-        DaliDeviceSpec(name="lum-{sa:02d}", short_address=(0, 2), points=(Quantity.LEVEL,)),
+        DaliDeviceSpec(
+            name="lum-{sa:02d}", repeat={"sa": (0, 2)}, short_address="sa", points=(Quantity.LEVEL,)
+        ),
         DaliDeviceSpec(name="spare", short_address=9, points=(Quantity.STATUS,)),
     )
     assert [(d.name, d.address) for d in resolve_devices(specs)] == [
@@ -262,7 +268,17 @@ def test_ranges_expand_and_clashes_are_refused() -> None:
     ):
         resolve_devices(clash)
     with pytest.raises(ValueError, match=r"needs \{sa\} in the device name"):
-        DaliDeviceSpec(name="lum", short_address=(0, 2), points=(Quantity.LEVEL,))
+        DaliDeviceSpec(name="lum", repeat={"sa": (0, 2)}, short_address="sa", points=(Quantity.LEVEL,))
+    with pytest.raises(ValueError, match=r"written repeat: \{sa: \[first, last\]\} with short_address: sa"):
+        DaliDeviceSpec.model_validate({"name": "lum-{sa}", "short_address": [0, 2], "points": ["level"]})
+    with pytest.raises(ValueError, match=r"devices\[0\] \(lum-64\).short_address: a short address is 0..63"):
+        resolve_devices(
+            (
+                DaliDeviceSpec(
+                    name="lum-{sa}", repeat={"sa": (62, 64)}, short_address="sa", points=(Quantity.LEVEL,)
+                ),
+            )
+        )
     with pytest.raises(ValueError, match="listed twice"):
         DaliDeviceSpec(name="lum", short_address=0, points=(Quantity.LEVEL, Quantity.LEVEL))
 
@@ -283,7 +299,8 @@ def test_readme_config_block_validates() -> None:
 def test_example_config_loads_and_checks() -> None:
     path = ROOT / "configs" / "dali-serial.example.yaml"
     cfg = load_config(path)
-    (line,) = cfg.dali_buses
+    (line,) = cfg.buses
+    assert line.link.kind == "dali_serial"
     assert [d.name for d in line.devices][:2] == ["lum-00", "lum-01"]
     assert len(line.devices) == 20
     r = CliRunner().invoke(app, ["check-config", str(path)])

@@ -46,7 +46,7 @@ def line(path: str, **settings: Any) -> DaliSerialLink:
 def driver_for(
     sim: DaliSerialSim, points: Sequence[Quantity] = D4I, addresses: tuple[int, int] = (0, 7), **settings: Any
 ) -> DaliSerialDriver:
-    spec = DaliDeviceSpec(name="lum-{sa}", short_address=addresses, points=tuple(points))
+    spec = DaliDeviceSpec(name="lum-{sa}", repeat={"sa": addresses}, short_address="sa", points=tuple(points))
     return DaliSerialDriver("line", line(sim.path, **settings), resolve_devices((spec,)))
 
 
@@ -260,11 +260,11 @@ async def test_the_agent_builds_and_polls_a_dali_line(sim: DaliSerialSim, tmp_pa
     config.write_text(
         "gateway: gw\nsite: s\nbuffer: {path: b.db}\nbuses:\n"
         f"  - {{name: line-1, kind: dali_serial, port: '{sim.path}', devices: "
-        "[{name: 'lum-{sa}', short_address: [0, 1], poll_interval_s: 60,"
+        "[{name: 'lum-{sa}', repeat: {sa: [0, 1]}, short_address: sa, poll_interval_s: 60,"
         " points: [status, level, active_power]}]}\n"
     )
     cfg = load_config(config)
-    (bus,) = cfg.all_buses
+    (bus,) = cfg.buses
     clock = ManualClock()
     buf = await Buffer.open(tmp_path / "b.db", gateway="gw", clock=clock, commit_interval_s=0)
     driver = build_driver(bus, BusScheduler(bus.name, bus.link.frame_gap_s))

@@ -245,7 +245,7 @@ buses:
       - {{name: tlc-1, profile: traffic-controller, params: {{id: 1, signal_groups: 5, detectors: 4}}}}
 """
     )
-    (bus,) = load_config(tmp_path / "agent.yaml").opcua_buses
+    (bus,) = load_config(tmp_path / "agent.yaml").buses
     driver = build_driver(bus, BusScheduler(bus.name, bus.link.frame_gap_s))
     buffer = Recorded()
     (poller,) = build_pollers(bus, driver, cast(Buffer, buffer), SystemClock())

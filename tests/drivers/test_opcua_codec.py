@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from drivers.base import Value
 from drivers.opcua.codec import Status, decode, encode
-from drivers.opcua.config import OpcUaPoint, ValueType, parse_path
+from drivers.opcua.config import OpcUaPoint, ValueType
+from drivers.opcua.nodes import parse_path
 
 BAD_SENSOR = Status(0x808C0000, "BadSensorFailure")
 UNCERTAIN = Status(0x40900000, "UncertainLastUsableValue")

@@ -14,20 +14,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from drivers.opcua.config import (
-    BrowseName,
-    IdKind,
-    NodeRef,
-    OpcUaPointSpec,
-    PointError,
-    ReadMode,
-    ValueType,
-    parse_node_id,
-    parse_path,
-    resolve_points,
-)
+from drivers.opcua.config import OpcUaDevice, OpcUaPointSpec, ReadMode, ValueType
+from drivers.opcua.nodes import BrowseName, IdKind, NodeRef, parse_node_id, parse_path
+from drivers.opcua.resolve import PointError, resolve_points
 from drivers.profiles.template import fill
 from edge_agent.config.load import ConfigError, load_config
+from edge_agent.config.model import OpcUaBus
 from tests.fixtures.traffic_sim import profile, tlc_device
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,10 +170,10 @@ def errors(path: Path) -> str:
 
 def test_an_opcua_bus_resolves_next_to_the_modbus_path(tmp_path: Path) -> None:
     cfg = load_config(agent(tmp_path))
-    assert list(cfg.devices) == []  # the Modbus devices
-    (bus,) = cfg.opcua_buses
-    assert cfg.all_buses == (bus,)
-    (dev,) = cfg.opcua_devices
+    (bus,) = cfg.buses
+    assert bus.link.kind == "opcua"
+    (dev,) = cfg.devices
+    assert isinstance(dev, OpcUaDevice)
     assert (dev.name, len(dev.points), dev.namespace) == ("tlc-7", 61, "urn:streetgate:sim-tlc")
     assert dev.points[-1].node == NodeRef(0, IdKind.NUMERIC, "2258")
     assert dev.points[-1].read is ReadMode.POLL
@@ -252,7 +244,8 @@ def test_certificate_paths_are_relative_to_the_config_and_must_exist(tmp_path: P
     msg = errors(agent(tmp_path, text))
     assert f"buses[0].security.server_certificate: no file {tmp_path / 'pki' / 'server.pem'}" in msg
     (tmp_path / "pki" / "server.pem").write_text("x")
-    (bus,) = load_config(agent(tmp_path, text)).opcua_buses
+    (bus,) = load_config(agent(tmp_path, text)).buses
+    assert isinstance(bus.link, OpcUaBus)
     assert not isinstance(bus.link.security, str)
     assert bus.link.security.certificate == str(tmp_path / "pki" / "agent.pem")
     bad_mode = text.replace("mode: Sign", "mode: Encrypt")
@@ -269,7 +262,7 @@ def test_the_readme_config_block_loads(tmp_path: Path) -> None:
     }
     config.update(yaml.safe_load(blocks[0]))
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(config))
-    (dev,) = load_config(tmp_path / "agent.yaml").opcua_devices
+    (dev,) = load_config(tmp_path / "agent.yaml").devices
     assert (dev.name, len(dev.points), dev.poll_interval_s) == ("tlc-7", 60, 1)
 
 
@@ -282,7 +275,7 @@ cfg = load_config({str(agent(tmp_path))!r})
 assert "asyncua" not in sys.modules, "config loading imported asyncua"
 from edge_agent.runtime import build_driver
 from drivers.scheduler import BusScheduler
-(bus,) = cfg.opcua_buses
+(bus,) = cfg.buses
 driver = build_driver(bus, BusScheduler(bus.name))
 assert "asyncua" in sys.modules and type(driver).__name__ == "OpcUaDriver"
 """

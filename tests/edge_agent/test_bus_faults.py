@@ -16,8 +16,8 @@ import pytest
 from drivers.modbus.config import ModbusDevice
 from drivers.scheduler import BusScheduler
 from edge_agent.clock import SystemClock
-from edge_agent.config.load import ResolvedBus
 from edge_agent.config.model import ModbusRtuBus, ModbusTcpBus
+from edge_agent.config.resolved import Bus, ResolvedBus
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.runtime import build_driver, build_pollers
 from simulators.luminaire.line import LuminaireLine
@@ -38,7 +38,7 @@ class Recorder:
         self.readings.extend(readings)
 
 
-def resolved(kind: str, where: dict[str, object], units: Iterable[int], timeout_s: float) -> ResolvedBus:
+def resolved(kind: str, where: dict[str, object], units: Iterable[int], timeout_s: float) -> Bus:
     units = list(units)
     spec = {
         "name": "bus-1",
@@ -52,7 +52,7 @@ def resolved(kind: str, where: dict[str, object], units: Iterable[int], timeout_
 
 
 async def run_pollers(
-    bus: ResolvedBus, seconds: float, during: asyncio.Task[None] | None = None
+    bus: Bus, seconds: float, during: asyncio.Task[None] | None = None
 ) -> tuple[list[DevicePoller], Recorder]:
     recorder = Recorder()
     driver = build_driver(bus, BusScheduler(bus.name, bus.link.frame_gap_s))

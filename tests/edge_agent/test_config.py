@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.modbus.config import ModbusDevice
 from edge_agent.config.load import ConfigError, load_config
 
 BASE = """
@@ -39,6 +40,7 @@ def errors(tmp_path: Path, text: str) -> str:
 def test_minimal_config_resolves(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, BASE))
     (dev,) = cfg.devices
+    assert isinstance(dev, ModbusDevice)
     assert dev.name == "meter"
     assert dev.unit == 3
     assert [p.address for p in dev.points] == [10, 12]
@@ -115,7 +117,14 @@ def test_repeat_expands_devices_and_duplicates_are_refused(tmp_path: Path) -> No
     assert "buses[0].devices[1].name: device 'lum-03' is also buses[0].devices[0]" in msg
     cfg = load_config(write(tmp_path, text.replace("name: lum-03,", "name: lum-x,")))
     assert [d.name for d in cfg.devices] == ["lum-00", "lum-01", "lum-02", "lum-03", "lum-04", "lum-x"]
-    assert [d.points[0].address for d in cfg.devices] == [6, 106, 206, 306, 406, 906]
+    assert [d.points[0].address for d in cfg.devices if isinstance(d, ModbusDevice)] == [
+        6,
+        106,
+        206,
+        306,
+        406,
+        906,
+    ]
 
 
 def test_example_configs_load() -> None:

@@ -14,7 +14,7 @@ from drivers.scheduler import BusScheduler
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
 from edge_agent.config.load import ConfigError, load_config
-from edge_agent.config.model import ModbusRtuBus
+from edge_agent.config.model import ModbusRtuBus, ModbusTcpBus
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.poll.backoff import PollBackoff
 from edge_agent.runtime import Agent
@@ -60,6 +60,7 @@ def test_an_rtu_bus_resolves_with_the_spec_defaults(tmp_path: Path) -> None:
     assert (link.timeout_s, link.retries, link.backoff_max_s) == (1.0, 1, 60.0)
     assert link.frame_gap_s == pytest.approx(3.5 * 11 / 19200)  # 2.005 ms
     assert [d.timeout_s for d in rtu.devices] == [None, 2.5, None]
+    assert isinstance(tcp.link, ModbusTcpBus)
     assert (tcp.link.retries, tcp.link.frame_gap_s) == (0, 0.01)
 
 

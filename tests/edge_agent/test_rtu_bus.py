@@ -26,8 +26,8 @@ from drivers.modbus.config import ModbusDevice
 from drivers.scheduler import BusScheduler, Priority
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
-from edge_agent.config.load import ResolvedBus
 from edge_agent.config.model import ModbusRtuBus
+from edge_agent.config.resolved import Bus, ResolvedBus
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.runtime import build_driver, build_pollers
 from simulators.luminaire.line import LuminaireLine
@@ -41,7 +41,7 @@ INTERVAL_S, TIMEOUT_S = 1.0, 0.5
 RUN_S, WARM_UP_S = 13.0, 2.0
 
 
-def rtu_bus(port: str) -> ResolvedBus:
+def rtu_bus(port: str) -> Bus:
     config = ModbusRtuBus.model_validate(
         {
             "name": "rs485-1",
