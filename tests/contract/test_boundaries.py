@@ -132,4 +132,3 @@ def test_agent_runtime_imports_no_protocol_it_does_not_use() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "", f"imported at start-up: {out.stdout.strip()}"
-
