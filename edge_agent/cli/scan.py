@@ -19,10 +19,24 @@ scan_app = typer.Typer(
     help="Find devices: which Modbus unit ids answer; what an OPC-UA server offers.", no_args_is_help=True
 )
 
+MODBUS_HELP = (
+    "Probe unit ids one at a time; list those that answer. Exit 0 if any did, 1 if none, 2 bad input.\n\n"
+    "A unit counts when it answers with a value or with an exception only a unit gives (1 illegal "
+    "function, 2 illegal address, 3 illegal value, 5, 6 busy, 7, 8). Silence and a gateway's exception "
+    "10 (path unavailable) or 11 (target failed to respond) mean no unit. Exception 4 (device failure) "
+    "is not counted: TCP gateways answer it for ids they do not know; those ids are listed apart, since "
+    "a unit in failure answers it too.\n\n"
+    "Stop the agent first if it uses the same serial line: a scan never shares a line with it."
+)
+OPCUA_HELP = (
+    "Browse a server's address space: path, node id, class and value of each node.\n\n"
+    "The endpoint must be opc.tcp://host:port (a bare host:port or another scheme is refused, exit 2). "
+    "Exit 1 if no server answers."
+)
 OPCUA_URL = re.compile(r"^opc\.tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})(/.*)?$")
 
 
-@scan_app.command("modbus")
+@scan_app.command("modbus", help=MODBUS_HELP)
 def scan_modbus(  # noqa: PLR0917 - typer maps each option to a parameter
     host: Annotated[str | None, typer.Option(help="TCP gateway address (instead of --port)")] = None,
     tcp_port: Annotated[int, typer.Option(help="TCP port with --host")] = 502,
@@ -37,16 +51,7 @@ def scan_modbus(  # noqa: PLR0917 - typer maps each option to a parameter
     fmt: FormatOpt = Format.TABLE,
     as_json: JsonOpt = False,
 ) -> None:
-    """Probe unit ids one at a time; list those that answer. Exit 0 if any did, 1 if none, 2 bad input.
-
-    A unit counts when it answers with a value or with an exception only a unit gives (1 illegal
-    function, 2 illegal address, 3 illegal value, 5, 6 busy, 7, 8). Silence and a gateway's exception
-    10 (path unavailable) or 11 (target failed to respond) mean no unit. Exception 4 (device failure) is
-    not counted: TCP gateways answer it for ids they do not know; those ids are listed apart, since a
-    unit in failure answers it too.
-
-    Stop the agent first if it uses the same serial line: a scan never shares a line with it.
-    """
+    """See MODBUS_HELP."""
     from drivers.errors import DeviceUnreachable
     from drivers.modbus.scan import SerialTarget, TcpTarget, parse_units
 
@@ -115,19 +120,17 @@ async def _collect(
     return kept
 
 
-@scan_app.command("opcua")
+@scan_app.command("opcua", help=OPCUA_HELP)
 def scan_opcua(
-    url: Annotated[str, typer.Argument(help="server endpoint: opc.tcp://host:port[/path]")],
+    url: Annotated[
+        str, typer.Argument(help="server endpoint: opc.tcp://host:port (and a path, if the server has one)")
+    ],
     depth: Annotated[int, typer.Option(help="levels below Objects")] = 4,
     limit: Annotated[int, typer.Option(help="nodes at most")] = 2000,
     fmt: FormatOpt = Format.TABLE,
     as_json: JsonOpt = False,
 ) -> None:
-    """Browse a server's address space: path, node id, class and value of each node.
-
-    The endpoint must be opc.tcp://host:port (a bare host:port or another scheme is refused, exit 2).
-    Exit 1 if no server answers.
-    """
+    """See OPCUA_HELP."""
     from drivers.errors import DeviceUnreachable
 
     if not OPCUA_URL.match(url):

@@ -121,3 +121,14 @@ def test_config_defaults_to_etc_streetgate(command: str) -> None:
     assert "Missing option" not in proc.stderr
     help_text = agent(command.split(maxsplit=1)[0], "--help").stdout
     assert "/etc/streetgate/agent.yaml" in help_text
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["", "status", "read", "buffer", "flush", "check-config", "run", "scan", "scan modbus", "scan opcua"],
+)
+def test_every_help_renders(command: str) -> None:
+    proc = agent(*command.split(), "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "Usage: edge-agent" in proc.stdout or "usage: edge-agent" in proc.stdout
