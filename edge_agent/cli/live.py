@@ -54,7 +54,7 @@ def _ts(ms: int | None) -> str:
 
 
 def _bad_points(d: dict[str, Any]) -> dict[str, str]:
-    """Points of an answering device that gave no usable value (an agent before 0.2 reports none)."""
+    """Points of an answering device that gave no usable value (an older agent reports none)."""
     bad: dict[str, str] = d.get("bad_points") or {}
     return bad if d["online"] else {}
 

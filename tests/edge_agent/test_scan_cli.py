@@ -46,7 +46,7 @@ def scan(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_scan_finds_the_gateway_unit(sim_port: int) -> None:
     proc = scan(
-        "--host", "127.0.0.1", "--tcp-port", str(sim_port), "--units", "1", "--register", "5", "--json"
+        "--host", "127.0.0.1", "--tcp-port", str(sim_port), "--units", "1", "--register", "5", "-f", "json"
     )
     assert proc.returncode == 0, proc.stderr
     found = json.loads(proc.stdout)
