@@ -1,12 +1,13 @@
 """``collector``: run the collector, check a config, read the store. Thin: work happens elsewhere.
 
-Exit codes: 0 done; 1 ``query`` found no rows, or ``run`` failed; 2 bad arguments, bad config or a store
-that cannot be opened.
+Exit codes: 0 done; 1 ``query`` found no rows, or ``run`` failed; 2 bad arguments (a gateway, device or
+point the store has never seen: close names are listed), bad config or a store that cannot be opened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import sys
 import time
@@ -123,9 +124,35 @@ def query(
         )
     )
     if not rows:
+        unknown = _unknown(_read(_series(url)), gateway, device, point)
+        if unknown:
+            _fail(f"{unknown} in the store")
         who = f" of gateway {gateway}" if gateway else ""
         _fail(f"no readings of {device}/{point}{who} in [{format_ts(since_ms)}, {format_ts(until_ms)})", 1)
     typer.echo(format_readings(rows, fmt))
+
+
+def _unknown(series: list[tuple[str, str, str]], gateway: str | None, device: str, point: str) -> str | None:
+    """What the store has never seen (gateway, device or point), with close names; None if it has it."""
+    if gateway is not None:
+        gateways = {g for g, _, _ in series}
+        if gateway not in gateways:
+            return _close("gateway", gateway, gateways)
+        series = [s for s in series if s[0] == gateway]
+    devices = {d for _, d, _ in series}
+    if device not in devices:
+        return _close("device", device, devices)
+    points = {p for _, d, p in series if d == device}
+    return None if point in points else _close(f"point of {device}", point, points)
+
+
+def _close(what: str, name: str, known: set[str]) -> str:
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
+    if close:
+        return f"unknown {what} {name!r} (close names: {', '.join(close)})"
+    more = ", ..." if len(names) > 10 else ""
+    return f"unknown {what} {name!r} (known: {', '.join(names[:10]) or 'none'}{more})"
 
 
 @app.command()
@@ -161,6 +188,16 @@ async def _query(
         return await sink.query(
             gateway=gateway, device=device, point=point, since_ms=since_ms, until_ms=until_ms, limit=limit
         )
+    finally:
+        await sink.close()
+
+
+async def _series(url: str) -> list[tuple[str, str, str]]:
+    from collector.sinks import open_sink
+
+    sink = await open_sink(url, create=False)
+    try:
+        return await sink.series()
     finally:
         await sink.close()
 

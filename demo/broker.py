@@ -42,7 +42,10 @@ class Broker:
             f"log_dest file {self.log}\nlog_type error\nlog_type warning\n{self.extra_conf}\n"
         )
         self.proc = subprocess.Popen(
-            [find_mosquitto(), "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [find_mosquitto(), "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            process_group=0,  # its own: a Ctrl-C at the terminal reaches the demo only, which stops it
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -56,17 +59,21 @@ class Broker:
                 time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not listen on {self.port} within 10 s")
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+    def stop(self) -> int | None:
+        """Terminate Mosquitto; its exit code (None: it was not running)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        if self.proc is not None and self.proc.stderr:
+        if self.proc.stderr:
             self.proc.stderr.close()
-        self.proc = None
+        code, self.proc = self.proc.returncode, None
+        return code
 
     def restart(self, down_s: float = 0.0) -> None:
         self.stop()

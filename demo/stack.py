@@ -49,6 +49,7 @@ class Proc:
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            process_group=0,  # its own: a Ctrl-C at the terminal reaches the demo only, which stops it
         )
         out.close()
         return self
@@ -246,11 +247,15 @@ store: {{url: "sqlite:///{self.store_path}"}}
         return ["run", "--config", str(self.agent_config), "--log-level", self.agent_log_level]
 
     def stop(self) -> None:
-        for p in (self.agent, self.collector, self.sim, *self.extra_sims):
-            if p is not None:
-                p.stop()
+        self.stop_in_order()
+
+    def stop_in_order(self) -> dict[str, int | None]:
+        """SIGTERM to the agent (nothing polls or sends any more), the collector, the simulators, then
+        the broker, each waited for; their exit codes (None: it was not running)."""
+        codes = {p.name: p.stop() for p in (self.agent, self.collector, self.sim, *self.extra_sims) if p}
         if self.broker is not None:
-            self.broker.stop()
+            codes["broker"] = self.broker.stop()
+        return codes
 
     def flush_argv(self, timeout: float) -> list[str]:
         """``edge-agent flush``: deliver what the buffer holds without polling, exit when it is empty."""

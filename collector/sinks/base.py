@@ -68,6 +68,10 @@ class Sink(Protocol):
         first, at most ``limit``."""
         ...
 
+    async def series(self) -> list[tuple[str, str, str]]:
+        """Every ``(gateway, device, point)`` the store has seen: for the CLI's close names."""
+        ...
+
     async def quarantined(self, limit: int) -> list[QuarantinedPayload]:
         """The most recently quarantined payloads, newest first."""
         ...

@@ -220,6 +220,12 @@ class SqliteSink:
             for gw, dev, pt, ts, kind, num, text, q, reason in rows
         ]
 
+    async def series(self) -> list[tuple[str, str, str]]:
+        async with self._lock:
+            with self._translated("series listing"):
+                rows = await self._db.execute_fetchall("SELECT gateway, device, point FROM series")
+        return [(gateway, device, point) for gateway, device, point in rows]
+
     async def quarantined(self, limit: int) -> list[QuarantinedPayload]:
         async with self._lock:
             with self._translated("quarantine listing"):

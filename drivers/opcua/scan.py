@@ -7,6 +7,7 @@ variable's value. Anonymous and unsecured: for a secured server, use the agent w
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -33,7 +34,8 @@ async def browse(
     try:
         await asyncio.wait_for(client.connect(), timeout_s + 1)
     except (OSError, TimeoutError, UaError) as exc:
-        raise DeviceUnreachable(f"cannot connect to {url}: {exc!r}") from exc
+        why = os.strerror(exc.errno).lower() if isinstance(exc, OSError) and exc.errno else repr(exc)
+        raise DeviceUnreachable(f"cannot connect to {url}: {why}") from exc
     try:
         queue: list[tuple[Node, str, int]] = [(client.nodes.objects, "", 0)]
         seen = 0

@@ -1,8 +1,9 @@
 """``edge-agent status`` and ``edge-agent read``: ask the running agent over its local socket.
 
 Exit codes: 0 fine; 1 no agent runs (status) or the device did not answer (read); 2 bad config or
-arguments; 3 the agent runs but something needs a look (a device offline, the uplink down; or some
-points of a read came back bad).
+arguments (an unknown device or point: the close names are listed); 3 the agent runs but something
+needs a look (a device offline or with bad points, the uplink down; or some points of a read came back
+bad).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import typer
 
+from edge_agent.cli.output import Format, unknown
 from edge_agent.config.load import ResolvedConfig
 
 DEGRADED = 3
@@ -51,9 +53,25 @@ def _ts(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _bad_points(d: dict[str, Any]) -> dict[str, str]:
+    """Points of an answering device that gave no usable value (an older agent reports none)."""
+    bad: dict[str, str] = d.get("bad_points") or {}
+    return bad if d["online"] else {}
+
+
+def degraded(st: dict[str, Any]) -> bool:
+    devices = st["devices"].values()
+    return (
+        any(d["online"] is False or _bad_points(d) for d in devices)
+        or not st["uplink"]["connected"]
+        or bool(st["buffer"].get("disk_full"))
+    )
+
+
 def print_status(st: dict[str, Any]) -> int:
     up, buf, devices = st["uplink"], st["buffer"], st["devices"]
     offline = sorted(d for d, v in devices.items() if v["online"] is False)
+    with_bad = sorted(d for d, v in devices.items() if _bad_points(v))
     typer.echo(f"agent {st['gateway']} at site {st['site']} (version {st['version']}, {st['config']})")
     state = "connected" if up["connected"] else f"NOT connected ({up['last_error'] or 'connecting'})"
     typer.echo(
@@ -74,7 +92,10 @@ def print_status(st: dict[str, Any]) -> int:
         f"({buf['unconfirmed_readings']} readings) unconfirmed, oldest {age}, {buf['bytes'] / 1e6:.1f} MB"
         f"{cap}; dropped {dropped}{why}{disk}"
     )
-    typer.echo(f"devices {len(devices)}: {len(devices) - len(offline)} online, {len(offline)} offline")
+    typer.echo(
+        f"devices {len(devices)}: {len(devices) - len(offline)} online ({len(with_bad)} with bad points), "
+        f"{len(offline)} offline"
+    )
     typer.echo(
         f"{'DEVICE':16} {'BUS':12} {'ONLINE':7} {'LAST POLL (UTC)':20} {'POLLS':>7} {'FAILS':>6}  LAST ERROR"
     )
@@ -84,29 +105,32 @@ def print_status(st: dict[str, Any]) -> int:
             f"{name:16} {d['bus']:12} {online:7} {_ts(d['last_poll_ms']):20} {d['polls']:>7} "
             f"{d['failures']:>6}  {d['last_error'] or ''}"
         )
-    return DEGRADED if offline or not up["connected"] or buf.get("disk_full") else 0
+        for point, reason in sorted(_bad_points(d).items()):
+            typer.echo(f"{'':16} bad point {point}: {reason}")
+    return DEGRADED if degraded(st) else 0
 
 
-def status_command(cfg: ResolvedConfig, as_json: bool) -> int:
+def status_command(cfg: ResolvedConfig, fmt: Format) -> int:
     try:
         st = ask(cfg.status_socket, {"cmd": "status"})
     except NoAgent as exc:
         typer.echo(str(exc), err=True)
         return 1
-    if as_json:
+    if fmt is Format.JSON:
         typer.echo(json.dumps(st))
-        offline = any(d["online"] is False for d in st["devices"].values())
-        return DEGRADED if offline or not st["uplink"]["connected"] else 0
+        return DEGRADED if degraded(st) else 0
     return print_status(st)
 
 
-def read_command(cfg: ResolvedConfig, device: str, point: str | None, as_json: bool) -> int:
+def read_command(cfg: ResolvedConfig, device: str, point: str | None, fmt: Format) -> int:
     spec = next((d for d in cfg.devices if d.name == device), None)
     if spec is None:
-        typer.echo(f"no device {device!r} in {cfg.source}", err=True)
+        typer.echo(
+            f"{unknown('device', device, (d.name for d in cfg.devices))} (in {cfg.source})", err=True
+        )
         return 2
     if point is not None and point not in {p.name for p in spec.points}:
-        typer.echo(f"device {device} has no point {point!r}", err=True)
+        typer.echo(f"{device}: {unknown('point', point, (p.name for p in spec.points))}", err=True)
         return 2
     try:
         answer = ask(cfg.status_socket, {"cmd": "read", "device": device})
@@ -115,11 +139,12 @@ def read_command(cfg: ResolvedConfig, device: str, point: str | None, as_json: b
         answer = asyncio.run(_read_directly(cfg, device))
         via = "directly (no agent is running)"
     if not answer["ok"]:
-        typer.echo(f"{device}: {answer['error']}", err=True)
+        error = str(answer["error"]).removeprefix(f"{device}: ")  # a DriverError's text names the device
+        typer.echo(f"{device}: {error}", err=True)
         return 1
     values = [v for v in answer["values"] if point is None or v["point"] == point]
     units = {p.name: p.unit or "" for p in spec.points}
-    if as_json:
+    if fmt is Format.JSON:
         typer.echo(json.dumps({"device": device, "ts_ms": answer["ts_ms"], "via": via, "values": values}))
     else:
         typer.echo(f"{device} at {_ts(answer['ts_ms'])} UTC, read {via}")

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from edge_agent.cli.output import Format, FormatOpt, JsonOpt, chosen, quiet_libraries
 from edge_agent.cli.scan import scan_app
 from edge_agent.config.load import ConfigError, ResolvedConfig, load_config
 
@@ -28,8 +29,15 @@ app = typer.Typer(
 
 app.add_typer(scan_app, name="scan")
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="agent config (YAML)")]
 DEFAULT_CONFIG = Path("/etc/streetgate/agent.yaml")
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="agent config (YAML)")]
+
+
+@app.callback()
+def _entry(ctx: typer.Context) -> None:
+    """Before every command but ``run`` (which sets up its own logging): quiet field-bus libraries."""
+    if ctx.invoked_subcommand != "run":
+        quiet_libraries()
 
 
 def _load(path: Path) -> ResolvedConfig:
@@ -55,7 +63,7 @@ def run(
 
 @app.command()
 def flush(
-    config: ConfigOpt,
+    config: ConfigOpt = DEFAULT_CONFIG,
     timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 120.0,
 ) -> None:
     """Deliver everything waiting in the buffer to the centre, without polling; exit 1 if some is left.
@@ -87,8 +95,9 @@ def check_config(path: Annotated[Path, typer.Argument(help="agent config (YAML)"
 
 @app.command()
 def buffer(
-    config: ConfigOpt,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    fmt: FormatOpt = Format.TABLE,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show what waits in the buffer (works with or without a running agent)."""
     cfg = _load(config)
@@ -108,7 +117,7 @@ def buffer(
         }
     finally:
         db.close()
-    if as_json:
+    if chosen(fmt, as_json) is Format.JSON:
         typer.echo(json.dumps(info))
     else:
         for k, v in info.items():
@@ -118,12 +127,16 @@ def buffer(
 @app.command()
 def status(
     config: ConfigOpt = DEFAULT_CONFIG,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    fmt: FormatOpt = Format.TABLE,
+    as_json: JsonOpt = False,
 ) -> None:
-    """The running agent's state: devices, buffer, uplink. Exit 1 if no agent runs, 3 if degraded."""
+    """The running agent's state: uplink, buffer, devices and their bad points.
+
+    Exit 1 if no agent runs, 3 if degraded (a device offline or with bad points, the uplink down).
+    """
     from edge_agent.cli.live import status_command
 
-    raise typer.Exit(status_command(_load(config), as_json))
+    raise typer.Exit(status_command(_load(config), chosen(fmt, as_json)))
 
 
 @app.command()
@@ -131,7 +144,8 @@ def read(
     device: Annotated[str, typer.Argument(help="device name, as in the config")],
     point: Annotated[str | None, typer.Argument(help="one point only")] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    fmt: FormatOpt = Format.TABLE,
+    as_json: JsonOpt = False,
 ) -> None:
     """Read a device now. Goes through the running agent's bus if one runs, else opens the bus itself.
 
@@ -139,7 +153,7 @@ def read(
     """
     from edge_agent.cli.live import read_command
 
-    raise typer.Exit(read_command(_load(config), device, point, as_json))
+    raise typer.Exit(read_command(_load(config), device, point, chosen(fmt, as_json)))
 
 
 def main() -> None:

@@ -105,6 +105,7 @@ class StatusServer:
                 "last_error": p.health.last_error,
                 "polls": p.health.polls,
                 "failures": p.health.failures,
+                "bad_points": dict(p.health.bad),  # point -> reason, from the last read that had an answer
                 "overruns": p.health.overruns,
                 "bus": p.driver.name,
                 "interval_s": p.interval_s,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drivers.base import Driver, PointValue
 from drivers.errors import DeviceUnreachable, DriverError
@@ -53,6 +53,7 @@ class DeviceHealth:
     skipped: int = 0  # polls left out while backing off from a device that does not answer
     failures_in_row: int = 0  # reads without an answer since the last one that had one
     bad_points: int = 0  # points without a usable value in the last read that had an answer
+    bad: dict[str, str] = field(default_factory=dict)  # those points and why (for `edge-agent status`)
     not_buffered: int = 0  # readings the buffer had no room for (a full disk): counted there as dropped
     last_poll_ms: int | None = None
     last_error: str | None = None
@@ -198,3 +199,4 @@ class DevicePoller:
         elif not bad and self.health.bad_points:
             log.info("device %s on %s: every point reads again", self.device, self.driver.name)
         self.health.bad_points = len(bad)
+        self.health.bad = {v.point: v.error or "" for v in bad}

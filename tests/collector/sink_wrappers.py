@@ -29,6 +29,9 @@ class SinkWrapper:
             gateway=gateway, device=device, point=point, since_ms=since_ms, until_ms=until_ms, limit=limit
         )
 
+    async def series(self) -> list[tuple[str, str, str]]:
+        return await self.inner.series()
+
     async def quarantined(self, limit: int) -> list[QuarantinedPayload]:
         return await self.inner.quarantined(limit)
 

@@ -119,9 +119,27 @@ def test_query_json_keeps_value_types(store: str) -> None:
 
 
 def test_query_without_rows_exits_1_and_says_so(store: str) -> None:
-    code, out, err = query(store, "--gateway", "cab-9999")
+    code, out, err = query(store, "--gateway", "cab-0043", "--until", "2026-01-01T00:00:00.5Z")
     assert (code, out) == (1, "")
-    assert "no readings of lum-07/active_power of gateway cab-9999" in err
+    assert "no readings of lum-07/active_power of gateway cab-0043 in [" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--device", "lum-7"], "unknown device 'lum-7' (close names: lum-07) in the store\n"),
+        (["--device", "pump1"], "unknown device 'pump1' (known: lum-07) in the store\n"),
+        (["--point", "active_powr"], "unknown point of lum-07 'active_powr' (close names: active_power)"),
+        (["--gateway", "cab-0044"], "unknown gateway 'cab-0044' (close names: cab-0043, cab-0042)"),
+        (["--gateway", "cab-0043", "--point", "on"], "unknown point of lum-07 'on' (known: active_power)"),
+    ],
+)
+def test_query_of_what_the_store_never_saw_exits_2_with_close_names(
+    store: str, args: list[str], message: str
+) -> None:
+    code, out, err = query(store, *args)  # later options win over query()'s --device and --point
+    assert (code, out) == (2, "")
+    assert err.startswith(message), err
 
 
 def test_query_relative_since_finds_nothing_old(store: str) -> None:

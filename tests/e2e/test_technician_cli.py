@@ -38,7 +38,7 @@ def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 def wait_status(stack: Stack, code: int, timeout: float = 20) -> subprocess.CompletedProcess[str]:
     deadline = time.monotonic() + timeout
     while True:
-        proc = cli(stack, "status", "--json")
+        proc = cli(stack, "status", "--format", "json")
         if proc.returncode == code or time.monotonic() > deadline:
             return proc
         time.sleep(0.3)
@@ -69,7 +69,7 @@ def test_status_and_read(stack: Stack) -> None:
     assert read.returncode == 0, read.stdout + read.stderr
     assert "through the running agent" in read.stdout
     assert "active_power" in read.stdout
-    one = cli(stack, "read", "lum-01", "supply_voltage", "--json")
+    one = cli(stack, "read", "lum-01", "supply_voltage", "--format", "json")
     values = json.loads(one.stdout)["values"]
     assert [v["point"] for v in values] == ["supply_voltage"]
     assert 200 < values[0]["value"] < 260
@@ -100,3 +100,31 @@ def test_status_and_read(stack: Stack) -> None:
     direct = cli(stack, "read", "lum-02")
     assert direct.returncode == 0, direct.stdout + direct.stderr
     assert "directly (no agent is running)" in direct.stdout
+
+
+def test_status_shows_the_bad_points_of_a_device_that_answers(stack: Stack) -> None:
+    """lum-02 stays on the line but the gateway now serves two luminaires: every read of it answers
+    with exception 2. The device is online, its points are bad: status says which and exits 3."""
+    assert stack.sim is not None
+    assert wait_status(stack, 0).returncode == 0, stack.logs()
+    stack.sim.stop()
+    stack.sim.argv[-1] = "2"  # --count 2
+    stack.sim.start()
+    deadline = time.monotonic() + 30
+    while True:
+        proc = cli(stack, "status", "--format", "json")
+        lum2 = json.loads(proc.stdout)["devices"]["lum-02"] if proc.stdout else {}
+        if (lum2.get("online") and lum2.get("bad_points")) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert proc.returncode == 3, proc.stdout + proc.stderr + stack.logs()
+    assert lum2["online"] is True
+    assert "modbus exception 2" in lum2["bad_points"]["active_power"]
+    table = cli(stack, "status")
+    assert table.returncode == 3
+    assert "devices 3: 3 online (1 with bad points), 0 offline" in table.stdout
+    lines = table.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("lum-02 "))
+    assert lines[at + 1].split()[:3] == ["bad", "point", "active_energy:"]
+    assert "lum-01" in lines[at - 1]
+    assert not lines[at - 1].lstrip().startswith("bad point")  # lum-01 has none

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,10 +23,21 @@ GATEWAY_ONLY = ("pymodbus", "asyncua", "dali", "serial")
 
 @pytest.fixture(scope="module")
 def collector_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    venv = tmp_path_factory.mktemp("collector-host") / "venv"
+    host = tmp_path_factory.mktemp("collector-host")
+    # Installed from a copy of the source: a build in the tree would leave build/lib behind, whose stale
+    # modules a later build would ship.
+    source = host / "src"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "var"
+        ),
+    )
+    venv = host / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", f"{ROOT}[collector]"],
+        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", f"{source}[collector]"],
         check=False,
         capture_output=True,
         text=True,
