@@ -125,9 +125,7 @@ def status_command(cfg: ResolvedConfig, fmt: Format) -> int:
 def read_command(cfg: ResolvedConfig, device: str, point: str | None, fmt: Format) -> int:
     spec = next((d for d in cfg.devices if d.name == device), None)
     if spec is None:
-        typer.echo(
-            f"{unknown('device', device, (d.name for d in cfg.devices))} (in {cfg.source})", err=True
-        )
+        typer.echo(f"{unknown('device', device, (d.name for d in cfg.devices))} (in {cfg.source})", err=True)
         return 2
     if point is not None and point not in {p.name for p in spec.points}:
         typer.echo(f"{device}: {unknown('point', point, (p.name for p in spec.points))}", err=True)
