@@ -14,6 +14,7 @@ Layout (msgpack map, short keys because this crosses cellular links many times a
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -64,6 +65,16 @@ def encode_batch(key: BatchKey, readings: Iterable[Reading]) -> bytes:
         "r": rows,
     }
     return msgpack.packb(body, use_bin_type=True)
+
+
+def content_digest(batch: TelemetryBatch) -> bytes:
+    """A 16-byte BLAKE2b digest of a batch's readings (not its key, not its encoding's layout).
+
+    The store keeps it with the key: a key that comes back with another digest is a re-used key
+    (a conflict), never a duplicate. Two encodings of the same readings (another series order) agree.
+    """
+    rows = [[r.device, r.point, r.ts_ms, r.value, int(r.quality), r.reason] for r in batch.readings]
+    return hashlib.blake2b(msgpack.packb(rows, use_bin_type=True), digest_size=16).digest()
 
 
 def peek_key(payload: bytes) -> BatchKey | None:
