@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from drivers.dali import codec as dali
+from drivers.dali.config import DaliPoint, Quantity
 from drivers.modbus import codec as modbus
 from drivers.modbus.config import DataType, ModbusPoint, Table
 from drivers.opcua import codec as opcua
@@ -70,3 +72,12 @@ def test_a_float_register_is_scaled_but_not_rounded() -> None:
 @pytest.mark.parametrize(("x", "n"), [(0.1, 1), (0.25, 2), (10.0, 0), (1.0, 0), (1e-7, 7), (-273.15, 2)])
 def test_decimals(x: float, n: int) -> None:
     assert decimals(x) == n
+
+
+@given(st.integers(0, 0xFFFD))
+def test_dali_fixed_scale_values_come_out_at_their_resolution(raw: int) -> None:
+    """DALI scales through python-dali's Decimal: already exact, and it stays so (0.1 V steps)."""
+    got = dali.decode(DaliPoint("v", Quantity.SUPPLY_VOLTAGE, None), raw.to_bytes(2, "big"))
+    assert isinstance(got, float)
+    assert got == float(Decimal(raw) / 10)
+    assert got == round(got, 1)
