@@ -103,13 +103,24 @@ class SqliteSink:
             )
             version = await self._user_version()
         while version in MIGRATIONS:  # an older store is brought up to date, even when opened to read
-            await db.executescript(
-                f"BEGIN IMMEDIATE; {MIGRATIONS[version]} PRAGMA user_version = {version + 1}; COMMIT;"
-            )
+            await self._migrate(version)
             version = await self._user_version()
         if version != SCHEMA_VERSION:
             what = "has no collector schema" if version == 0 else f"has schema version {version}"
             raise StoreError(self._url.url, f"{what}; this collector knows version {SCHEMA_VERSION}")
+
+    async def _migrate(self, version: int) -> None:
+        """One step from ``version``; a no-op if another collector on the store took it meanwhile."""
+        await self._begin()
+        try:
+            if await self._user_version() == version:
+                await self._db.execute(MIGRATIONS[version])
+                await self._db.execute(f"PRAGMA user_version = {version + 1}")
+            await self._db.execute("COMMIT")
+            self._in_tx = False
+        except BaseException:
+            await self._rollback()
+            raise
 
     async def _user_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:

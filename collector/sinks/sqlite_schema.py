@@ -11,7 +11,7 @@ stored before have no digest, and a re-send of one of them counts as a duplicate
 """
 
 SCHEMA_VERSION = 2  # PRAGMA user_version
-MIGRATIONS = {1: "ALTER TABLE batches ADD COLUMN digest BLOB;"}  # from version N to N + 1
+MIGRATIONS = {1: "ALTER TABLE batches ADD COLUMN digest BLOB"}  # one statement from version N to N + 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
