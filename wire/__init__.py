@@ -1,7 +1,8 @@
-"""The contract between gateways and the centre: topics, payload codecs and the MQTT transport.
+"""The contract between gateways and the centre: topics, points and the payload codecs.
 
-This is the only part of ``edge_agent`` that ``collector`` imports (a test enforces it), so a change
-of format is a change to both sides at once. The human-readable contract is ``docs/protocol.md``.
+Pure (no I/O). Both the agent and the collector import it, and neither imports the other (a test
+enforces it), so a change of format is a change to both sides at once. The human-readable contract
+is ``docs/protocol.md``.
 """
 
 PROTOCOL_VERSION = 1

@@ -25,4 +25,12 @@ class Reading:
     ts_ms: int
     value: Value
     quality: Quality = Quality.GOOD
-    reason: str | None = None  # why the quality is not GOOD; None when it is
+    reason: str | None = None  # why the quality is not GOOD, or why a GOOD ``online`` is False
+
+
+def value_flaw(quality: Quality, value: Value) -> str | None:
+    """What is wrong with this value at this quality, or None: a reading that is not GOOD carries no
+    value (nil on the wire), so nobody can mistake a stale or garbage number for a measurement."""
+    if quality is not Quality.GOOD and value is not None:
+        return f"value must be nil when quality is {int(quality)} ({quality.name.lower()}), got {value!r}"
+    return None

@@ -14,6 +14,7 @@ Layout (msgpack map, short keys because this crosses cellular links many times a
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,7 @@ import msgpack
 
 from wire import PROTOCOL_VERSION
 from wire.errors import PayloadError
-from wire.points import Quality, Reading, Value
+from wire.points import Quality, Reading, Value, value_flaw
 
 EPOCH_RE = re.compile(r"^[0-9a-f]{16}$")
 MAX_NAME = 128
@@ -47,9 +48,13 @@ class TelemetryBatch:
 
 
 def encode_batch(key: BatchKey, readings: Iterable[Reading]) -> bytes:
+    """The payload of a batch; raises :class:`PayloadError` for a reading the contract forbids (a value
+    on a reading that is not good), rather than send what the collector would quarantine."""
     series: dict[tuple[str, str], int] = {}
     rows: list[list[Any]] = []
-    for r in readings:
+    for i, r in enumerate(readings):
+        if (flaw := value_flaw(r.quality, r.value)) is not None:
+            raise PayloadError(f"r[{i}][2]", f"{flaw} ({r.device}.{r.point})")
         idx = series.setdefault((r.device, r.point), len(series))
         row: list[Any] = [idx, r.ts_ms, r.value, int(r.quality)]
         if r.reason is not None:
@@ -64,6 +69,16 @@ def encode_batch(key: BatchKey, readings: Iterable[Reading]) -> bytes:
         "r": rows,
     }
     return msgpack.packb(body, use_bin_type=True)
+
+
+def content_digest(batch: TelemetryBatch) -> bytes:
+    """A 16-byte BLAKE2b digest of a batch's readings (not its key, not its encoding's layout).
+
+    The store keeps it with the key: a key that comes back with another digest is a re-used key
+    (a conflict), never a duplicate. Two encodings of the same readings (another series order) agree.
+    """
+    rows = [[r.device, r.point, r.ts_ms, r.value, int(r.quality), r.reason] for r in batch.readings]
+    return hashlib.blake2b(msgpack.packb(rows, use_bin_type=True), digest_size=16).digest()
 
 
 def peek_key(payload: bytes) -> BatchKey | None:
@@ -129,6 +144,8 @@ def _readings(rows: Sequence[Any], names: Sequence[tuple[str, str]]) -> Iterable
         quality = _QUALITIES.get(q) if _is_int(q) else None
         if quality is None:
             raise PayloadError(f"r[{i}][3]", f"quality {q!r} is not one of {sorted(_QUALITIES)}")
+        if (flaw := value_flaw(quality, value)) is not None:
+            raise PayloadError(f"r[{i}][2]", flaw)
         reason = row[4] if len(row) == 5 else None
         if reason is not None and not isinstance(reason, str):
             raise PayloadError(f"r[{i}][4]", "reason must be text")

@@ -11,7 +11,8 @@ class IngestCounters:
     stored_batches: int = 0
     stored_readings: int = 0
     duplicates: int = 0  # batches already in the store: confirmed again, not stored again
-    quarantined: int = 0
+    quarantined: int = 0  # messages kept in the quarantine table, conflicts included
+    conflicts: int = 0  # batch keys re-used with other content (also in quarantined)
     store_errors: int = 0  # failed commit attempts (retried; the messages stay unacknowledged)
     overflow: int = 0  # messages refused by a full queue (left unacknowledged: redelivered on reconnect)
     confirms_unsent: int = 0  # confirmations not published (not connected): the gateway resends

@@ -1,7 +1,9 @@
 """The writer: drains the ingest queue into the sink, one transaction at a time, then settles.
 
 One cycle: take up to ``max_messages_per_commit`` messages (waiting only for the first), decode each,
-write the good batches in ONE sink transaction and quarantine the rest. Only after that commit:
+write the good batches in ONE sink transaction and quarantine the rest, and the batches whose key the
+store holds with other content (a conflict: quarantined, counted, confirmed as rejected and as a
+conflict, never dropped in silence). Only after that commit:
 acknowledge every message to the broker and publish one confirmation per gateway and epoch.
 
 A failed commit (any exception from the sink) is logged at ERROR once, retried with capped backoff
@@ -105,9 +107,12 @@ class Writer:
         outcomes = await self._sink.write(batches)
         if len(outcomes) != len(batches):  # a broken sink: treat it as a failed commit, never guess
             raise RuntimeError(f"sink returned {len(outcomes)} outcomes for {len(batches)} batches")
+        pending = iter(outcomes)
         for m, d in zip(messages, decoded, strict=True):
             if isinstance(d, Rejected):
                 await self._sink.quarantine(m.topic, m.payload, d.reason, d.gateway)
+            elif next(pending) is WriteOutcome.CONFLICT:
+                await self._sink.quarantine(m.topic, m.payload, conflict_reason(d), d.address.gateway)
         return outcomes
 
     async def _stopped_within(self, seconds: float) -> bool:
@@ -126,12 +131,19 @@ class Writer:
         pending = iter(outcomes)
         for m, d in zip(messages, decoded, strict=True):
             if isinstance(d, Accepted):
-                if next(pending) is WriteOutcome.STORED:
+                outcome = next(pending)
+                if outcome is WriteOutcome.CONFLICT:
+                    counters.conflicts += 1
+                    counters.quarantined += 1
+                    self._log_quarantine(m, Rejected(conflict_reason(d), d.address, d.batch.key))
+                    confirmations.conflict(d.address, d.batch.key)
+                elif outcome is WriteOutcome.STORED:
                     counters.stored_batches += 1
                     counters.stored_readings += len(d.batch.readings)
+                    confirmations.stored(d.address, d.batch.key)
                 else:
                     counters.duplicates += 1
-                confirmations.stored(d.address, d.batch.key)
+                    confirmations.stored(d.address, d.batch.key)
             else:
                 counters.quarantined += 1
                 self._log_quarantine(m, d)
@@ -159,3 +171,12 @@ class Writer:
             d.reason,
             " (further ones from this gateway at DEBUG; see `collector quarantine`)" if first else "",
         )
+
+
+def conflict_reason(d: Accepted) -> str:
+    """The quarantine reason of a batch whose key the store already holds with other content."""
+    k = d.batch.key
+    return (
+        f"sq: batch key ({k.gateway}, {k.epoch}, {k.seq}) re-used: the store holds other content "
+        "under it (conflict)"
+    )

@@ -17,6 +17,7 @@ from wire.telemetry import TelemetryBatch
 class WriteOutcome(enum.Enum):
     STORED = "stored"  # the batch is in the store now
     DUPLICATE = "duplicate"  # its key was already in the store: nothing written, confirm it again
+    CONFLICT = "conflict"  # its key is in the store with other content: nothing written, quarantine it
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,9 @@ class Sink(Protocol):
         """Store the batches in one transaction; one outcome per batch, in order.
 
         Idempotent on the batch key ``(gateway, epoch, seq)``, checked in the store itself, so it holds
-        across restarts and across collectors sharing one store. Raises :class:`StoreError` (nothing
-        written) when the transaction fails.
+        across restarts and across collectors sharing one store. A key already stored is a DUPLICATE when
+        the content digest (:func:`wire.telemetry.content_digest`) matches, a CONFLICT when not. Raises
+        :class:`StoreError` (nothing written) when the transaction fails.
         """
         ...
 

@@ -30,16 +30,19 @@ from collector.sinks.sqlite_schema import (
     INSERT_BATCHES,
     INSERT_READING,
     KEYS_PER_STATEMENT,
+    MIGRATIONS,
     SCHEMA,
     SCHEMA_VERSION,
+    SELECT_DIGEST,
     SELECT_READINGS,
 )
 from collector.sinks.url import StoreUrl
 from collector.sinks.value import from_columns, to_columns
 from wire.points import Quality
-from wire.telemetry import TelemetryBatch
+from wire.telemetry import TelemetryBatch, content_digest
 
 _SeriesKey = tuple[str, str, str]
+_BatchKey = tuple[str, str, int]
 
 
 def _wall_ms() -> int:
@@ -99,9 +102,25 @@ class SqliteSink:
                 f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
             version = await self._user_version()
+        while version in MIGRATIONS:  # an older store is brought up to date, even when opened to read
+            await self._migrate(version)
+            version = await self._user_version()
         if version != SCHEMA_VERSION:
             what = "has no collector schema" if version == 0 else f"has schema version {version}"
             raise StoreError(self._url.url, f"{what}; this collector knows version {SCHEMA_VERSION}")
+
+    async def _migrate(self, version: int) -> None:
+        """One step from ``version``; a no-op if another collector on the store took it meanwhile."""
+        await self._begin()
+        try:
+            if await self._user_version() == version:
+                await self._db.execute(MIGRATIONS[version])
+                await self._db.execute(f"PRAGMA user_version = {version + 1}")
+            await self._db.execute("COMMIT")
+            self._in_tx = False
+        except BaseException:
+            await self._rollback()
+            raise
 
     async def _user_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -118,17 +137,21 @@ class SqliteSink:
 
     async def _write(self, batches: Sequence[TelemetryBatch]) -> list[WriteOutcome]:
         new_series: dict[_SeriesKey, int] = {}
+        digests = [content_digest(b) for b in batches]
         await self._begin()
         try:
-            claimed = await self._claim(batches)
+            claimed = await self._claim(batches, digests)
             outcomes: list[WriteOutcome] = []
             rows: list[tuple[object, ...]] = []
-            for batch in batches:
+            written: dict[_BatchKey, bytes] = {}  # this write's new keys and their digests
+            for batch, digest in zip(batches, digests, strict=True):
                 k = batch.key
-                batch_id = claimed.pop((k.gateway, k.epoch, k.seq), None)  # a second copy is a duplicate
+                key3 = (k.gateway, k.epoch, k.seq)
+                batch_id = claimed.pop(key3, None)  # a second copy in this write finds it gone
                 if batch_id is None:
-                    outcomes.append(WriteOutcome.DUPLICATE)
+                    outcomes.append(await self._repeat(key3, digest, written))
                     continue
+                written[key3] = digest
                 for r in batch.readings:
                     key = (k.gateway, r.device, r.point)
                     series_id = self._series.get(key) or await self._series_id(key, new_series)
@@ -147,20 +170,37 @@ class SqliteSink:
         self._remember(new_series)
         return outcomes
 
-    async def _claim(self, batches: Sequence[TelemetryBatch]) -> dict[tuple[str, str, int], int]:
-        """Insert the keys the store does not have yet; their ids. The others are duplicates.
+    async def _claim(
+        self, batches: Sequence[TelemetryBatch], digests: Sequence[bytes]
+    ) -> dict[_BatchKey, int]:
+        """Insert the keys the store does not have yet, with their digests; their ids. The others are
+        duplicates or conflicts.
 
         The unique key decides, inside the write transaction, so it holds across runs and collectors.
         """
         now = self._now_ms()
-        claimed: dict[tuple[str, str, int], int] = {}
-        for start in range(0, len(batches), KEYS_PER_STATEMENT):
-            chunk = batches[start : start + KEYS_PER_STATEMENT]
-            sql = INSERT_BATCHES.format(values=", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)))
-            params = [x for b in chunk for x in (b.key.gateway, b.key.epoch, b.key.seq, len(b.readings), now)]
+        claimed: dict[_BatchKey, int] = {}
+        all_pairs = list(zip(batches, digests, strict=True))
+        for start in range(0, len(all_pairs), KEYS_PER_STATEMENT):
+            pairs = all_pairs[start : start + KEYS_PER_STATEMENT]
+            sql = INSERT_BATCHES.format(values=", ".join(["(?, ?, ?, ?, ?, ?)"] * len(pairs)))
+            params = [
+                x for b, d in pairs for x in (b.key.gateway, b.key.epoch, b.key.seq, len(b.readings), now, d)
+            ]
             for gateway, epoch, seq, batch_id in await self._db.execute_fetchall(sql, params):
                 claimed[(gateway, epoch, seq)] = batch_id
         return claimed
+
+    async def _repeat(self, key: _BatchKey, digest: bytes, written: dict[_BatchKey, bytes]) -> WriteOutcome:
+        """A key the store (or this write) has already: the same content again, or other content."""
+        if key in written:
+            earlier: bytes | None = written[key]
+        else:
+            rows = list(await self._db.execute_fetchall(SELECT_DIGEST, key))
+            earlier = rows[0][0] if rows else None
+        if earlier is None or earlier == digest:  # None: stored before digests were kept
+            return WriteOutcome.DUPLICATE
+        return WriteOutcome.CONFLICT
 
     async def _begin(self) -> None:
         if self._in_tx:  # a rollback was interrupted earlier

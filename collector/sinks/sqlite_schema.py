@@ -1,12 +1,17 @@
-"""The SQLite store's schema (version 1) and the statements the sink runs on it.
+"""The SQLite store's schema (version 2) and the statements the sink runs on it.
 
 Per-series rows built for time-range queries (``readings_series_ts``), not JSON blobs. A value keeps its
 Python type through ``value_kind`` (see :mod:`collector.sinks.value`). There is no unique (series, ts):
 a gateway clock stepping back may legitimately give two readings the same ts; exactly-once is the job of
-``batches``' unique key.
+``batches``' unique key, and ``batches.digest`` (:func:`wire.telemetry.content_digest`) tells a re-sent
+batch (same digest: a duplicate) from a re-used key (another digest: a conflict).
+
+Version 2 added ``batches.digest``; :data:`MIGRATIONS` brings an older store up to date at open (rows
+stored before have no digest, and a re-send of one of them counts as a duplicate: nothing to compare).
 """
 
-SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA_VERSION = 2  # PRAGMA user_version
+MIGRATIONS = {1: "ALTER TABLE batches ADD COLUMN digest BLOB"}  # one statement from version N to N + 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
@@ -23,6 +28,7 @@ CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER NOT NULL,
     readings INTEGER NOT NULL,
     stored_at_ms INTEGER NOT NULL,
+    digest BLOB,  -- NULL only for batches stored by a version-1 store
     UNIQUE (gateway, epoch, seq)
 );
 CREATE TABLE IF NOT EXISTS readings (
@@ -45,9 +51,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason TEXT NOT NULL
 );
 """
-INSERT_BATCHES = """INSERT INTO batches (gateway, epoch, seq, readings, stored_at_ms) VALUES {values}
+INSERT_BATCHES = """INSERT INTO batches (gateway, epoch, seq, readings, stored_at_ms, digest) VALUES {values}
     ON CONFLICT (gateway, epoch, seq) DO NOTHING RETURNING gateway, epoch, seq, id"""
-KEYS_PER_STATEMENT = 1000  # 5 parameters each, well under SQLite's limit of 32766
+KEYS_PER_STATEMENT = 1000  # 6 parameters each, well under SQLite's limit of 32766
+SELECT_DIGEST = "SELECT digest FROM batches WHERE gateway = ? AND epoch = ? AND seq = ?"
 INSERT_READING = """INSERT INTO readings
     (series_id, ts_ms, value_kind, value_num, value_text, quality, reason, batch_id)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""

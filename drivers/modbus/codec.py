@@ -4,7 +4,8 @@
 reorder the words (``word_order``) and the two bytes inside each word (``byte_order``) into one
 big-endian byte string, unpack it by the point's type (one table below), refuse raw values the point
 declares ``unavailable`` (DALI MASK/TMASK) and non-finite floats, then give an ``enum`` point the label
-of its code (a code the enum does not list is an error) or apply ``value*scale + offset``.
+of its code (a code the enum does not list is an error) or apply ``value*scale + offset`` (for an
+integer type rounded to the decimal places of scale and offset: :mod:`drivers.scaling`).
 ``encode(point, value)`` is the inverse, for writes (an enum point takes a label or a listed code).
 ``decode_bits`` covers coils and discrete inputs.
 
@@ -23,6 +24,7 @@ from typing import Literal
 from drivers.base import Value
 from drivers.errors import DecodeError
 from drivers.modbus.config import DataType, ModbusPoint, Order, Table
+from drivers.scaling import scale_int
 
 # data type -> struct format of the big-endian byte string (the word count is WORDS in config)
 _FORMATS: dict[DataType, str] = {
@@ -60,7 +62,9 @@ def decode(point: ModbusPoint, words: Sequence[int]) -> Value:
         return _label(point, number)
     if point.scale == 1 and point.offset == 0:
         return number  # int for the integer types, float for the float ones (-0.0 kept)
-    return float(number) * point.scale + point.offset
+    if isinstance(number, int):
+        return scale_int(number, point.scale, point.offset)  # 2292 × 0.1 is 229.2, not 229.20000000000002
+    return number * point.scale + point.offset
 
 
 def decode_bits(point: ModbusPoint, bits: Sequence[bool]) -> bool:

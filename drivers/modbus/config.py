@@ -233,7 +233,9 @@ def resolve_points(
 ) -> tuple[ModbusPoint, ...]:
     """Evaluate register expressions and check that points neither collide nor leave the address space.
 
-    Two points may share a register only when both are single bits of it (a status bitfield).
+    Two points may share a register when both are different bits of it (a status bitfield), or when one
+    is a bit of it and the other reads it whole (``status`` as a number, ``lamp_failure`` as its bit 1):
+    the register is read once for both. Anything else that overlaps is refused.
     """
     from drivers.profiles.expr import evaluate
 
@@ -264,11 +266,17 @@ def resolve_points(
         if p.address < 0 or p.end > 65536:
             raise PointError(i, "register", f"address {p.address} (+{p.words} words) is outside 0..65535")
         for j, q in enumerate(points):
-            if q.table is p.table and q.address < p.end and p.address < q.end:
-                if p.bit is not None and q.bit is not None and p.bit != q.bit:
-                    continue
+            if q.table is p.table and q.address < p.end and p.address < q.end and not _may_share(p, q):
                 raise PointError(
                     i, "register", f"{p.table.value} {p.address} overlaps {q.name} (points[{j}], {q.address})"
                 )
         points.append(p)
     return tuple(points)
+
+
+def _may_share(p: ModbusPoint, q: ModbusPoint) -> bool:
+    """Two points on one register that each read their own part of it (see :func:`resolve_points`)."""
+    if p.bit is not None and q.bit is not None:
+        return p.bit != q.bit
+    bit, whole = (p, q) if p.bit is not None else (q, p)
+    return bit.bit is not None and whole.bit is None and whole.words == 1 and whole.address == bit.address

@@ -4,7 +4,8 @@
 (``BadNodeIdUnknown``); an Uncertain one keeps the value (the reading has no 'uncertain' quality). The
 value must be a scalar of the kind ``point.type`` asks for (``auto``: any bool, integer, float or text);
 an array, a null or a structure is an error for that point. Then ``raw × scale + offset`` for numbers
-(an integer stays an integer when scale is 1 and offset 0), or the label of ``enum``.
+(an integer stays an integer when scale is 1 and offset 0; a scaled integer is rounded to the decimal
+places of scale and offset, :mod:`drivers.scaling`), or the label of ``enum``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from drivers.base import PointValue, Value
 from drivers.errors import DecodeError
 from drivers.opcua.config import OpcUaPoint, ValueType
+from drivers.scaling import scale_int
 
 _SEVERITY = 0xC0000000
 _BAD = 0x80000000
@@ -63,7 +65,11 @@ def _decode(point: OpcUaPoint, value: object) -> Value:
         return raw
     if point.scale == 1 and point.offset == 0:
         return raw
-    scaled = raw * point.scale + point.offset
+    scaled = (
+        scale_int(raw, point.scale, point.offset)
+        if isinstance(raw, int)
+        else raw * point.scale + point.offset
+    )
     if not math.isfinite(scaled):
         raise DecodeError(f"{raw!r} scales to {scaled}")
     return scaled

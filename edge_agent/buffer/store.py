@@ -36,7 +36,7 @@ from edge_agent.buffer.refusals import Refusals
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.room import Room, open_with_room
 from edge_agent.clock import Clock
-from wire.points import Quality, Reading, Value
+from wire.points import Quality, Reading, Value, value_flaw
 from wire.telemetry import BatchKey, encode_batch
 
 log = logging.getLogger(__name__)
@@ -186,9 +186,13 @@ class Buffer:
         """Return once ``readings`` are committed (durable). Group-committed with concurrent callers.
 
         Raises :class:`BufferFull` when there is no room for them even after making room (the buffer
-        has counted them as ``dropped_disk_full``; go on)."""
+        has counted them as ``dropped_disk_full``; go on), and ValueError for a reading the contract
+        forbids (:func:`wire.points.value_flaw`): a bug in its producer."""
         if not readings:
             return
+        for r in readings:  # refused here, at its producer, not later when its batch is sealed
+            if (flaw := value_flaw(r.quality, r.value)) is not None:
+                raise ValueError(f"{r.device}.{r.point}: {flaw}")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((readings, fut))
         self._wake.set()

@@ -127,6 +127,13 @@ class Publisher:
                 self.counters.batches_confirmed += sum(1 for s in conf.stored if s in self._in_flight)
                 self.counters.readings_confirmed += n
                 self.counters.last_confirm_ms = self._clock.now_ms()
+            if conf.conflicts:  # also in conf.rejected: the store has other content under these keys
+                log.error(
+                    "the collector holds other content under batch keys %s of epoch %s (key re-used): "
+                    "dead-lettered here, quarantined there",
+                    list(conf.conflicts),
+                    conf.epoch,
+                )
             if conf.rejected:
                 n = await self._buffer.reject(conf.rejected, "quarantined by the collector")
                 if n == 0:  # not recorded (full disk): it is re-sent and rejected again

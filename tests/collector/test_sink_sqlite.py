@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,12 +14,13 @@ import pytest
 from collector.errors import StoreError
 from collector.sinks import open_sink
 from collector.sinks.base import Sink, StoreCounts, WriteOutcome
+from collector.sinks.sqlite_schema import SCHEMA
 from tests.collector.harness import EPOCH, T0, mixed_readings, readings
 from wire.points import Quality, Reading
 from wire.telemetry import BatchKey, TelemetryBatch
 
 Opener = Callable[[], Awaitable[Sink]]
-STORED, DUPLICATE = WriteOutcome.STORED, WriteOutcome.DUPLICATE
+STORED, DUPLICATE, CONFLICT = WriteOutcome.STORED, WriteOutcome.DUPLICATE, WriteOutcome.CONFLICT
 
 
 def batch(seq: int, rows: list[Reading], gateway: str = "cab-0042", epoch: str = EPOCH) -> TelemetryBatch:
@@ -139,6 +141,26 @@ class TestSinkContract:
         assert len(await sink.quarantined(1)) == 1
         assert (await sink.counts()).quarantined == 2
 
+    async def test_re_used_key_with_other_content_is_a_conflict(self, open_store: Opener) -> None:
+        first = await open_store()
+        try:
+            assert await first.write([batch(3, readings(2))]) == [STORED]
+        finally:
+            await first.close()
+        again = await open_store()  # the digest is in the store, not in a cache
+        try:
+            other = readings(2)
+            other[1] = Reading("lum-07", "active_power", other[1].ts_ms, 99.0)
+            assert await again.write([batch(3, other), batch(3, readings(2))]) == [CONFLICT, DUPLICATE]
+            assert [r.value for r in await _series(again)] == [40.0, 41.0]  # the first content stays
+        finally:
+            await again.close()
+
+    async def test_conflict_within_one_write(self, sink: Sink) -> None:
+        one, other = batch(1, readings(2)), batch(1, readings(3))
+        assert await sink.write([one, other, one]) == [STORED, CONFLICT, DUPLICATE]
+        assert len(await _series(sink)) == 2
+
 
 async def test_opening_without_create_refuses_a_missing_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no store at"):
@@ -168,3 +190,30 @@ async def test_sqlite_schema_is_per_series_rows_with_a_time_index(tmp_path: Path
             "SELECT ts_ms, value_num, value_text, quality FROM readings ORDER BY ts_ms"
         ).fetchall()
         assert rows == [(T0, 40.0, None, 0), (T0 + 1000, 41.0, None, 0)]
+
+
+async def test_a_version_1_store_gets_the_digest_column_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    v1_schema = SCHEMA.replace("    digest BLOB,  -- NULL only for batches stored by a version-1 store\n", "")
+    assert v1_schema != SCHEMA
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(f"{v1_schema} PRAGMA user_version = 1;")
+        db.execute("INSERT INTO batches VALUES (1, 'cab-0042', ?, 4, 2, ?)", (EPOCH, T0))
+        db.commit()
+    url = f"sqlite:///{path}"
+    opened = await asyncio.gather(open_sink(url), open_sink(url), return_exceptions=True)  # one migrates
+    sinks = [s for s in opened if not isinstance(s, BaseException)]
+    for s in sinks[1:] if len(sinks) == 2 else sinks:
+        await s.close()
+    if len(sinks) != 2:
+        pytest.fail(f"a collector could not open the store: {opened}")
+    sink = sinks[0]
+    try:  # a batch stored before has no digest: a re-send is a duplicate, whatever it holds
+        assert await sink.write([batch(4, readings(1)), batch(5, readings(1))]) == [DUPLICATE, STORED]
+        assert await sink.write([batch(5, readings(2))]) == [CONFLICT]
+    finally:
+        await sink.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        digests = db.execute("SELECT seq, length(digest) FROM batches ORDER BY seq").fetchall()
+        assert digests == [(4, None), (5, 16)]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from drivers.modbus.config import ModbusPointSpec, Table, resolve_points
+from drivers.modbus.config import ModbusPointSpec, PointError, Table, resolve_points
 
 STATE = "{name: state, table: input, register: 0, enum: {2: down, 0: unknown, 1: up}}"
 
@@ -70,3 +70,42 @@ def test_booleans_of_every_kind() -> None:
         (Table.HOLDING, 5, 1, 1),
         (Table.HOLDING, 5, 2, 1),
     ]
+
+
+def test_bit_points_overlay_the_point_that_reads_their_register_whole() -> None:
+    specs = (
+        spec("{name: status, register: 5}"),
+        spec("{name: lamp_failure, register: 5, type: bool, bit: 1}"),
+        spec("{name: mode, register: 6, enum: {0: auto, 1: manual}}"),
+        spec("{name: manual, register: 6, type: bool, bit: 0}"),
+    )
+    assert [(p.name, p.address, p.bit) for p in resolve_points(specs, {})] == [
+        ("status", 5, None),
+        ("lamp_failure", 5, 1),
+        ("mode", 6, None),
+        ("manual", 6, 0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "reason"),
+    [
+        ("{name: a, register: 5}", "{name: b, register: 5, type: int16}", "holding 5 overlaps a"),
+        ("{name: a, register: 5, type: uint32}", "{name: b, register: 6}", "holding 6 overlaps a"),
+        (
+            "{name: a, register: 5, type: bool, bit: 3}",
+            "{name: b, register: 5, type: bool, bit: 3}",
+            "overlaps a",
+        ),
+        ("{name: a, register: 5, type: uint32}", "{name: b, register: 6, type: bool, bit: 0}", "overlaps a"),
+        ("{name: a, register: 5, type: uint32}", "{name: b, register: 5, type: bool, bit: 0}", "overlaps a"),
+        ("{name: a, register: 5, table: input}", "{name: b, register: 5, type: bool, bit: 0}", None),
+    ],
+)
+def test_genuine_overlaps_are_still_refused(first: str, second: str, reason: str | None) -> None:
+    specs = (spec(first), spec(second))
+    if reason is None:  # another table: no overlap at all
+        assert len(resolve_points(specs, {})) == 2
+        return
+    with pytest.raises(PointError, match=reason):
+        resolve_points(specs, {})

@@ -321,3 +321,14 @@ async def test_close_commits_the_readings_of_a_cancelled_append(tmp_path: Path) 
     assert again.unsealed == 7
     assert (await again.stats()).counters["committed"] == 7
     await again.close()
+
+
+async def test_a_value_on_a_reading_that_is_not_good_is_refused_at_append(tmp_path: Path) -> None:
+    buf = await open_buffer(tmp_path / "b.db")
+    try:
+        bad = Reading("lum-00", "active_power", 1_767_225_600_000, 41.5, Quality.OFFLINE, "no answer")
+        with pytest.raises(ValueError, match=r"^lum-00.active_power: value must be nil when quality is 2"):
+            await buf.append([*readings(2), bad])
+        assert buf.unsealed == 0  # none of them: the producer has a bug, not the buffer
+    finally:
+        await buf.close()

@@ -114,7 +114,9 @@ async def test_offline_device_gives_offline_readings_logged_once(
         readings = await poller.poll_once()
         assert {r.quality for r in readings if r.point != "online"} == {Quality.OFFLINE}
         assert all(r.value is None and r.reason for r in readings if r.point != "online")
-        assert next(r.value for r in readings if r.point == "online") is False
+        online = next(r for r in readings if r.point == "online")
+        assert (online.value, online.quality) == (False, Quality.GOOD)  # the one good reading with a reason
+        assert {online.reason} == {r.reason for r in readings}  # why it is offline: docs/protocol.md
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1, [r.getMessage() for r in errors]
     assert poller.health.online is False

@@ -1,0 +1,113 @@
+"""docs/protocol.md lists every check the collector makes with its reason; each row is tried here.
+
+One malformed message per row goes through the collector's decode (the conflict row through the
+writer's reason), and the reason must match the row's text (``…`` any text, ``[i]`` any index). A row
+whose check is gone or whose text changed fails here; a new check needs a row and a case.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+
+from collector.ingest.decode import Accepted, Rejected, decode_message
+from collector.ingest.writer import conflict_reason
+from wire.telemetry import BatchKey, TelemetryBatch
+from wire.topics import TopicAddress, TopicKind
+
+DOC = Path(__file__).parents[2] / "docs" / "protocol.md"
+TOPIC = "streetgate/v1/north/cab-0042/telemetry"
+T0 = 1_767_225_600_000
+MAX_BYTES = 4096
+
+
+def documented() -> dict[str, str]:
+    """check id -> reason pattern, from the table under "What the collector checks"."""
+    text = DOC.read_text().split("### What the collector checks", 1)[1]
+    rows = re.findall(r"^\| ([a-z-]+) \| [^|]+ \| `([^`]+)`", text, flags=re.MULTILINE)
+    assert rows, "the checks table is gone from docs/protocol.md"
+    return dict(rows)
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    b: dict[str, Any] = {
+        "v": 1,
+        "gw": "cab-0042",
+        "ep": "9f3c2a61d0b7e45a",
+        "sq": 3,
+        "s": [["lum-07", "active_power"]],
+        "r": [[0, T0, 41.5, 0]],
+    }
+    b.update(changes)
+    return b
+
+
+def pack(b: object) -> bytes:
+    return msgpack.packb(b, use_bin_type=True)
+
+
+def row(*reading: object) -> bytes:
+    return pack(body(r=[[0, T0, 41.5, 0], list(reading)]))
+
+
+CASES: dict[str, tuple[str, bytes]] = {
+    "topic-root": ("other/v1/north/cab-0042/telemetry", pack(body())),
+    "topic-levels": ("streetgate/v1/north/telemetry", pack(body())),
+    "topic-kind-known": ("streetgate/v1/north/cab-0042/weather", pack(body())),
+    "topic-site": ("streetgate/v1/_north/cab-0042/telemetry", pack(body())),
+    "topic-gateway": ("streetgate/v1/north/-cab/telemetry", pack(body())),
+    "topic-telemetry": ("streetgate/v1/north/cab-0042/status", pack(body())),
+    "size": (TOPIC, pack(body(s=[["lum", "p" * 100]] * 50))),
+    "msgpack": (TOPIC, b"\xc1 not msgpack"),
+    "map": (TOPIC, pack([1, 2])),
+    "version": (TOPIC, pack(body(v=2))),
+    "gateway": (TOPIC, pack(body(gw=""))),
+    "epoch": (TOPIC, pack(body(ep="9F3C2A61D0B7E45A"))),
+    "seq": (TOPIC, pack(body(sq=0))),
+    "series-list": (TOPIC, pack(body(s={"a": "b"}))),
+    "series-pair": (TOPIC, pack(body(s=[["lum-07"]]))),
+    "series-device": (TOPIC, pack(body(s=[[7, "active_power"]]))),
+    "series-point": (TOPIC, pack(body(s=[["lum-07", "x" * 129]]))),
+    "readings-list": (TOPIC, pack(body(r=None))),
+    "reading-shape": (TOPIC, pack(body(r=[[0, T0, 41.5]]))),
+    "series-index": (TOPIC, row(1, T0, 41.5, 0)),
+    "ts": (TOPIC, row(0, T0 / 1000, 41.5, 0)),
+    "value-type": (TOPIC, row(0, T0, [41.5], 0)),
+    "value-nan": (TOPIC, row(0, T0, float("nan"), 0)),
+    "quality": (TOPIC, row(0, T0, 41.5, 3)),
+    "value-nil": (TOPIC, row(0, T0, 41.5, 2, "no response within 1.0 s")),
+    "reason": (TOPIC, row(0, T0, None, 1, 404)),
+    "gateway-topic": ("streetgate/v1/north/cab-0043/telemetry", pack(body())),
+}
+STORE_CHECKS = {"conflict"}  # made by the store, in the write transaction, not by decode
+
+
+def pattern(doc_reason: str) -> re.Pattern[str]:
+    rx = re.escape(doc_reason).replace(re.escape("…"), ".*").replace(re.escape("[i]"), r"\[\d+\]")
+    return re.compile(f"^{rx}$")
+
+
+def test_every_documented_check_has_a_case_and_every_case_a_row() -> None:
+    assert set(documented()) == set(CASES) | STORE_CHECKS
+
+
+@pytest.mark.parametrize("check", sorted(CASES))
+def test_a_message_failing_one_check_is_rejected_with_the_documented_reason(check: str) -> None:
+    topic, payload = CASES[check]
+    result = decode_message(topic, payload, max_bytes=MAX_BYTES)
+    assert isinstance(result, Rejected), f"{check}: accepted"
+    assert pattern(documented()[check]).match(result.reason), (check, result.reason)
+
+
+def test_the_conflict_reason_is_the_documented_one() -> None:
+    address = TopicAddress("north", "cab-0042", TopicKind.TELEMETRY)
+    accepted = Accepted(address, TelemetryBatch(BatchKey("cab-0042", "9f3c2a61d0b7e45a", 3), ()))
+    assert pattern(documented()["conflict"]).match(conflict_reason(accepted))
+
+
+def test_the_base_message_passes_every_check() -> None:
+    assert isinstance(decode_message(TOPIC, pack(body()), max_bytes=MAX_BYTES), Accepted)

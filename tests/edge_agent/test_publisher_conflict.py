@@ -1,0 +1,58 @@
+"""A confirmation naming a conflict (``cf``): the batch is dead-lettered like any rejected one, and the
+agent says at ERROR that the collector holds other content under its key."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from edge_agent.buffer.store import Buffer
+from edge_agent.clock import SystemClock
+from mqtt_session.link import Message, MqttLink, Subscription
+from tests.edge_agent.test_publisher import (
+    CONFIRM,
+    GW,
+    TELEMETRY,
+    batch_of,
+    make_agent_side,
+    running,
+    wait_for,
+)
+from tests.fixtures.broker import Broker
+from wire.confirm import Confirmation, encode_confirmation
+from wire.telemetry import decode_batch
+
+
+async def test_a_conflict_is_dead_lettered_and_logged(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    buf = await Buffer.open(tmp_path / "b.db", gateway=GW, clock=SystemClock(), commit_interval_s=0.01)
+    collector: MqttLink
+
+    def confirm_as_conflict(msg: Message) -> None:
+        key = decode_batch(msg.payload).key
+        conf = Confirmation(key.epoch, rejected=(key.seq,), conflicts=(key.seq,))
+        collector.publish(CONFIRM, encode_confirmation(conf))
+
+    collector = MqttLink(
+        client_id="fake-collector",
+        host=broker.host,
+        port=broker.port,
+        subscriptions=[Subscription(TELEMETRY)],
+        on_message=confirm_as_conflict,
+    )
+    link, pub = make_agent_side(broker, buf)
+    caplog.set_level(logging.ERROR, logger="edge_agent.uplink.publisher")
+    try:
+        async with running(collector.run, link.run, pub.run):
+            await asyncio.wait_for(collector.connected.wait(), 5)
+            await buf.append(batch_of(10))
+            await wait_for(lambda: pub.counters.readings_rejected == 10)
+            assert (await buf.stats()).sealed_batches == 0
+        (record,) = [r for r in caplog.records if "key re-used" in r.getMessage()]
+        assert "[1]" in record.getMessage()
+    finally:
+        await buf.close()
