@@ -182,8 +182,9 @@ def _unpack(body: bytes) -> dict[str, Any]:
         raise PayloadError("", f"not msgpack: {exc}") from exc
     if not isinstance(obj, dict):
         raise PayloadError("", f"body must be a map, got {type(obj).__name__}")
-    if obj.get("v") != PROTOCOL_VERSION:
-        raise PayloadError("v", f"unsupported protocol version {obj.get('v')!r} (this side speaks 1)")
+    version = obj.get("v")
+    if type(version) is not int or version != PROTOCOL_VERSION:  # not `true`, which equals 1 in Python
+        raise PayloadError("v", f"unsupported protocol version {version!r} (this side speaks 1)")
     if canonical(obj) != body:
         raise PayloadError(
             "", "body is not canonical (sorted keys, shortest integers, 64-bit floats, no duplicate keys)"

@@ -146,6 +146,7 @@ def test_public_key_text_errors(text: str, message: str) -> None:
     ("changes", "where"),
     [
         ({"v": 2}, "v"),
+        ({"v": True}, "v"),
         ({"id": str(COMMAND.id).upper()}, "id"),
         ({"id": "42"}, "id"),
         ({"gateway": ""}, "gateway"),
