@@ -1,4 +1,21 @@
-"""Errors of the wire contract."""
+"""Errors of the wire contract.
+
+::
+
+    PayloadError (ValueError)    the bytes do not follow the contract; ``where`` names the field
+    SignatureError               an envelope that cannot be trusted (nothing in it is acted on)
+    ├── UnknownKey               no key with this id in the ring
+    ├── RevokedKey               the key id is on the revocation list
+    └── BadSignature             the signature does not verify over the exact body bytes
+    Refusal                      an authentic command this gateway must not execute (``wire.gate``)
+    ├── WrongGateway             addressed to another gateway
+    ├── Expired                  its expiry has passed (allowing for clock skew)
+    ├── IssuedInFuture           issued later than now plus the skew allowance
+    └── TtlTooLong               valid for longer than its action allows
+
+A ``SignatureError`` gets no result: its id cannot be trusted. A ``Refusal`` becomes a signed result in
+state ``refused`` (``expired`` for :class:`Expired`) whose reason is the refusal's message.
+"""
 
 
 class PayloadError(ValueError):
@@ -8,3 +25,44 @@ class PayloadError(ValueError):
         super().__init__(f"{where}: {reason}" if where else reason)
         self.where = where
         self.reason = reason
+
+
+class SignatureError(Exception):
+    """The envelope's signature cannot be trusted; ``key_id`` is the id the envelope claimed."""
+
+    def __init__(self, key_id: str, reason: str) -> None:
+        super().__init__(f"key {key_id!r}: {reason}")
+        self.key_id = key_id
+        self.reason = reason
+
+
+class UnknownKey(SignatureError):
+    pass
+
+
+class RevokedKey(SignatureError):
+    pass
+
+
+class BadSignature(SignatureError):
+    pass
+
+
+class Refusal(Exception):
+    """An authentic, well-formed command that must not run; the message is the result's reason."""
+
+
+class WrongGateway(Refusal):
+    pass
+
+
+class Expired(Refusal):
+    pass
+
+
+class IssuedInFuture(Refusal):
+    pass
+
+
+class TtlTooLong(Refusal):
+    pass

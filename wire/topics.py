@@ -17,8 +17,8 @@ class TopicKind(enum.StrEnum):
     TELEMETRY = "telemetry"  # gateway -> centre, QoS 1, msgpack batch
     STATUS = "status"  # gateway -> centre, QoS 1, retained JSON; last will says offline
     CONFIRM = "confirm"  # centre -> gateway, QoS 1, msgpack: batches stored (or rejected)
-    COMMAND = "cmd"  # centre -> gateway (reserved: commands with interlocks)
-    COMMAND_RESULT = "cmd/result"  # gateway -> centre (reserved)
+    COMMAND = "cmd"  # centre -> gateway, QoS 1, signed msgpack envelope (wire.commands, wire.signing)
+    COMMAND_RESULT = "cmd/result"  # gateway -> centre, QoS 1, signed envelope, through the agent's outbox
     CONFIG = "config"  # centre -> gateway, retained (reserved: fleet configuration)
 
 

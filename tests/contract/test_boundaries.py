@@ -19,10 +19,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("wire", "mqtt_session", "configfile", "edge_agent", "collector", "drivers", "simulators")
 
-# What the contract may import: the standard library's pure modules and the payload codec.
+# What the contract may import: the standard library's pure modules, the payload codec, and
+# `cryptography` (Ed25519 signing and verifying of commands and results is computation, not I/O).
 WIRE_MAY_IMPORT = frozenset(
-    {"__future__", "base64", "collections", "dataclasses", "datetime", "enum", "functools", "hashlib",
-     "itertools", "json", "math", "msgpack", "re", "typing", "uuid", "wire"}
+    {"__future__", "base64", "collections", "cryptography", "dataclasses", "datetime", "enum", "functools",
+     "hashlib", "itertools", "json", "math", "msgpack", "re", "typing", "uuid", "wire"}
 )  # fmt: skip
 
 # package -> packages of ours it must never import

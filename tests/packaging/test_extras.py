@@ -1,5 +1,6 @@
 """A collector host installs the ``collector`` extra only: none of the field-bus libraries a gateway
-needs, and ``collector run`` still starts against a broker from that install alone."""
+needs, yet the contract (command signing included) imports and ``collector run`` starts against a
+broker from that install alone."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def collector_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.timeout(900)
 def test_the_collector_extra_installs_no_gateway_library(collector_venv: Path) -> None:
     code = (
-        "import importlib.util, json, collector, wire, mqtt_session\n"
+        "import importlib.util, json, collector, wire, mqtt_session, wire.signing\n"
         f"print(json.dumps({{n: importlib.util.find_spec(n) is not None for n in {GATEWAY_ONLY!r}}}))\n"
         "print(collector.__file__)"
     )
