@@ -163,4 +163,5 @@ class OpcUaDriver:
                 error = translate(exc, what, dev.name, timeout)
                 if isinstance(error, DeviceUnreachable):
                     conn.lost = conn.lost or error.reason
+                    error.retry_in_s = 0.0  # a lost session is reconnected on the next request
                 raise error from exc

@@ -6,7 +6,9 @@ settings), the namespaces looked up, every browse path translated, each device's
 and its subscription created. When the server goes away — a closed socket, or no answer to the client's
 keep-alive probe — the connection is dropped; the next request builds a new one and so re-creates the
 subscriptions. After a failed connect the next try waits ``reconnect.initial_s``, doubling up to
-``reconnect.max_s``; requests in between fail at once with ``DeviceUnreachable``.
+``reconnect.max_s``; requests in between fail at once with ``DeviceUnreachable``. Each of those says when
+the session will try again (``retry_in_s``), so a poller's back-off follows the session's, and values
+resume within the session's reconnect time of the server's return.
 """
 
 from __future__ import annotations
@@ -106,13 +108,17 @@ class Session:
             wait = self._retry_at - self._clock()
             if wait > 0:
                 last = self._last_error.reason if self._last_error else "?"
-                raise DeviceUnreachable(f"next connect try in {wait:.1f} s (last: {last})", device=dev.name)
+                raise DeviceUnreachable(
+                    f"next connect try in {wait:.1f} s (last: {last})", device=dev.name, retry_in_s=wait
+                )
             try:
                 self.conn = await self._connect(dev)
             except DriverError as exc:
                 self._stats.connect_failures += 1
                 self._last_error = exc
                 self._retry_at = self._clock() + self._delay
+                if isinstance(exc, DeviceUnreachable):  # the poller tries again when we do
+                    exc.retry_in_s = self._delay
                 self._delay = min(2 * self._delay, self._link.reconnect.max_s)
                 raise
             self._delay = self._link.reconnect.initial_s

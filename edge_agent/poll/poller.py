@@ -121,7 +121,10 @@ class DevicePoller:
         except DeviceUnreachable as exc:
             readings = self._all(ts, Quality.OFFLINE, exc.reason)
             self.health.failures_in_row += 1
-            self._failed(exc, None if reach is None else reach.failed(started, self.device, exc.reason))
+            retry_at = None if exc.retry_in_s is None else self._clock.monotonic() + exc.retry_in_s
+            self._failed(
+                exc, None if reach is None else reach.failed(started, self.device, exc.reason, retry_at)
+            )
         except DriverError as exc:
             readings = self._all(ts, Quality.BAD, exc.reason)
             self._failed(exc)
