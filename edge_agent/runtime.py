@@ -49,11 +49,11 @@ def build_driver(bus: ResolvedBus | ResolvedDaliBus | ResolvedOpcUaBus, schedule
         return OpcUaDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
     match bus.link:
         case ModbusTcpBus():
-            from drivers.modbus.client import ModbusTcpDriver
+            from drivers.modbus.tcp import ModbusTcpDriver
 
             return ModbusTcpDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
         case ModbusRtuBus():
-            from drivers.modbus.client import ModbusRtuDriver
+            from drivers.modbus.rtu import ModbusRtuDriver
 
             return ModbusRtuDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
 
