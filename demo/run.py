@@ -20,7 +20,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from demo.stack import ROOT, Stack
+from harness.stack import ROOT, Stack
 
 SHOWN = ("level", "active_power", "active_energy", "supply_voltage", "online")
 

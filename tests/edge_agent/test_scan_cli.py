@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from demo.broker import free_port
-from demo.stack import BIN, Proc, wait_port
 from drivers.modbus.scan import parse_units
+from harness.broker import free_port
+from harness.stack import BIN, Proc, wait_port
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.stackrun import sample
-from tests.faults.harness import PY, FaultStack, Outcome, assert_exactly_once, wait
-from tests.faults.journal import Key, read_journal
-from tests.faults.smalldisk import SmallDisk
+from harness.faults.journal import Key, read_journal
+from harness.faults.smalldisk import SmallDisk
+from harness.faults.stack import PY, FaultStack, Outcome, assert_exactly_once, wait
+from harness.procstat import sample
 from wire import topics
 from wire.points import Reading
 from wire.telemetry import BatchKey, encode_batch
