@@ -26,7 +26,7 @@ from drivers.errors import BadStatus, DeviceUnreachable, DriverError
 from drivers.opcua import resolve
 from drivers.opcua.codec import encode
 from drivers.opcua.config import OpcUaDevice, OpcUaLink, ReadMode, parse_path
-from drivers.opcua.datavalue import output, point_value
+from drivers.opcua.datavalue import output, point_value, read
 from drivers.opcua.errors import status, translate
 from drivers.opcua.session import Connection, LinkStats, Session
 from drivers.scheduler import BusScheduler, Priority
@@ -78,8 +78,8 @@ class OpcUaDriver:
         results: dict[str, PointValue] = {}
         if polled:
             async with self._request(conn, dev, f"reading {len(polled)} nodes", Priority.POLL):
-                values = await conn.client.read_attributes(
-                    [conn.client.get_node(nodes[p.name]) for p in polled]
+                values = await read(
+                    conn.client, [node for p in polled if isinstance(node := nodes[p.name], ua.NodeId)]
                 )
             results.update((p.name, point_value(p, dv)) for p, dv in zip(polled, values, strict=True))
         latest = conn.latest.get(dev.name, {})

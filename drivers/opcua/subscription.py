@@ -13,7 +13,7 @@ from asyncua.common.subscription import DataChangeNotif
 from drivers.base import PointValue
 from drivers.opcua.codec import decode
 from drivers.opcua.config import OpcUaPoint
-from drivers.opcua.datavalue import plain, point_value
+from drivers.opcua.datavalue import plain, point_value, read
 from drivers.opcua.errors import status
 
 
@@ -34,9 +34,8 @@ class Updates:
     def datachange_notification(self, node: Node, val: Any, data: DataChangeNotif) -> None:
         self._stats.notifications += 1
         dv = data.monitored_item.Value
-        s = status(dv.StatusCode if dv is not None else None)
         for p in self._points.get(node.nodeid, ()):
-            self._latest[p.name] = decode(p, plain(val), s)
+            self._latest[p.name] = point_value(p, dv) if dv is not None else decode(p, plain(val))
 
     def status_change_notification(self, change: ua.StatusChangeNotification) -> None:
         s = status(change.Status)
@@ -52,7 +51,7 @@ async def subscribe(
     """Read ``points`` (at ``node_ids``) once and subscribe to them; returns their latest values, which
     the subscription keeps up to date."""
     latest: dict[str, PointValue] = {}
-    seed = await client.read_attributes([client.get_node(i) for i in node_ids])
+    seed = await read(client, node_ids)
     for p, dv in zip(points, seed, strict=True):
         latest[p.name] = point_value(p, dv)
     by_node: dict[ua.NodeId, list[OpcUaPoint]] = {}

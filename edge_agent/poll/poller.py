@@ -158,7 +158,7 @@ class DevicePoller:
     def _reading(self, ts: int, v: PointValue) -> Reading:
         if v.error is not None:
             return Reading(self.device, v.point, ts, None, Quality.BAD, v.error)
-        return Reading(self.device, v.point, ts, v.value)
+        return Reading(self.device, v.point, ts if v.ts_ms is None else v.ts_ms, v.value)
 
     def _all(self, ts: int, quality: Quality, reason: str) -> list[Reading]:
         out = [Reading(self.device, p, ts, None, quality, reason) for p in self.points]

@@ -10,6 +10,14 @@ from simulators.traffic.status import Snapshot
 NAMESPACE = "urn:streetgate:sim-tlc"
 _V = ua.VariantType
 PRIORITY_SLOTS = 4
+UNECE_UNITS = "http://www.opcfoundation.org/UA/units/un/cefact"
+# analog variables -> (UNECE common code, display name, description): their EngineeringUnits property
+_UNITS = {
+    "CycleCounter": ("SEC", "s", "second"),
+    "CycleTime": ("SEC", "s", "second"),
+    "Occupancy": ("P1", "%", "percent"),
+    "GrantedS": ("SEC", "s", "second"),
+}
 _TYPES = {
     "ControlMode": _V.Int32,
     "FunctionalPosition": _V.Int32,
@@ -35,6 +43,20 @@ def vtype(path: str) -> ua.VariantType:
     if path.startswith("Priority/") and path.endswith("/State"):
         return _V.Int32
     return _TYPES[path.rsplit("/", 1)[-1]]
+
+
+def engineering_units(path: str) -> ua.EUInformation | None:
+    """The EngineeringUnits of an analog variable (OPC-UA Part 8: UNECE code as UnitId), else None."""
+    unit = _UNITS.get(path.rsplit("/", 1)[-1])
+    if unit is None:
+        return None
+    code, display, description = unit
+    eu = ua.EUInformation()
+    eu.NamespaceUri = ua.String(UNECE_UNITS)
+    eu.UnitId = ua.Int32(int.from_bytes(code.encode(), "big"))
+    eu.DisplayName = ua.LocalizedText(display, "en")
+    eu.Description = ua.LocalizedText(description, "en")
+    return eu
 
 
 def values(s: Snapshot) -> dict[str, object]:

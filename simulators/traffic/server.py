@@ -28,14 +28,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+from collections.abc import Callable
 from types import TracebackType
+from typing import cast
 
 from asyncua import ua
 from asyncua.common.node import Node
 from asyncua.server.server import Server
+from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
-from simulators.traffic.address import NAMESPACE, argument, values, vtype
+from simulators.traffic.address import NAMESPACE, argument, engineering_units, values, vtype
 from simulators.traffic.controller import TrafficController
 from simulators.traffic.methods import Methods, checked
 from simulators.traffic.security import ServerSecurity, set_security
@@ -54,6 +58,7 @@ class TrafficControllerServer:
         intersection: int = 1,
         security: ServerSecurity | None = None,
         refresh_s: float = 0.2,
+        wall: Callable[[], datetime.datetime] | None = None,
     ) -> None:
         self.model = model
         self.host = host
@@ -61,6 +66,7 @@ class TrafficControllerServer:
         self.intersection = intersection
         self.security = security
         self.refresh_s = refresh_s
+        self._wall = wall or _utc_now  # the controller's clock: its values' SourceTimestamp
         self._server: Server | None = None
         self._ns = 0
         self._nodes: dict[str, tuple[ua.NodeId, ua.VariantType]] = {}
@@ -132,7 +138,7 @@ class TrafficControllerServer:
         self._bad.add(path)
         code = ua.StatusCode(ua.UInt32(getattr(StatusCodes, status)))
         value = ua.Variant(self._written.get(path), vtype)
-        await server.write_attribute_value(node, ua.DataValue(value, StatusCode=code))
+        await server.write_attribute_value(node, self._stamped(value, code))
 
     async def clear_bad(self, path: str) -> None:
         self._bad.discard(path)
@@ -148,7 +154,7 @@ class TrafficControllerServer:
             if path in self._bad or self._written.get(path, _UNSET) == value:
                 continue
             node, vtype = self._nodes[path]
-            await server.write_attribute_value(node, ua.DataValue(ua.Variant(value, vtype)))
+            await server.write_attribute_value(node, self._stamped(ua.Variant(value, vtype)))
             self._written[path] = value
 
     async def _refresh_loop(self) -> None:
@@ -165,6 +171,14 @@ class TrafficControllerServer:
             parent = await self._parent(objects, path.rsplit("/", 1)[0])
             vt = vtype(path)
             node = await parent.add_variable(self._id(path), self._name(path.split("/")[-1]), value, vt)
+            eu = engineering_units(path)
+            if eu is not None:
+                await node.add_property(
+                    self._id(f"{path}/EngineeringUnits"),
+                    ua.QualifiedName("EngineeringUnits", 0),
+                    ua.Variant(eu, ua.VariantType.ExtensionObject),
+                    datatype=ua.NodeId(ua.Int32(ObjectIds.EUInformation)),
+                )
             self._nodes[path] = (node.nodeid, vt)
         for name, (call, inputs, outputs) in Methods(self.model).table().items():
             await root.add_method(
@@ -188,3 +202,16 @@ class TrafficControllerServer:
 
     def _name(self, name: str) -> ua.QualifiedName:
         return ua.QualifiedName(name, self._ns)
+
+    def _stamped(self, value: ua.Variant, status: ua.StatusCode | None = None) -> ua.DataValue:
+        """A value as the controller sends it: its SourceTimestamp from the controller's clock, its
+        ServerTimestamp from the server's."""
+        # asyncua types its DateTime as a marker subclass of datetime, and takes any datetime
+        source, server = cast(ua.DateTime, self._wall()), cast(ua.DateTime, _utc_now())
+        if status is None:
+            return ua.DataValue(value, SourceTimestamp=source, ServerTimestamp=server)
+        return ua.DataValue(value, StatusCode=status, SourceTimestamp=source, ServerTimestamp=server)
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
