@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.stackrun import io_sample, sample
-from demo.stack import Stack
+from harness.procstat import io_sample, sample
+from harness.stack import Stack
 
 
 def main() -> None:

@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import backlog, limits
-from bench.stackrun import BenchStack, cpu_shares, exit_on_signals, pids, read_only, remove_db, sample
+from bench.stackrun import BenchStack, cpu_shares, exit_on_signals, pids, read_only, remove_db
+from harness.procstat import sample
 
 MB = 1024 * 1024
 AIM_MB = 15
-HEALTH_INTERVAL_S = 5.0  # as demo/stack.py configures the agent (the default is 60 s)
+HEALTH_INTERVAL_S = 5.0  # as harness/stack.py configures the agent (the default is 60 s)
 
 
 @dataclass

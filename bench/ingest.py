@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from demo.broker import Broker
-from demo.stack import BIN, Proc
+from harness.broker import Broker
+from harness.stack import BIN, Proc
 from mqtt_session import Message, MqttLink
 from wire import topics
 from wire.confirm import decode_confirmation

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bench import ingest
 from bench.stackrun import remove_db, wait_until
-from demo.broker import Broker
-from demo.stack import BIN, Proc
+from harness.broker import Broker
+from harness.stack import BIN, Proc
 
 
 def raw_sqlite(path: Path, batches: int, size: int) -> float:

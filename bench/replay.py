@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.backlog import readings
-from bench.stackrun import io_sample, new_buffer_file, read_only
+from bench.stackrun import new_buffer_file, read_only
 from bench.walwatch import WalWatch
 from edge_agent.buffer.store import Buffer, SealedBatch
 from edge_agent.clock import SystemClock
+from harness.procstat import io_sample
 from wire.points import Reading
 
 KINDS = ("append", "seal", "ack")

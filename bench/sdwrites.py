@@ -34,8 +34,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.replay import KINDS, Mix, Replay, replay
-from bench.stackrun import BenchStack, IoSample, exit_on_signals, io_sample, new_buffer_file
+from bench.stackrun import BenchStack, exit_on_signals, new_buffer_file
 from bench.walwatch import WalCounts, WalWatch
+from harness.procstat import IoSample, io_sample
 
 GB = 1e9
 MB = 1e6

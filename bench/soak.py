@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.faults import scenarios
-from tests.faults.harness import TABLE_HEAD, Outcome
-from tests.faults.scenarios import CI, SOAK, Durations
+from harness.faults import scenarios
+from harness.faults.scenarios import CI, SOAK, Durations
+from harness.faults.stack import TABLE_HEAD, Outcome
 
 Scenario = Callable[[Path, Durations], Outcome]
 

@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from demo.stack import ROOT, Stack
 from demo.view import render, snapshot
+from harness.stack import ROOT, Stack
 
 OTHERS = ("bollard-site-1", "tlc-1")  # the cabinet's other devices, besides the luminaires
 REPRINT_S = 5  # without a terminal (a log, a test), the view is printed this often

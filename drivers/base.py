@@ -27,6 +27,7 @@ class PointValue:
     point: str
     value: Value
     error: str | None = None  # set when this point could not be read or decoded: quality BAD
+    ts_ms: int | None = None  # when the value was taken, if the device says (OPC-UA); None: the poll's time
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,19 @@ class DriverError(Exception):
 
 
 class DeviceUnreachable(DriverError):
-    pass
+    """``retry_in_s``: set by a driver that backs off on its own (an OPC-UA session's reconnect policy):
+    in how many seconds it will try the device again. A poller then waits that long, not its own back-off."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        device: str | None = None,
+        point: str | None = None,
+        retry_in_s: float | None = None,
+    ) -> None:
+        super().__init__(reason, device=device, point=point)
+        self.retry_in_s = retry_in_s
 
 
 class NoResponse(DeviceUnreachable):

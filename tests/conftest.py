@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.broker import Broker
+from harness.broker import Broker
 
 
 @pytest.fixture

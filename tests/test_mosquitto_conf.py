@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.fixtures.broker import Broker
+from harness.broker import Broker
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,11 +1,13 @@
-"""The Modbus drivers, TCP and RTU: the only module that does Modbus I/O and the only one importing
-pymodbus's clients. pymodbus exceptions are translated into :mod:`drivers.errors` here, with ``from exc``.
+"""The Modbus drivers' shared part: the one place that does Modbus I/O; pymodbus exceptions are translated
+into :mod:`drivers.errors` here, with ``from exc``. The transports open the link: :mod:`.tcp` and
+:mod:`.rtu`.
 
-One driver is one physical link: a TCP gateway (:class:`ModbusTcpDriver`) or a serial line
-(:class:`ModbusRtuDriver`). Both share :class:`ModbusDriver`: the read plan of each device is computed
-once, at construction, and every request waits for its turn on the link's :class:`BusScheduler` (one
-request on the wire at a time, the silent gap between frames, commands ahead of queued polls). The two
-differ only in how the link is opened and what a timeout does to it. Failures:
+One driver is one physical link: a TCP gateway (:class:`~drivers.modbus.tcp.ModbusTcpDriver`) or a
+serial line (:class:`~drivers.modbus.rtu.ModbusRtuDriver`). Both share :class:`ModbusDriver`: the read
+plan of each device is computed once, at construction, and every request waits for its turn on the
+link's :class:`BusScheduler` (one request on the wire at a time, the silent gap between frames, commands
+ahead of queued polls). The two differ only in how the link is opened and what a timeout does to it.
+Failures:
 
 - no answer within the device's timeout (its own ``timeout_s``, else the link's): the request is tried
   again, ``retries`` more times, each retry queued behind the polls already waiting; then
@@ -28,13 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
-from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
 from drivers.base import PointValue, ReadStats, Value
@@ -235,85 +235,3 @@ class ModbusDriver:
 
     def _after_silence(self) -> None:
         """What a request without an answer does to the link."""
-
-
-class ModbusTcpDriver(ModbusDriver):
-    """The devices behind one Modbus TCP server or gateway. A request without an answer closes the
-    connection: its late answer must never be taken for the next request's."""
-
-    _lost = "connection lost"
-
-    def __init__(
-        self,
-        name: str,
-        link: ModbusTcpLink,
-        devices: Sequence[ModbusDevice],
-        *,
-        scheduler: BusScheduler | None = None,
-    ) -> None:
-        super().__init__(name, link, devices, scheduler=scheduler)
-        self._tcp = link
-
-    def _new_client(self) -> Client:
-        link = self._tcp
-        return AsyncModbusTcpClient(
-            link.host, port=link.port, name=self._name, timeout=self._backstop_s, retries=0, reconnect_delay=0
-        )
-
-    def _where(self) -> str:
-        return f"{self._tcp.host}:{self._tcp.port}"
-
-    def _cannot_connect(self) -> str:
-        return f"cannot connect to {self._where()} (refused, or no answer within {self._tcp.timeout_s} s)"
-
-    def _after_silence(self) -> None:
-        self._drop()
-
-
-class ModbusRtuDriver(ModbusDriver):
-    """The devices on one RS-485 line, through a local serial port. The port stays open after a
-    request without an answer: pymodbus empties its receive buffer before each request and skips a
-    frame from another unit id, and the scheduler keeps the line silent between frames."""
-
-    _lost = "serial port lost"
-
-    def __init__(
-        self,
-        name: str,
-        link: ModbusRtuLink,
-        devices: Sequence[ModbusDevice],
-        *,
-        scheduler: BusScheduler | None = None,
-    ) -> None:
-        for d in devices:
-            if not 1 <= d.unit <= 247:
-                raise ValueError(f"{name}: device {d.name!r}: unit {d.unit} is not 1..247 (0 is broadcast)")
-        super().__init__(name, link, devices, scheduler=scheduler)
-        self._rtu = link
-
-    def _new_client(self) -> Client:
-        link = self._rtu
-        return AsyncModbusSerialClient(
-            link.port,
-            framer=FramerType.RTU,
-            baudrate=link.baudrate,
-            bytesize=link.bytesize,
-            parity=link.parity.value,
-            stopbits=link.stopbits,
-            name=self._name,
-            timeout=self._backstop_s,
-            retries=0,
-            reconnect_delay=0,
-        )
-
-    def _where(self) -> str:
-        link = self._rtu
-        return f"{link.port} ({link.baudrate} {link.bytesize}{link.parity.value}{link.stopbits})"
-
-    def _cannot_connect(self) -> str:
-        port = self._rtu.port
-        if not os.path.exists(port):
-            return f"cannot open serial port {port}: no such device"
-        if not os.access(port, os.R_OK | os.W_OK):
-            return f"cannot open serial port {port}: permission denied"
-        return f"cannot open serial port {port}: in use by another process, or not a serial port"

@@ -28,6 +28,14 @@ class ReadMode(enum.StrEnum):
     SUBSCRIPTION = "subscription"  # monitored items: the driver keeps the latest value of each node
 
 
+class TimestampSource(enum.StrEnum):
+    """Which time a point's reading carries."""
+
+    POLL = "poll"  # when the agent read it (the default)
+    SOURCE = "source"  # the value's SourceTimestamp: when the device took it (else the poll's time)
+    SERVER = "server"  # the value's ServerTimestamp: when the server last had it (else the poll's time)
+
+
 class ValueType(enum.StrEnum):
     """What the point's value must be; a value of another kind is an error for that point."""
 
@@ -108,6 +116,7 @@ class OpcUaPointSpec(_Model):
     )
     read: ReadMode | None = None  # None: the device's
     sampling_interval_ms: float | None = Field(default=None, ge=0, le=3_600_000)
+    timestamp: TimestampSource = TimestampSource.POLL
     repeat: dict[str, tuple[int | str, int | str]] | None = None
 
     @model_validator(mode="after")
@@ -138,6 +147,7 @@ class OpcUaPoint:
     enum: tuple[tuple[int, str], ...] = ()  # (code, label), codes ascending; () = a plain value
     read: ReadMode = ReadMode.POLL
     sampling_interval_ms: float = 1000.0
+    timestamp: TimestampSource = TimestampSource.POLL
 
     def where(self) -> str:
         return str(self.node) if self.node is not None else format_path(self.path or ())

@@ -98,6 +98,7 @@ def _resolve(
         sampling_interval_ms=s.sampling_interval_ms
         if s.sampling_interval_ms is not None
         else sampling_interval_ms,
+        timestamp=s.timestamp,
     )
 
 

@@ -61,13 +61,13 @@ class BusKind(Generic[B, S, D]):
 
 
 def _modbus_tcp_driver(bus: ResolvedBus[ModbusTcpBus, ModbusDevice], scheduler: BusScheduler) -> Driver:
-    from drivers.modbus.client import ModbusTcpDriver
+    from drivers.modbus.tcp import ModbusTcpDriver
 
     return ModbusTcpDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
 
 
 def _modbus_rtu_driver(bus: ResolvedBus[ModbusRtuBus, ModbusDevice], scheduler: BusScheduler) -> Driver:
-    from drivers.modbus.client import ModbusRtuDriver
+    from drivers.modbus.rtu import ModbusRtuDriver
 
     return ModbusRtuDriver(bus.name, bus.link, bus.devices, scheduler=scheduler)
 

@@ -5,7 +5,9 @@ answer could still come), delaying every device queued behind it. So after each 
 wait before the next try doubles, from ``first_s`` up to ``max_s`` (:class:`PollBackoff`): a dead unit
 costs one timeout per wait, not one per poll. The first wait is never shorter than what keeps a dead
 unit's share of the line at :data:`MAX_LINE_SHARE`: with a 0.5 s timeout, 10 s. The tries land on the
-pollers' own slots, and the first answer ends the back-off.
+pollers' own slots, and the first answer ends the back-off. A driver that backs off on its own (an
+OPC-UA session and its ``reconnect`` policy) says when it will try again (``retry_in_s``): the next poll
+goes then, so values resume within the driver's reconnect time, not after the poll back-off's wait.
 
 What backs off is the thing that stopped answering (:class:`Reachability`): the pollers of every
 device behind one Modbus unit id (the luminaires of one DALI gateway) share one, so a dead gateway
@@ -56,10 +58,15 @@ class Reachability:
             return True
         return not self.trying and slot >= self.next_try - 1e-6
 
-    def failed(self, started: float, device: str, reason: str) -> float:
-        """A try for ``device`` started at ``started`` got no answer: the wait before the next one."""
+    def failed(self, started: float, device: str, reason: str, retry_at: float | None = None) -> float:
+        """A try for ``device`` started at ``started`` got no answer: the wait before the next one.
+        ``retry_at``: when the driver itself will try the device again (it backs off on its own, as an
+        OPC-UA session does): then that is the next try, not the policy's."""
         self.failures_in_row += 1
         self.reason = f"{device}: {reason}"
+        if retry_at is not None:
+            self.next_try = retry_at
+            return max(0.0, retry_at - started)
         wait = self.policy.delay(self.failures_in_row)
         self.next_try = max(self.next_try, started + wait)
         return wait

@@ -122,7 +122,10 @@ class DevicePoller:
         except DeviceUnreachable as exc:
             readings = self._all(ts, Quality.OFFLINE, exc.reason)
             self.health.failures_in_row += 1
-            self._failed(exc, None if reach is None else reach.failed(started, self.device, exc.reason))
+            retry_at = None if exc.retry_in_s is None else self._clock.monotonic() + exc.retry_in_s
+            self._failed(
+                exc, None if reach is None else reach.failed(started, self.device, exc.reason, retry_at)
+            )
         except DriverError as exc:
             readings = self._all(ts, Quality.BAD, exc.reason)
             self._failed(exc)
@@ -156,7 +159,7 @@ class DevicePoller:
     def _reading(self, ts: int, v: PointValue) -> Reading:
         if v.error is not None:
             return Reading(self.device, v.point, ts, None, Quality.BAD, v.error)
-        return Reading(self.device, v.point, ts, v.value)
+        return Reading(self.device, v.point, ts if v.ts_ms is None else v.ts_ms, v.value)
 
     def _all(self, ts: int, quality: Quality, reason: str) -> list[Reading]:
         out = [Reading(self.device, p, ts, None, quality, reason) for p in self.points]

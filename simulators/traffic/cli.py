@@ -44,8 +44,10 @@ def add_traffic_parser(sims: Any) -> None:
 
 
 async def serve_traffic(args: argparse.Namespace) -> None:
+    from simulators.traffic.address import NAMESPACE
     from simulators.traffic.controller import TrafficController
-    from simulators.traffic.server import APPLICATION_URI, NAMESPACE, ServerSecurity, TrafficControllerServer
+    from simulators.traffic.security import ServerSecurity
+    from simulators.traffic.server import APPLICATION_URI, TrafficControllerServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

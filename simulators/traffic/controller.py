@@ -17,43 +17,25 @@ with a manual clock. Commands are requests; a refused one raises :class:`Command
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from simulators.traffic.detectors import Detector
-from simulators.traffic.plan import (
-    Cycle,
-    Intersection,
-    Phase,
-    Plan,
-    Position,
-    default_intersection,
-    default_plans,
-)
+from simulators.traffic.plan import Cycle, Intersection, Plan, default_intersection, default_plans
 from simulators.traffic.priority import PriorityDesk, PriorityRequest, PriorityState, PriorityType
+from simulators.traffic.selection import PlanSelection
+from simulators.traffic.signals import Leaving, group_states, leave
 from simulators.traffic.status import (
     ALARMS,
     CommandRefused,
     ControlMode,
     FunctionalPosition,
-    PlanSource,
     Refusal,
     Snapshot,
 )
 
 PRIORITY_SLOTS = 4  # requests shown
-
-
-@dataclass(slots=True)
-class _Leaving:
-    """On the way from normal control to another functional position."""
-
-    target: FunctionalPosition
-    stage: int
-    at: float  # when the target position takes effect
 
 
 class TrafficController:
@@ -88,10 +70,7 @@ class TrafficController:
             Detector(d, random.Random(rng.getrandbits(64)), detector_period_s, t)
             for d in self.intersection.detectors
         ]
-        self._timetable_plan = plan
-        self._plan = self.plans[plan]
-        self._source = PlanSource.CALENDAR_CLOCK
-        self._pending: tuple[int, PlanSource] | None = None
+        self._plans = PlanSelection(self.plans, plan)
         self._alarms = dict.fromkeys(ALARMS, False)
         self._priority = PriorityDesk(
             self.intersection,
@@ -102,7 +81,7 @@ class TrafficController:
         )
         self._watchdog_at: float | None = None
         self._position_timeout_at: float | None = None
-        self._leaving: _Leaving | None = None
+        self._leaving: Leaving | None = None
         self._cycle: Cycle | None = None
         self._position = FunctionalPosition.NORMAL
         self._mode = ControlMode.STARTUP
@@ -121,12 +100,14 @@ class TrafficController:
         return Snapshot(
             control_mode=self._mode,
             functional_position=self._position,
-            plan=self._plan.number,
-            plan_source=self._source,
+            plan=self._plans.plan.number,
+            plan_source=self._plans.source,
             cycle_counter=int(t - cycle.start) if cycle is not None and running else 0,
-            cycle_time=round(self.intersection.cycle_time(self._plan)),
+            cycle_time=round(self.intersection.cycle_time(self._plans.plan)),
             stage=stage,
-            groups=self._group_states(t),
+            groups=group_states(
+                self.intersection, t, self._mode, self._position, self._startup_at, self._cycle, self._leaving
+            ),
             detectors=tuple(d.status(t) for d in self._detectors),
             alarms=dict(self._alarms),
             priority=self._priority.slots(PRIORITY_SLOTS),
@@ -143,19 +124,9 @@ class TrafficController:
         Returns the seconds until it takes effect: the next cycle point."""
         t = self._advance()
         self._check_code(security_code)
-        if use_commanded and plan not in self.plans:
-            raise CommandRefused(Refusal.INVALID_ARGUMENT, f"no plan {plan} (plans: {sorted(self.plans)})")
-        target = (
-            (plan, PlanSource.FORCED) if use_commanded else (self._timetable_plan, PlanSource.CALENDAR_CLOCK)
-        )
-        if target == (self._plan.number, self._source):
-            self._pending = None
-            return 0.0
-        if self._cycle is not None and self._mode is ControlMode.CONTROL:
-            self._pending = target
-            return self._cycle.end - t
-        self._apply_plan(target)
-        return 0.0
+        target = self._plans.target(plan, use_commanded)
+        cycle = self._cycle if self._mode is ControlMode.CONTROL else None
+        return cycle.end - t if self._plans.select(target, cycling=cycle is not None) and cycle else 0.0
 
     def set_functional_position(
         self, position: FunctionalPosition, timeout_min: int, security_code: str
@@ -189,11 +160,7 @@ class TrafficController:
             and cycle is not None
             and self._position is FunctionalPosition.NORMAL
         ):
-            pos = cycle.position(t)
-            end = cycle.cut(pos.stage, t) if pos.phase is Phase.GREEN else pos.green_end
-            groups = self.intersection.stages[pos.stage].groups
-            amber = max(self.intersection.group(g).amber_s for g in groups)
-            self._leaving = _Leaving(position, pos.stage, max(t, end + amber))
+            self._leaving = leave(self.intersection, cycle, position, t)
             self._priority.reject_all(t)
             return self._leaving.at - t
         self._enter(position, t)
@@ -298,26 +265,14 @@ class TrafficController:
     def _watchdog_expired(self, when: float) -> None:
         self._watchdog_at = None
         self._alarms["A0007"] = True
-        if self._source is PlanSource.FORCED or (self._pending and self._pending[1] is PlanSource.FORCED):
-            target = (self._timetable_plan, PlanSource.CALENDAR_CLOCK)
-            if self._cycle is not None and self._mode is ControlMode.CONTROL:
-                self._pending = target
-            else:
-                self._apply_plan(target)
-
-    def _apply_plan(self, target: tuple[int, PlanSource]) -> None:
-        self._plan = self.plans[target[0]]
-        self._source = target[1]
-        self._pending = None
+        self._plans.watchdog_expired(cycling=self._cycle is not None and self._mode is ControlMode.CONTROL)
 
     def _next_cycle(self, when: float) -> None:
         self._start_cycle(when)
         self._priority.next_cycle(when)
 
     def _start_cycle(self, when: float) -> None:
-        if self._pending is not None:
-            self._apply_plan(self._pending)
-        self._cycle = Cycle(self.intersection, self._plan, when)
+        self._cycle = Cycle(self.intersection, self._plans.at_cycle_point(), when)
 
     def _running_cycle(self) -> Cycle | None:
         """The cycle while the controller is in normal control (priority may act on it), else None."""
@@ -327,48 +282,3 @@ class TrafficController:
     def _check_code(self, code: str) -> None:
         if code != self._security_code:
             raise CommandRefused(Refusal.BAD_SECURITY_CODE, "the security code does not match")
-
-    # --- signal groups ----------------------------------------------------------------------------
-
-    def _group_states(self, t: float) -> tuple[str, ...]:
-        n = len(self.intersection.groups)
-        if self._mode is ControlMode.FAILURE or self._position is FunctionalPosition.YELLOW_FLASH:
-            return ("c",) * n
-        if self._position is FunctionalPosition.DARK:
-            return ("b",) * n
-        if self._position is FunctionalPosition.ALL_RED:
-            return ("h",) * n
-        if self._mode is ControlMode.STARTUP:
-            return ("e" if t < self._startup_at + self.intersection.startup_flash_s else "g",) * n
-        cycle = self._cycle
-        assert cycle is not None
-        pos = cycle.position(t)
-        return tuple(self._group_state(cycle, pos, g.number, t) for g in self.intersection.groups)
-
-    def _group_state(self, cycle: Cycle, pos: Position, g: int, t: float) -> str:
-        ix = self.intersection
-        stages = ix.stages
-        if self._leaving is not None:
-            end = cycle.green_end(self._leaving.stage)
-            if t >= end:
-                leaving = g in stages[self._leaving.stage].groups
-                return "N" if leaving and t < end + ix.group(g).amber_s else "B"
-        here = g in stages[pos.stage].groups
-        if pos.phase is Phase.GREEN:
-            if not here:
-                return "B"
-            return "1" if t - self._green_since(cycle, g, pos.stage) < ix.group(g).min_green_s else "3"
-        nxt = g in stages[(pos.stage + 1) % len(stages)].groups
-        if here and nxt:
-            return "3"  # stays green into the next stage
-        if here:
-            return "N" if t < pos.green_end + ix.group(g).amber_s else "B"
-        return "G" if nxt else "B"
-
-    def _green_since(self, cycle: Cycle, g: int, stage: int) -> float:
-        k = stage
-        while k > 0 and g in self.intersection.stages[k - 1].groups:
-            k -= 1
-        if k == 0 and g in self.intersection.stages[-1].groups and len(self.intersection.stages) > 1:
-            return -math.inf  # green since the previous cycle
-        return cycle.green_start(k)

@@ -28,42 +28,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import datetime
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Literal
+from typing import cast
 
 from asyncua import ua
 from asyncua.common.node import Node
-from asyncua.common.utils import ServiceError
 from asyncua.server.server import Server
+from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
+from simulators.traffic.address import NAMESPACE, argument, engineering_units, values, vtype
 from simulators.traffic.controller import TrafficController
-from simulators.traffic.priority import PriorityType
-from simulators.traffic.status import CommandRefused, FunctionalPosition, Refusal, Snapshot
+from simulators.traffic.methods import Methods, checked
+from simulators.traffic.security import ServerSecurity, set_security
 
-NAMESPACE = "urn:streetgate:sim-tlc"
 APPLICATION_URI = "urn:streetgate:sim-tlc:server"
-Mode = Literal["Sign", "SignAndEncrypt"]
-_V = ua.VariantType
-_REFUSALS = {
-    Refusal.BAD_SECURITY_CODE: StatusCodes.BadUserAccessDenied,
-    Refusal.INVALID_ARGUMENT: StatusCodes.BadInvalidArgument,
-    Refusal.INVALID_STATE: StatusCodes.BadInvalidState,
-}
-_Method = Callable[[list[Any]], Awaitable[list[ua.Variant]]]
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSecurity:
-    certificate: Path
-    private_key: Path
-    modes: tuple[Mode, ...] = ("Sign", "SignAndEncrypt")
-    trusted: tuple[Path, ...] | None = None  # client certificates accepted; None: any
+_UNSET = object()
 
 
 class TrafficControllerServer:
@@ -76,6 +58,7 @@ class TrafficControllerServer:
         intersection: int = 1,
         security: ServerSecurity | None = None,
         refresh_s: float = 0.2,
+        wall: Callable[[], datetime.datetime] | None = None,
     ) -> None:
         self.model = model
         self.host = host
@@ -83,6 +66,7 @@ class TrafficControllerServer:
         self.intersection = intersection
         self.security = security
         self.refresh_s = refresh_s
+        self._wall = wall or _utc_now  # the controller's clock: its values' SourceTimestamp
         self._server: Server | None = None
         self._ns = 0
         self._nodes: dict[str, tuple[ua.NodeId, ua.VariantType]] = {}
@@ -109,7 +93,7 @@ class TrafficControllerServer:
         server.set_server_name(f"sim-tlc intersection {self.intersection}")
         await server.set_application_uri(APPLICATION_URI)
         server.set_endpoint(self.endpoint)
-        await self._set_security(server)
+        await set_security(server, self.security)
         self._ns = await server.register_namespace(NAMESPACE)
         await self._build(server)
         await server.start()
@@ -154,7 +138,7 @@ class TrafficControllerServer:
         self._bad.add(path)
         code = ua.StatusCode(ua.UInt32(getattr(StatusCodes, status)))
         value = ua.Variant(self._written.get(path), vtype)
-        await server.write_attribute_value(node, ua.DataValue(value, StatusCode=code))
+        await server.write_attribute_value(node, self._stamped(value, code))
 
     async def clear_bad(self, path: str) -> None:
         self._bad.discard(path)
@@ -166,11 +150,11 @@ class TrafficControllerServer:
         server = self._server
         if server is None:
             return
-        for path, value in _values(self.model.snapshot()).items():
+        for path, value in values(self.model.snapshot()).items():
             if path in self._bad or self._written.get(path, _UNSET) == value:
                 continue
             node, vtype = self._nodes[path]
-            await server.write_attribute_value(node, ua.DataValue(ua.Variant(value, vtype)))
+            await server.write_attribute_value(node, self._stamped(ua.Variant(value, vtype)))
             self._written[path] = value
 
     async def _refresh_loop(self) -> None:
@@ -178,56 +162,32 @@ class TrafficControllerServer:
             await asyncio.sleep(self.refresh_s)
             await self.refresh()
 
-    async def _set_security(self, server: Server) -> None:
-        server.set_identity_tokens([ua.AnonymousIdentityToken])  # no users: the channel's security only
-        sec = self.security
-        if sec is None:
-            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-            return
-        await server.load_certificate(str(sec.certificate))
-        await server.load_private_key(str(sec.private_key))
-        policies = {
-            "Sign": ua.SecurityPolicyType.Basic256Sha256_Sign,
-            "SignAndEncrypt": ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
-        }
-        server.set_security_policy([policies[m] for m in sec.modes])
-        if sec.trusted is not None:
-            trusted = {_fingerprint(x509.load_pem_x509_certificate(p.read_bytes())) for p in sec.trusted}
-
-            async def validate(cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
-                if _fingerprint(cert) not in trusted:
-                    raise ServiceError(StatusCodes.BadCertificateUntrusted)
-
-            server.set_certificate_validator(validate)
-
     # --- the address space ------------------------------------------------------------------------
 
     async def _build(self, server: Server) -> None:
         root = await server.nodes.objects.add_object(self._id(""), self._name(self.root))
         objects: dict[str, Node] = {"": root}
-        for path, value in _values(self.model.snapshot()).items():
+        for path, value in values(self.model.snapshot()).items():
             parent = await self._parent(objects, path.rsplit("/", 1)[0])
-            vtype = _vtype(path)
-            node = await parent.add_variable(self._id(path), self._name(path.split("/")[-1]), value, vtype)
-            self._nodes[path] = (node.nodeid, vtype)
-        await self._method(
-            root,
-            "SetPlan",
-            self._set_plan,
-            [("Plan", _V.Byte), ("UseCommanded", _V.Boolean), ("SecurityCode", _V.String)],
-            [("AppliesInS", _V.Double)],
-        )
-        await self._method(
-            root,
-            "SetFunctionalPosition",
-            self._set_position,
-            [("Position", _V.Int32), ("TimeoutMin", _V.UInt16), ("SecurityCode", _V.String)],
-            [("AppliesInS", _V.Double)],
-        )
-        request = [("RequestId", _V.String), ("SignalGroup", _V.UInt16), ("Type", _V.Int32)]
-        request += [("Level", _V.Byte), ("Eta", _V.UInt16), ("VehicleType", _V.Int32)]
-        await self._method(root, "RequestPriority", self._request_priority, request, [("State", _V.Int32)])
-        await self._method(root, "Heartbeat", self._heartbeat, [], [])
+            vt = vtype(path)
+            node = await parent.add_variable(self._id(path), self._name(path.split("/")[-1]), value, vt)
+            eu = engineering_units(path)
+            if eu is not None:
+                await node.add_property(
+                    self._id(f"{path}/EngineeringUnits"),
+                    ua.QualifiedName("EngineeringUnits", 0),
+                    ua.Variant(eu, ua.VariantType.ExtensionObject),
+                    datatype=ua.NodeId(ua.Int32(ObjectIds.EUInformation)),
+                )
+            self._nodes[path] = (node.nodeid, vt)
+        for name, (call, inputs, outputs) in Methods(self.model).table().items():
+            await root.add_method(
+                self._id(name),
+                self._name(name),
+                checked(call, inputs, self.refresh),
+                [argument(*i) for i in inputs],
+                [argument(*o) for o in outputs],
+            )
 
     async def _parent(self, objects: dict[str, Node], path: str) -> Node:
         if path not in objects:
@@ -236,41 +196,6 @@ class TrafficControllerServer:
             objects[path] = await parent.add_object(self._id(path), self._name(name))
         return objects[path]
 
-    async def _method(
-        self,
-        parent: Node,
-        name: str,
-        call: _Method,
-        inputs: Sequence[tuple[str, ua.VariantType]],
-        outputs: Sequence[tuple[str, ua.VariantType]],
-    ) -> None:
-        types = [t for _, t in inputs]
-
-        async def checked(node: ua.NodeId, *args: ua.Variant) -> list[ua.Variant] | ua.StatusCode:
-            if len(args) != len(types):
-                code = (
-                    StatusCodes.BadArgumentsMissing
-                    if len(args) < len(types)
-                    else StatusCodes.BadTooManyArguments
-                )
-                return ua.StatusCode(ua.UInt32(code))
-            if any(a.VariantType != t for a, t in zip(args, types, strict=True)):
-                return ua.StatusCode(ua.UInt32(StatusCodes.BadTypeMismatch))
-            try:
-                result = await call([a.Value for a in args])
-            except CommandRefused as exc:
-                return ua.StatusCode(ua.UInt32(_REFUSALS[exc.refusal]))
-            await self.refresh()
-            return result
-
-        await parent.add_method(
-            self._id(name),
-            self._name(name),
-            checked,
-            [_argument(*i) for i in inputs],
-            [_argument(*o) for o in outputs],
-        )
-
     def _id(self, path: str) -> ua.NodeId:
         text = f"{self.root}/{path}" if path else self.root
         return ua.NodeId(ua.String(text), ua.Int16(self._ns), ua.NodeIdType.String)
@@ -278,101 +203,15 @@ class TrafficControllerServer:
     def _name(self, name: str) -> ua.QualifiedName:
         return ua.QualifiedName(name, self._ns)
 
-    # --- the methods --------------------------------------------------------------------------------
-
-    async def _set_plan(self, args: list[Any]) -> list[ua.Variant]:
-        plan, use_commanded, code = args
-        return [ua.Variant(self.model.set_plan(plan, use_commanded, code), _V.Double)]
-
-    async def _set_position(self, args: list[Any]) -> list[ua.Variant]:
-        position, timeout_min, code = args
-        try:
-            target = FunctionalPosition(position)
-        except ValueError:
-            raise CommandRefused(Refusal.INVALID_ARGUMENT, f"no functional position {position}") from None
-        return [ua.Variant(self.model.set_functional_position(target, timeout_min, code), _V.Double)]
-
-    async def _request_priority(self, args: list[Any]) -> list[ua.Variant]:
-        request_id, group, type_, level, eta, vehicle = args
-        try:
-            kind = PriorityType(type_)
-        except ValueError:
-            raise CommandRefused(Refusal.INVALID_ARGUMENT, f"no request type {type_}") from None
-        state = self.model.request_priority(
-            request_id, group, kind, level=level, eta_s=eta, vehicle_type=vehicle
-        )
-        return [ua.Variant(int(state), _V.Int32)]
-
-    async def _heartbeat(self, args: list[Any]) -> list[ua.Variant]:
-        self.model.heartbeat()
-        return []
+    def _stamped(self, value: ua.Variant, status: ua.StatusCode | None = None) -> ua.DataValue:
+        """A value as the controller sends it: its SourceTimestamp from the controller's clock, its
+        ServerTimestamp from the server's."""
+        # asyncua types its DateTime as a marker subclass of datetime, and takes any datetime
+        source, server = cast(ua.DateTime, self._wall()), cast(ua.DateTime, _utc_now())
+        if status is None:
+            return ua.DataValue(value, SourceTimestamp=source, ServerTimestamp=server)
+        return ua.DataValue(value, StatusCode=status, SourceTimestamp=source, ServerTimestamp=server)
 
 
-_UNSET = object()
-PRIORITY_SLOTS = 4
-_TYPES = {
-    "ControlMode": _V.Int32,
-    "FunctionalPosition": _V.Int32,
-    "CurrentPlan": _V.Byte,
-    "PlanSource": _V.Int32,
-    "CycleCounter": _V.UInt16,
-    "CycleTime": _V.UInt16,
-    "Stage": _V.UInt16,
-    "State": _V.String,  # a signal group's (a priority slot's is an Int32: see _vtype)
-    "Color": _V.Int32,
-    "Active": _V.Boolean,
-    "Count": _V.UInt32,
-    "Occupancy": _V.Double,
-    "RequestId": _V.String,
-    "SignalGroup": _V.UInt16,
-    "GrantedS": _V.Double,
-}
-
-
-def _vtype(path: str) -> ua.VariantType:
-    if path.startswith("Alarms/"):
-        return _V.Boolean
-    if path.startswith("Priority/") and path.endswith("/State"):
-        return _V.Int32
-    return _TYPES[path.rsplit("/", 1)[-1]]
-
-
-def _values(s: Snapshot) -> dict[str, object]:
-    out: dict[str, object] = {
-        "Status/ControlMode": int(s.control_mode),
-        "Status/FunctionalPosition": int(s.functional_position),
-        "Status/CurrentPlan": s.plan,
-        "Status/PlanSource": int(s.plan_source),
-        "Status/CycleCounter": s.cycle_counter,
-        "Status/CycleTime": s.cycle_time,
-        "Status/Stage": s.stage,
-    }
-    for n, (state, color) in enumerate(zip(s.groups, s.colors, strict=True), start=1):
-        out[f"SignalGroups/SG{n}/State"] = state
-        out[f"SignalGroups/SG{n}/Color"] = int(color)
-    for n, d in enumerate(s.detectors, start=1):
-        out[f"Detectors/D{n}/Active"] = d.active
-        out[f"Detectors/D{n}/Count"] = d.count
-        out[f"Detectors/D{n}/Occupancy"] = d.occupancy
-    for code, active in s.alarms.items():
-        out[f"Alarms/{code}"] = active
-    slots = list(s.priority) + [None] * (PRIORITY_SLOTS - len(s.priority))
-    for k, slot in enumerate(slots, start=1):
-        out[f"Priority/Requests/R{k}/RequestId"] = slot.request_id if slot else ""
-        out[f"Priority/Requests/R{k}/State"] = int(slot.state) if slot else -1
-        out[f"Priority/Requests/R{k}/SignalGroup"] = slot.signal_group if slot else 0
-        out[f"Priority/Requests/R{k}/GrantedS"] = float(slot.granted_s) if slot else 0.0
-    return out
-
-
-def _argument(name: str, vtype: ua.VariantType) -> ua.Argument:
-    arg = ua.Argument()
-    arg.Name = ua.String(name)
-    arg.DataType = ua.NodeId(ua.Int32(vtype.value))
-    arg.ValueRank = ua.Int32(-1)
-    arg.Description = ua.LocalizedText(name)
-    return arg
-
-
-def _fingerprint(cert: x509.Certificate) -> bytes:
-    return cert.fingerprint(hashes.SHA256())
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)

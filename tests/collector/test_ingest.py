@@ -12,11 +12,11 @@ import pytest
 from collector.config import CollectorConfig
 from collector.sinks import open_sink
 from collector.sinks.base import Sink, StoreCounts
+from harness.broker import Broker
+from harness.sink_wrappers import BlockingSink, FailingSink
 from mqtt_session import Backoff
 from tests.collector.fake_gateway import FakeGateway
 from tests.collector.harness import EPOCH, T0, batch_payload, make_config, readings, running
-from tests.collector.sink_wrappers import BlockingSink, FailingSink
-from tests.fixtures.broker import Broker
 from wire.confirm import Confirmation
 
 

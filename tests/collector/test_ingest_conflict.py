@@ -10,9 +10,9 @@ import pytest
 
 from collector.config import CollectorConfig
 from collector.sinks import open_sink
+from harness.broker import Broker
 from tests.collector.fake_gateway import FakeGateway
 from tests.collector.harness import EPOCH, T0, batch_payload, make_config, readings, running
-from tests.fixtures.broker import Broker
 from wire.confirm import Confirmation
 
 

@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from collector.cli import app
+from harness.broker import Broker
 from tests.collector.fake_gateway import FakeGateway
 from tests.collector.harness import make_config
-from tests.fixtures.broker import Broker
 from wire.status import LinkState
 
 runner = CliRunner()

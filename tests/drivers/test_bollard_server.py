@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Value
-from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusTcpLink, Table
+from drivers.modbus.tcp import ModbusTcpDriver
 from edge_agent.config.load import ResolvedBus, load_config
 from edge_agent.config.model import ModbusTcpBus
 from simulators.bollard.server import BollardSiteServer

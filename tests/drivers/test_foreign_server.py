@@ -35,8 +35,8 @@ from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
 from drivers.base import PointValue
-from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusTcpLink, Order, Table
+from drivers.modbus.tcp import ModbusTcpDriver
 from tests.drivers.conftest import device, values
 
 DEVICE_JSON = Path(__file__).parent / "foreign" / "pymodbus-device.json"

@@ -10,8 +10,8 @@ import pytest
 
 from drivers.base import PointValue, ReadStats
 from drivers.errors import ExceptionResponse
-from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import DataType, ModbusPoint
+from drivers.modbus.tcp import ModbusTcpDriver
 from simulators.luminaire.bank import LuminaireBankServer
 from simulators.luminaire.curve import arc_to_percent
 from simulators.luminaire.model import (

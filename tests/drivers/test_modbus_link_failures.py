@@ -13,7 +13,7 @@ import time
 import pytest
 
 from drivers.errors import DeviceUnreachable
-from drivers.modbus.client import ModbusTcpDriver
+from drivers.modbus.tcp import ModbusTcpDriver
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.drivers.conftest import Points, SteppedClock, device, link, values
 

@@ -13,8 +13,8 @@ import serial
 
 from drivers.base import PointValue
 from drivers.errors import DeviceUnreachable, ExceptionResponse
-from drivers.modbus.client import ModbusRtuDriver
 from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusRtuLink, Parity, Table
+from drivers.modbus.rtu import ModbusRtuDriver
 from drivers.scheduler import Priority
 from simulators.luminaire.line import LuminaireLine
 from simulators.luminaire.model import STANDBY_W

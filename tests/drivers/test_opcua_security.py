@@ -17,7 +17,8 @@ from drivers.opcua.client import OpcUaDriver
 from drivers.opcua.config import OpcUaLink
 from simulators.certs import self_signed
 from simulators.traffic.controller import TrafficController
-from simulators.traffic.server import APPLICATION_URI, ServerSecurity, TrafficControllerServer
+from simulators.traffic.security import ServerSecurity
+from simulators.traffic.server import APPLICATION_URI, TrafficControllerServer
 from tests.drivers.conftest import SteppedClock
 from tests.fixtures.traffic_sim import expected, link, tlc_device, values
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drivers.modbus.client import ModbusTcpDriver
+from drivers.modbus.tcp import ModbusTcpDriver
 from drivers.modbus.config import ModbusPoint, resolve_points
 from drivers.modbus.plan import plan_reads
 from drivers.profiles.model import ModbusProfile, parse_profile

@@ -14,7 +14,8 @@ from drivers.dali.config import DaliPoint, Quantity
 from drivers.modbus import codec as modbus
 from drivers.modbus.config import DataType, ModbusPoint, Table
 from drivers.opcua import codec as opcua
-from drivers.opcua.config import OpcUaPoint, ValueType, parse_path
+from drivers.opcua.config import OpcUaPoint, ValueType
+from drivers.opcua.nodes import parse_path
 from drivers.scaling import decimals
 
 SCALES = [0.1, 0.01, 0.001, 0.0001, 0.5, 0.25, 2.5, 10.0, 1e-7]

@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusTcpLink, Table
+from drivers.modbus.tcp import ModbusTcpDriver
 
 ROOT = Path(__file__).resolve().parents[2]
 

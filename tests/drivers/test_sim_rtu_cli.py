@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from drivers.errors import DeviceUnreachable
-from drivers.modbus.client import ModbusRtuDriver
 from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusRtuLink, Table
+from drivers.modbus.rtu import ModbusRtuDriver
 
 ROOT = Path(__file__).resolve().parents[2]
 

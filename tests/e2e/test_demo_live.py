@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from demo.stack import BIN, ROOT
 from demo.view import render, snapshot
+from harness.stack import BIN, ROOT
 
 pytestmark = pytest.mark.e2e
-GATEWAY = "cab-e2e"  # demo.stack.Stack's default
+GATEWAY = "cab-e2e"  # harness.stack.Stack's default
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.stack import Stack
+from harness.stack import Stack
 from mqtt_session import Message, MqttLink
 from wire import topics
 from wire.status import GatewayStatus, LinkState, decode_status

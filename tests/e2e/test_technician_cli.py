@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.stack import BIN, Stack
+from harness.stack import BIN, Stack
 
 pytestmark = pytest.mark.e2e
 

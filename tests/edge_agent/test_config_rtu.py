@@ -9,7 +9,8 @@ from typing import cast
 
 import pytest
 
-from drivers.modbus.client import ModbusRtuDriver, ModbusTcpDriver
+from drivers.modbus.rtu import ModbusRtuDriver
+from drivers.modbus.tcp import ModbusTcpDriver
 from drivers.scheduler import BusScheduler
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock

@@ -250,3 +250,11 @@ async def test_devices_behind_one_unit_back_off_together(caplog: pytest.LogCaptu
     assert driver.reads[2:6] == [30, 30.5, 31, 31.5]
     assert [p.health.online for p in pollers] == [True, True]
     assert len([r for r in caplog.records if "answers again" in r.getMessage()]) == 2
+
+
+def test_a_driver_that_says_when_it_retries_sets_the_next_try_not_the_policy() -> None:
+    reach = Reachability(PollBackoff(20.0, 60.0))
+    assert reach.failed(100.0, "tlc", "session lost", retry_at=100.5) == 0.5
+    assert not reach.may_try(100.4)
+    assert reach.may_try(100.5)
+    assert reach.failed(101.0, "tlc", "connect refused") == 40.0  # no hint: the policy's doubling

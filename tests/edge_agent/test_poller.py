@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.modbus.client import ModbusTcpDriver
 from drivers.modbus.config import ModbusDevice, ModbusTcpLink, resolve_points
+from drivers.modbus.tcp import ModbusTcpDriver
 from drivers.profiles.model import ModbusProfile
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock

@@ -14,8 +14,8 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import UplinkConfig
 from edge_agent.uplink.publisher import Publisher
+from harness.broker import Broker
 from mqtt_session import Message, MqttLink
-from tests.fixtures.broker import Broker
 from wire import topics
 from wire.confirm import Confirmation, encode_confirmation
 from wire.points import Reading

@@ -11,7 +11,8 @@ import pytest
 
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
-from mqtt_session.link import Message, MqttLink, Subscription
+from harness.broker import Broker
+from mqtt_session import Message, MqttLink
 from tests.edge_agent.test_publisher import (
     CONFIRM,
     GW,
@@ -21,7 +22,6 @@ from tests.edge_agent.test_publisher import (
     running,
     wait_for,
 )
-from tests.fixtures.broker import Broker
 from wire.confirm import Confirmation, encode_confirmation
 from wire.telemetry import decode_batch
 
@@ -41,9 +41,8 @@ async def test_a_conflict_is_dead_lettered_and_logged(
         client_id="fake-collector",
         host=broker.host,
         port=broker.port,
-        subscriptions=[Subscription(TELEMETRY)],
-        on_message=confirm_as_conflict,
     )
+    collector.route(TELEMETRY, confirm_as_conflict)
     link, pub = make_agent_side(broker, buf)
     caplog.set_level(logging.ERROR, logger="edge_agent.uplink.publisher")
     try:

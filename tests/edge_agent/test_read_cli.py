@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.broker import free_port
-from demo.stack import BIN, ROOT, Proc, wait_port
+from harness.broker import free_port
+from harness.stack import BIN, ROOT, Proc, wait_port
 
 
 def config(tmp_path: Path, *, opcua_port: int, modbus_port: int) -> Path:

@@ -14,9 +14,9 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from demo.broker import free_port
-from demo.stack import BIN, Proc, wait_port
 from drivers.modbus.scan import parse_units, spans
+from harness.broker import free_port
+from harness.stack import BIN, Proc, wait_port
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import scenarios
+from harness.faults import scenarios
 
 pytestmark = pytest.mark.faults
 

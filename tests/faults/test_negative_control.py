@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import scenarios
-from tests.faults.harness import assert_exactly_once
+from harness.faults import scenarios
+from harness.faults.stack import assert_exactly_once
 
 pytestmark = pytest.mark.faults
 

@@ -15,8 +15,8 @@ import pytest
 
 from edge_agent.config.load import load_config
 from edge_agent.runtime import Agent
+from harness.broker import Broker
 from mqtt_session import Message, MqttLink
-from tests.fixtures.broker import Broker
 from tests.mqtt_session.session import running, wait_for
 from wire import topics
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.broker import Broker
 from mqtt_session import MqttLink, NotConnected
-from tests.fixtures.broker import Broker
 from tests.mqtt_session.session import running, wait_for
 
 

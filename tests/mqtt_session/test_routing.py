@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from harness.broker import Broker
 from mqtt_session import Message, MqttLink
-from tests.fixtures.broker import Broker
 from tests.mqtt_session.session import running, wait_for
 
 

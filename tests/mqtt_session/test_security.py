@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from demo.broker import free_port
+from harness.broker import Broker, free_port
 from mqtt_session import Credentials, Message, MqttLink, TlsSettings
 from simulators.certs import self_signed
-from tests.fixtures.broker import Broker
 from tests.mqtt_session.session import running, wait_for
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.broker import Broker
 from tests.collector.fake_gateway import FakeGateway
 from tests.collector.harness import make_config
-from tests.fixtures.broker import Broker
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_ONLY = ("pymodbus", "asyncua", "dali", "serial")

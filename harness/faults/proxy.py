@@ -16,7 +16,7 @@ import contextlib
 import threading
 from types import TracebackType
 
-from demo.broker import free_port
+from harness.broker import free_port
 
 
 class Partition:

@@ -1,6 +1,6 @@
 """``collector run`` with a fault in its store — for the fault suite only, never shipped.
 
-    python -m tests.faults.fault_collector --config collector.yaml --control DIR [--fault F] [...]
+    python -m harness.faults.fault_collector --config collector.yaml --control DIR [--fault F] [...]
 
 Every run appends the keys of the batches it stored to ``DIR/<collector_id>.stored`` (which collector
 took which part of the load). Faults, injected through the sink interface the collector already has:
@@ -30,7 +30,7 @@ from collector.config import load_config
 from collector.runtime import serve
 from collector.sinks import open_sink
 from collector.sinks.base import Sink, WriteOutcome
-from tests.collector.sink_wrappers import SinkWrapper
+from harness.sink_wrappers import SinkWrapper
 from wire.telemetry import TelemetryBatch
 
 

@@ -1,10 +1,10 @@
 """The stack under fault: simulators, Mosquitto, collector(s) and an agent whose commits are recorded.
 
-:class:`FaultStack` is the demo's :class:`~demo.stack.Stack` with the agent started through
-:mod:`tests.faults.record_agent` (the journal of what it committed), the collectors through
-:mod:`tests.faults.fault_collector` (a fault in the store, several collectors on a shared
-subscription), optionally a :class:`~tests.faults.proxy.Partition` between agent and broker and the
-agent's buffer on a :class:`~tests.faults.smalldisk.SmallDisk`.
+:class:`FaultStack` is the demo's :class:`~harness.stack.Stack` with the agent started through
+:mod:`harness.faults.record_agent` (the journal of what it committed), the collectors through
+:mod:`harness.faults.fault_collector` (a fault in the store, several collectors on a shared
+subscription), optionally a :class:`~harness.faults.proxy.Partition` between agent and broker and the
+agent's buffer on a :class:`~harness.faults.smalldisk.SmallDisk`.
 
 :meth:`FaultStack.outcome` compares the journal with the store: what was committed and stored,
 duplicated, missing, lost in progress at a kill, and what the agent counted as dropped — as it reached
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from collector.sinks.value import from_columns
-from demo.stack import BIN, Proc, Stack
-from tests.faults.journal import Journal, Key, key, read_journal
-from tests.faults.proxy import Partition
-from tests.faults.smalldisk import SmallDisk
+from harness.faults.journal import Journal, Key, key, read_journal
+from harness.faults.proxy import Partition
+from harness.faults.smalldisk import SmallDisk
+from harness.stack import BIN, Proc, Stack
 
 PY = str(BIN / "python")
 
@@ -128,7 +128,7 @@ class FaultStack(Stack):
             [
                 PY,
                 "-m",
-                "tests.faults.fault_collector",
+                "harness.faults.fault_collector",
                 "--config",
                 str(self.collector_config_of(i)),
                 "--control",
@@ -140,7 +140,7 @@ class FaultStack(Stack):
 
     def agent_proc(self) -> Proc:
         clock = ["--steppable-clock"] if self.steppable_clock else []
-        argv = [PY, "-m", "tests.faults.record_agent", str(self.journal), *clock, "--", *self.agent_args()]
+        argv = [PY, "-m", "harness.faults.record_agent", str(self.journal), *clock, "--", *self.agent_args()]
         return Proc("agent", self.agent_command(argv), self.workdir / "agent.log")
 
     def agent_command(self, argv: list[str]) -> list[str]:

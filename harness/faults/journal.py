@@ -1,6 +1,6 @@
 """What the agent committed, recorded by the test — not taken from the agent's own counters.
 
-The fault suite starts the agent through :mod:`tests.faults.record_agent`, which wraps
+The fault suite starts the agent through :mod:`harness.faults.record_agent`, which wraps
 ``Buffer.append`` (the call whose return means "committed"). Per call it appends one line to the
 journal before the call and one after it, each with a single ``write`` on an ``O_APPEND`` descriptor:
 

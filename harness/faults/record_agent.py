@@ -1,6 +1,6 @@
-"""``edge-agent`` with every commit recorded in a journal (:mod:`tests.faults.journal`).
+"""``edge-agent`` with every commit recorded in a journal (:mod:`harness.faults.journal`).
 
-    python -m tests.faults.record_agent JOURNAL [--steppable-clock] -- run --config agent.yaml
+    python -m harness.faults.record_agent JOURNAL [--steppable-clock] -- run --config agent.yaml
 
 With ``--steppable-clock`` the agent's wall clock steps back by one hour on each SIGUSR1 (a gateway
 whose clock is corrected backwards); its monotonic clock runs on untouched.
