@@ -56,17 +56,22 @@ class Broker:
                 time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not listen on {self.port} within 10 s")
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+    def stop(self) -> int | None:
+        """Stop Mosquitto; its exit code (None if it was not started)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        if self.proc is not None and self.proc.stderr:
+        if self.proc.stderr:
             self.proc.stderr.close()
+        rc = self.proc.returncode
         self.proc = None
+        return rc
 
     def restart(self, down_s: float = 0.0) -> None:
         self.stop()

@@ -138,6 +138,7 @@ def main() -> int:
     started = time.monotonic()
     history: list[tuple[float, int]] = []
     total = 0
+    codes: dict[str, int] = {}
     try:
         stack.start()
         print(
@@ -154,10 +155,16 @@ def main() -> int:
                     return 1
             total = show(stack, started, history, tty)
     finally:
-        stack.stop()
+        codes = stack.stop()
     devices = {d for d, _, _ in stack.stored()}
     luminaires = {d for d in devices if d.startswith("lum-")}
     others = sorted(d for d in OTHERS if d in devices)
+    print("exit codes: " + " ".join(f"{name}={rc}" for name, rc in codes.items()))
+    unclean = {name: rc for name, rc in codes.items() if rc != 0}
+    if unclean:
+        print(f"STOP FAILED: parts exited non-zero: {unclean}", file=sys.stderr)
+        print(stack.logs(), file=sys.stderr)
+        return 1
     print(
         f"stopped cleanly. {total:,} readings stored from {len(luminaires)} luminaires and "
         f"{', '.join(others) or 'no other device'} in {stack.store_path}"

@@ -245,12 +245,16 @@ store: {{url: "sqlite:///{self.store_path}"}}
         """``edge-agent`` arguments that run this stack's agent."""
         return ["run", "--config", str(self.agent_config), "--log-level", self.agent_log_level]
 
-    def stop(self) -> None:
+    def stop(self) -> dict[str, int]:
+        """Stop every part (SIGTERM, then SIGKILL after a grace period); the exit code of each part that
+        was still started, by name (a part that already died reports its own code; 0 is a clean exit)."""
+        codes: dict[str, int] = {}
         for p in (self.agent, self.collector, self.sim, *self.extra_sims):
-            if p is not None:
-                p.stop()
-        if self.broker is not None:
-            self.broker.stop()
+            if p is not None and (rc := p.stop()) is not None:
+                codes[p.name] = rc
+        if self.broker is not None and (rc := self.broker.stop()) is not None:
+            codes["broker"] = rc
+        return codes
 
     def flush_argv(self, timeout: float) -> list[str]:
         """``edge-agent flush``: deliver what the buffer holds without polling, exit when it is empty."""

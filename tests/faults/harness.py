@@ -152,13 +152,13 @@ class FaultStack(Stack):
             self.more_collectors.append(self.collector_proc(i).start())
         return self
 
-    def stop(self) -> None:
-        for p in self.more_collectors:
-            p.stop()
-        super().stop()
+    def stop(self) -> dict[str, int]:
+        more = {p.name: rc for p in self.more_collectors if (rc := p.stop()) is not None}
+        codes = super().stop()
         if self.partition is not None:
             self.partition.__exit__(None, None, None)
             self.partition = None
+        return {**codes, **more}
 
     def restart_collector(self, i: int = 0, fault: list[str] | None = None) -> None:
         """Start collector ``i`` again (it was stopped or killed), by default without a fault."""
