@@ -135,9 +135,17 @@ async def test_disk_cap_drops_oldest_counted_not_silently(
 
 async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
     buf = await Buffer.open(tmp_path / "b.db", gateway="gw-1", clock=ManualClock(), commit_interval_s=0.05)
+    commits = 0
+
+    def committed() -> None:  # the buffer calls its listeners once after every commit
+        nonlocal commits
+        commits += 1
+
+    buf.listeners.append(committed)
     await asyncio.gather(*(buf.append(readings(10, start=i * 10, device=f"d{i}")) for i in range(50)))
     stats = await buf.stats()
     assert stats.unsealed == 500
+    assert 1 <= commits < 5, f"50 concurrent appends took {commits} commits"
     await buf.close()
 
 

@@ -101,6 +101,7 @@ async def test_noise_on_the_serial_line(line: LuminaireLine, caplog: pytest.LogC
     assert line.server.noise_bytes > 0
     failing = {r.device for r in recorder.readings if r.point == "online" and r.value is False}
     logged = {r.getMessage().split()[1] for r in caplog.records if r.levelno == logging.ERROR}
+    assert failing, "the noise cost no poll: the test saw nothing to log"
     assert failing <= logged  # a device that lost a poll to the noise was named at ERROR
     print(f"noise: {good} of {len(qualities)} point readings good, offline devices {sorted(failing)}")
 

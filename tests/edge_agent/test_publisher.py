@@ -17,7 +17,7 @@ from edge_agent.uplink.publisher import Publisher
 from mqtt_session.link import Message, MqttLink, Subscription
 from tests.fixtures.broker import Broker
 from wire import topics
-from wire.confirm import Confirmation, encode_confirmation
+from wire.confirm import Confirmation, decode_confirmation, encode_confirmation
 from wire.points import Reading
 from wire.telemetry import TelemetryBatch, decode_batch
 
@@ -189,21 +189,37 @@ async def test_live_first_after_an_outage(broker: Broker, buf: Buffer) -> None:
     link, pub = make_agent_side(
         broker, buf, batch_max_readings=1000, in_flight_batches=4, confirm_timeout_s=30
     )
+    confirmed_at: dict[int, float] = {}  # seq -> when its confirmation reached the agent
+
+    def on_confirm(msg: Message) -> None:
+        confirmed_at.update(dict.fromkeys(decode_confirmation(msg.payload).stored, loop.time()))
+        pub.on_confirm_message(msg)
+
+    link.on_message = on_confirm
     async with running(collector.link.run, link.run, pub.run):
         await collector.link.connected.wait()
         await link.connected.wait()
-        await asyncio.sleep(0.1)
+        await wait_for(lambda: len(collector.received) >= 4)  # the backlog fills the window first
         t0 = loop.time()
         fresh = Reading("lum-07", "level", base + 10_000_000, 42)
         await buf.append([fresh])
 
-        def fresh_confirmed() -> bool:
-            return (
-                any(fresh in b.readings for b in collector.received) and pub.counters.readings_confirmed > 0
-            )
+        def fresh_seq() -> int | None:
+            """The seq of the batch that carries the fresh reading (by its device, point, ts and value)."""
+            return next((b.key.seq for b in collector.received if fresh in b.readings), None)
 
-        await wait_for(fresh_confirmed, timeout=5)
-        assert loop.time() - t0 < 5
+        # The deadline is well past the bound asserted below: a late confirmation fails on the bound.
+        await wait_for(lambda: (seq := fresh_seq()) is not None and seq in confirmed_at, timeout=60)
+        seq = fresh_seq()
+        assert seq is not None
+        latency = confirmed_at[seq] - t0
+        assert latency < 5, f"the fresh reading was confirmed {latency:.1f} s after it was committed"
+        for _ in range(500):  # and it left the buffer (the uplink applies the confirmation soon after)
+            if seq not in {b.key.seq for b in await buf.sealed()}:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError(f"batch {seq} confirmed but still sealed in the buffer")
         stats = await buf.stats()
         assert stats.unsealed + stats.sealed_readings > 50_000  # the backlog is still draining behind it
         # The backlog goes oldest first: per series, timestamps only grow across the batches sent so far.
