@@ -1,9 +1,9 @@
 """Disk-full scenarios for ``test_buffer_disk.py``, run in a child process on a small, really full tmpfs.
 
-The test starts ``python -m tests.edge_agent.disk_scenarios NAME DIR`` inside ``unshare --user
---map-root-user --mount`` after mounting a tmpfs on DIR, so it needs no root and leaves no mount behind
-(the mount dies with the namespace). Each scenario prints one JSON object, its observations, as the last
-line on stdout; the test asserts on it.
+The test mounts a tmpfs on DIR and starts ``python -m tests.edge_agent.disk_scenarios NAME DIR``: as
+root directly (it unmounts DIR after), otherwise inside ``unshare --user --map-root-user --mount`` (no
+root needed, and the mount dies with the namespace). Each scenario prints one JSON object, its
+observations, as the last line on stdout; the test asserts on it.
 
 The readings are polling-style: several tasks append concurrently (one is a real :class:`DevicePoller`
 on a fake driver), an uplink-like task seals batches and acknowledges some of them, and everything that
