@@ -133,9 +133,18 @@ def broker_restarts(workdir: Path, d: Durations = CI) -> Outcome:
     with running(FaultStack(workdir)) as stack:
         assert stack.broker is not None
         _first_data(stack, d)
-        for _ in range(d.restarts):
+        for i in range(d.restarts):
             stack.broker.restart(down_s=0.3)
-            time.sleep(d.between_s)
+            back = _now_ms()
+            # Reconnected before the next restart: readings stamped after this one reach the store
+            # (sent by the agent, taken in by the collector, both on new connections).
+            took = wait(
+                lambda: stack.stored_since(back),  # noqa: B023 (waited for within the iteration)
+                d.recovery_timeout_s,
+                f"readings stamped after restart {i + 1} stored",
+                stack,
+            )
+            time.sleep(max(0.0, d.between_s - took))
         return _settle(stack, d, f"broker restarted {d.restarts}× in a row")
 
 
@@ -158,17 +167,51 @@ def broker_restart_collector_down(workdir: Path, d: Durations = CI) -> Outcome:
 
 # ---- the collector ------------------------------------------------------------------------------
 def collector_killed_during_ingest(workdir: Path, d: Durations = CI) -> Outcome:
-    """The collector is SIGKILLed ``kills`` times while it ingests a backlog."""
-    with running(FaultStack(workdir)) as stack:
+    """The collector is SIGKILLed ``kills`` times while it ingests a backlog — inside a store write, with
+    batches received and neither committed nor acknowledged. Its store is slowed (``slow``: 0.3 s more
+    per write) so that a write lasts long enough to be caught."""
+    slow = ["--fault", "slow", "--delay", "0.3"]
+    stack = FaultStack(workdir, collector_fault=slow)
+    record = workdir / "collector-e2e.stored"  # the keys of what each run stored, appended
+    writing = workdir / "writing"  # the batches of the write under way
+    cut: list[int] = []
+    with running(stack):
         _first_data(stack, d)
-        for _ in range(d.kills):
+        for i in range(d.kills):
             stack.collector_proc_of(0).stop()  # a backlog builds up ...
             time.sleep(d.between_s)
-            stack.restart_collector()
-            time.sleep(0.8)  # ... and the collector is killed while it takes it in
+            stored = len(record.read_text().splitlines())
+            stack.restart_collector(fault=slow)
+            wait(  # ... the collector takes it in (its store grows) ...
+                lambda: len(record.read_text().splitlines()) > stored,  # noqa: B023
+                d.recovery_timeout_s,
+                f"the collector to store part of the backlog (run {i + 1})",
+                stack,
+            )
+            cut.append(len(_kill_inside_a_write(stack, writing, d)))  # ... and is killed in a write
+        stack.restart_collector(fault=slow)
+        o = _settle(stack, d, f"collector SIGKILLed during ingest, {d.kills}×", backlog=True)
+    assert all(cut), f"batches in the write each kill cut: {cut}"
+    return replace(o, notes=f"batches received, not committed, at each kill: {cut}")
+
+
+def _kill_inside_a_write(stack: FaultStack, writing: Path, d: Durations) -> list[str]:
+    """SIGKILL collector 0 while a write of its store is under way; the keys of that write's batches.
+    The process is stopped (SIGSTOP) first, so that the write cannot end between the look and the
+    kill."""
+    proc = stack.collector_proc_of(0).proc
+    assert proc is not None
+    deadline = time.monotonic() + d.recovery_timeout_s
+    while time.monotonic() < deadline:
+        wait(writing.exists, d.recovery_timeout_s, "a store write under way", stack)
+        os.kill(proc.pid, signal.SIGSTOP)
+        if writing.exists():
+            keys = writing.read_text().splitlines()
             stack.collector_proc_of(0).kill()
-        stack.restart_collector()
-        return _settle(stack, d, f"collector SIGKILLed during ingest, {d.kills}×", backlog=True)
+            writing.unlink()
+            return keys
+        os.kill(proc.pid, signal.SIGCONT)  # the write ended meanwhile: the next one
+    raise AssertionError(f"no store write caught under way in {d.recovery_timeout_s} s\n{stack.logs()}")
 
 
 def collector_killed_between_commit_and_confirm(workdir: Path, d: Durations = CI) -> Outcome:
@@ -258,18 +301,32 @@ def agent_killed_repeatedly(workdir: Path, d: Durations = CI) -> Outcome:
         for _ in range(d.kills):
             time.sleep(d.between_s)
             assert stack.agent is not None
+            agent = stack.agent.proc
+            assert agent is not None
+            wait(  # a poll handed to the buffer and not yet committed: the kill cuts it
+                lambda: any(c.pid == agent.pid for c in read_journal(stack.journal).unfinished()),  # noqa: B023
+                d.recovery_timeout_s,
+                "a poll in progress",
+                stack,
+            )
             stack.agent.kill()
             stack.agent.start()
         o = _settle(stack, d, f"agent SIGKILLed while publishing, {d.kills}×")
         journal = read_journal(stack.journal)
         killed_runs = journal.runs()[1:-1]  # the first run stopped cleanly, so did the last
+        assert len(killed_runs) == d.kills, journal.runs()
+        cuts = 0
         for pid in killed_runs:
             cut = [c for c in journal.unfinished() if c.pid == pid]
             devices = [r[0] for c in cut for r in c.readings]
             polls = {(r[0], r[2]) for c in cut for r in c.readings}
             per_device = {dev: sum(1 for p in polls if p[0] == dev) for dev in set(devices)}
             assert all(n == 1 for n in per_device.values()), f"run {pid}: several polls cut: {per_device}"
-        return replace(o, notes=f"{len(killed_runs)} runs killed")
+            cuts += bool(cut)
+        # Each kill waited for a poll in progress; one may have finished in between, not all of them:
+        # otherwise the check above held of nothing.
+        assert cuts > 0, f"none of the {d.kills} kills cut a poll: nothing was tested"
+        return replace(o, notes=f"{len(killed_runs)} runs killed, {cuts} of them during a poll")
 
 
 def clock_steps_back(workdir: Path, d: Durations = CI) -> Outcome:
