@@ -154,7 +154,7 @@ async def test_a_silent_unit_is_unreachable_after_its_retry_then_tried_once_per_
         DeviceUnreachable, match=r"no response within 0.3 s reading holding 5\+2 \(2 attempts\)"
     ):
         await driver.read("gw2-lum-0")
-    assert 0.6 <= time.monotonic() - start < 1.2
+    assert 0.6 <= time.monotonic() - start < 2.0  # two timeouts, not a stall (the attempts: below)
     assert [e.unit for e in line.server.events] == [2, 2]  # the first request and its retry; then it gave up
     assert driver.scheduler.stats().by_priority[Priority.RETRY] == 1
     assert values(await driver.read("gw3-lum-0"))["level"] == 100  # the others on the line are fine
@@ -180,7 +180,7 @@ async def test_a_device_timeout_overrides_the_line_timeout(
             await drv.read("slow")
     finally:
         await drv.aclose()
-    assert time.monotonic() - start < 0.5
+    assert time.monotonic() - start < 1.5  # its 0.1 s, well short of the line's 2 s
 
 
 async def test_noise_on_the_line_is_skipped_or_retried(line: LuminaireLine, driver: ModbusRtuDriver) -> None:
