@@ -18,6 +18,7 @@ from typing import Any
 from drivers.base import Driver
 from drivers.modbus.config import ModbusDevice
 from drivers.scheduler import BusScheduler
+from edge_agent.buffer.intake import Intake
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock, SystemClock
@@ -61,7 +62,7 @@ def build_driver(bus: ResolvedBus | ResolvedDaliBus | ResolvedOpcUaBus, schedule
 def build_pollers(
     bus: ResolvedBus | ResolvedDaliBus | ResolvedOpcUaBus,
     driver: Driver,
-    buffer: Buffer,
+    buffer: Intake,
     clock: Clock,
     report: ReportFilter | None = None,
 ) -> list[DevicePoller]:

@@ -19,7 +19,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -68,6 +68,13 @@ class Message:
 
 class NotConnected(ConnectionError):
     pass
+
+
+class Connectivity(Protocol):
+    """What an observer of the link (the health report) reads of it: whether it is connected."""
+
+    @property
+    def connected(self) -> asyncio.Event: ...
 
 
 class MqttLink:

@@ -9,7 +9,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import cast
 
 import pytest
 import pytest_asyncio
@@ -18,7 +17,6 @@ from drivers.errors import BadStatus, DeviceUnreachable
 from drivers.opcua.client import OpcUaDriver
 from drivers.opcua.config import ReadMode
 from drivers.scheduler import BusScheduler
-from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.load import load_config
 from edge_agent.runtime import build_driver, build_pollers
@@ -248,7 +246,7 @@ buses:
     (bus,) = load_config(tmp_path / "agent.yaml").opcua_buses
     driver = build_driver(bus, BusScheduler(bus.name, bus.link.frame_gap_s))
     buffer = Recorded()
-    (poller,) = build_pollers(bus, driver, cast(Buffer, buffer), SystemClock())
+    (poller,) = build_pollers(bus, driver, buffer, SystemClock())
     try:
         await sim.step(0)
         readings = await poller.poll_once()

@@ -56,7 +56,7 @@ async def run_pollers(
 ) -> tuple[list[DevicePoller], Recorder]:
     recorder = Recorder()
     driver = build_driver(bus, BusScheduler(bus.name, bus.link.frame_gap_s))
-    pollers = build_pollers(bus, driver, recorder, SystemClock())  # type: ignore[arg-type]  # a Buffer stand-in
+    pollers = build_pollers(bus, driver, recorder, SystemClock())
     tasks = [asyncio.create_task(p.run()) for p in pollers]
     try:
         await asyncio.sleep(seconds)
