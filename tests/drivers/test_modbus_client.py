@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from drivers.base import PointValue, ReadStats
+from drivers.base import ReadStats
 from drivers.errors import ExceptionResponse
 from drivers.modbus.client import ModbusTcpDriver
-from drivers.modbus.config import DataType, ModbusPoint
+from drivers.modbus.config import ModbusPoint
 from simulators.luminaire.bank import LuminaireBankServer
 from simulators.luminaire.curve import arc_to_percent
 from simulators.luminaire.model import (
@@ -126,39 +126,6 @@ async def test_a_dead_gear_reads_mask_in_its_d4i_values(
     assert read["supply_voltage"].error == "value not available (raw 0xFFFF)"
     assert all(read[p].value is None for p in ("active_power", "operating_time", "light_source_failure"))
     assert values(await driver.read("lum-0"))["level"] == 100
-
-
-async def test_a_mask_register_is_an_error_for_that_point_only(sim: LuminaireBankServer) -> None:
-    points = [
-        holding("active_energy", 25034, DataType.UINT32, unavailable=(0xFFFFFFFF,)),
-        holding("apparent_energy", 25038, DataType.UINT32, unavailable=(0xFFFFFFFF,)),
-    ]
-    drv = ModbusTcpDriver("gw", link(sim.port), [device("lum-0", points)])
-    try:
-        energy, apparent = await drv.read("lum-0")
-    finally:
-        await drv.aclose()
-    assert energy == PointValue("active_energy", 0)
-    assert apparent == PointValue("apparent_energy", None, "value not available (raw 0xFFFFFFFF)")
-    assert drv.last_read["lum-0"].requests == 1
-
-
-async def test_an_exception_response_spoils_only_its_request(
-    sim: LuminaireBankServer, luminaire_points: Points
-) -> None:
-    ghost = holding("ghost", 100 * 10 + 5)  # short address 10: not on this channel
-    drv = ModbusTcpDriver("gw", link(sim.port), [device("lum-0", (*luminaire_points(0), ghost))])
-    try:
-        read = {v.point: v for v in await drv.read("lum-0")}
-    finally:
-        await drv.aclose()
-    assert read["ghost"] == PointValue(
-        "ghost", None, "modbus exception 2 (illegal address) reading holding 1005+1"
-    )
-    assert read["level"] == PointValue("level", 100)
-    assert read["supply_voltage"].error is None
-    assert (drv.stats.requests, drv.stats.exceptions) == (4, 1)
-    assert drv.last_read["lum-0"] == ReadStats(requests=4, registers=25)
 
 
 async def test_refused_writes(driver: ModbusTcpDriver) -> None:
