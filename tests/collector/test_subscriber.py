@@ -1,4 +1,5 @@
-"""The subscriber's queue bound: refuse when full, count it, never block the MQTT callback."""
+"""The subscriber's queue bound, through a real broker: refuse when full, count it, acknowledge the refused
+message (the gateway re-sends it; the broker must not hold it in flight)."""
 
 from __future__ import annotations
 
