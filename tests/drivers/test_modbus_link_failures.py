@@ -15,7 +15,7 @@ import pytest
 from drivers.errors import DeviceUnreachable
 from drivers.modbus.client import ModbusTcpDriver
 from simulators.luminaire.bank import LuminaireBankServer
-from tests.drivers.conftest import Points, SteppedClock, device, link, values
+from tests.drivers.conftest import Points, SteppedClock, device, link, until, values
 
 
 async def test_a_stopped_server_is_unreachable_then_recovers(
@@ -79,7 +79,7 @@ async def test_a_cancelled_read_leaves_no_half_open_request(
         drv = ModbusTcpDriver("gw", link(sim.port), [device("lum-0", luminaire_points(0))])
         try:
             task = asyncio.create_task(drv.read("lum-0"))
-            await asyncio.sleep(0.1)
+            await until(lambda: sim.requests > 0, "the request at the server (its answer 200 ms away)")
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

@@ -18,7 +18,7 @@ from drivers.modbus.config import DataType, ModbusDevice, ModbusPoint, ModbusRtu
 from drivers.scheduler import Priority
 from simulators.luminaire.line import LuminaireLine
 from simulators.luminaire.model import STANDBY_W
-from tests.drivers.conftest import Points, SteppedClock, holding, values
+from tests.drivers.conftest import Points, SteppedClock, holding, until, values
 
 UNITS = (1, 2, 3, 4)
 
@@ -105,7 +105,9 @@ async def test_a_write_takes_the_next_free_slot_on_the_line(
     line: LuminaireLine, driver: ModbusRtuDriver
 ) -> None:
     reads = [asyncio.create_task(driver.read(f"gw{u}-lum-{sa}")) for u in UNITS for sa in (0, 1)]
-    await asyncio.sleep(0.005)  # the first read's first request is on the line, the rest wait
+    await until(  # the first read's first request is on the line, the rest wait
+        lambda: driver.scheduler.queue_depth == len(reads) - 1, "one read on the line, the others queued"
+    )
     await driver.write("gw1-ctl-0", "setpoint", 50)
     await asyncio.gather(*reads)
     functions = [e.function for e in line.server.events]
