@@ -81,7 +81,9 @@ class IngestConfig(_Model):
     max_messages_per_commit: Annotated[int, Field(ge=1, le=10_000)] = 64
     # Messages received but not yet committed. A broker must not send more than
     # broker.receive_maximum unacknowledged, but Mosquitto 2.0.11 does (each PUBACK releases another
-    # window), so this is the bound that holds. Full: refuse, count, leave unacknowledged.
+    # window), so this is the bound that holds. Full: refuse and count (``overflow``); the refused
+    # message is acknowledged (so it holds no in-flight slot) but neither stored nor confirmed: the
+    # gateway re-sends it.
     max_queued_messages: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
 
 

@@ -100,13 +100,14 @@ def main() -> int:
     finally:
         if interrupted:
             print("\nstopping: agent, collector, simulators, broker")
-        codes = stack.stop_in_order()
+        codes = stack.stop()
     return report(stack, args, codes)
 
 
-def report(stack: Stack, args: argparse.Namespace, codes: dict[str, int | None]) -> int:
+def report(stack: Stack, args: argparse.Namespace, codes: dict[str, int]) -> int:
     """After a stop: how each part ended, what the store holds, and (with --for) the check."""
-    failed = {name: code for name, code in codes.items() if code not in (0, None)}
+    print("exit codes: " + " ".join(f"{name}={code}" for name, code in codes.items()))
+    failed = {name: code for name, code in codes.items() if code != 0}
     snap = snapshot(stack.store_path, stack.gateway)
     luminaires = {d for d in snap.latest if d.startswith("lum-")}
     others = sorted(d for d in OTHERS if d in snap.latest)

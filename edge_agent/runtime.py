@@ -18,6 +18,7 @@ from typing import Any
 
 from drivers.base import Driver
 from drivers.scheduler import BusScheduler
+from edge_agent.buffer.intake import Intake
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock, SystemClock
@@ -46,7 +47,7 @@ def build_driver(bus: Bus, scheduler: BusScheduler, kinds: BusKinds = BUS_KINDS)
 def build_pollers(
     bus: Bus,
     driver: Driver,
-    buffer: Buffer,
+    buffer: Intake,
     clock: Clock,
     report: ReportFilter | None = None,
     *,

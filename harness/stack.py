@@ -246,15 +246,16 @@ store: {{url: "sqlite:///{self.store_path}"}}
         """``edge-agent`` arguments that run this stack's agent."""
         return ["run", "--config", str(self.agent_config), "--log-level", self.agent_log_level]
 
-    def stop(self) -> None:
-        self.stop_in_order()
-
-    def stop_in_order(self) -> dict[str, int | None]:
-        """SIGTERM to the agent (nothing polls or sends any more), the collector, the simulators, then
-        the broker, each waited for; their exit codes (None: it was not running)."""
-        codes = {p.name: p.stop() for p in (self.agent, self.collector, self.sim, *self.extra_sims) if p}
-        if self.broker is not None:
-            codes["broker"] = self.broker.stop()
+    def stop(self) -> dict[str, int]:
+        """Stop every part in order (SIGTERM, then SIGKILL after a grace period): the agent (nothing polls
+        or sends any more), the collector, the simulators, then the broker; the exit code of each part
+        that was still started, by name (a part that already died reports its own code; 0 is clean)."""
+        codes: dict[str, int] = {}
+        for p in (self.agent, self.collector, self.sim, *self.extra_sims):
+            if p is not None and (rc := p.stop()) is not None:
+                codes[p.name] = rc
+        if self.broker is not None and (rc := self.broker.stop()) is not None:
+            codes["broker"] = rc
         return codes
 
     def flush_argv(self, timeout: float) -> list[str]:

@@ -12,13 +12,14 @@ One noun per module: :mod:`.link` (the session), :mod:`.router` and :mod:`.topic
 
 from mqtt_session.backoff import Backoff
 from mqtt_session.link import MqttLink
-from mqtt_session.messages import Message, NotConnected, PublishRefused, Subscription, Will
+from mqtt_session.messages import Connectivity, Message, NotConnected, PublishRefused, Subscription, Will
 from mqtt_session.router import Handler, Router
 from mqtt_session.security import Credentials, TlsSettings
 from mqtt_session.topic_filter import TopicFilter
 
 __all__ = [
     "Backoff",
+    "Connectivity",
     "Credentials",
     "Handler",
     "Message",

@@ -11,7 +11,9 @@ The errors::
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +57,10 @@ class PublishRefused(Exception):
         super().__init__(f"publish to {topic} refused by the broker: {reason}")
         self.topic = topic
         self.reason = reason
+
+
+class Connectivity(Protocol):
+    """What an observer of a link (the health report) reads of it: whether it is connected."""
+
+    @property
+    def connected(self) -> asyncio.Event: ...

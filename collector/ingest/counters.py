@@ -14,6 +14,8 @@ class IngestCounters:
     quarantined: int = 0  # messages kept in the quarantine table, conflicts included
     conflicts: int = 0  # batch keys re-used with other content (also in quarantined)
     store_errors: int = 0  # failed commit attempts (retried; the messages stay unacknowledged)
-    overflow: int = 0  # messages refused by a full queue (left unacknowledged: redelivered on reconnect)
+    # Messages refused by a full queue: acknowledged to the broker (it does not redeliver them) but
+    # neither stored nor confirmed; the gateway re-sends each batch when its confirmation does not come.
+    overflow: int = 0
     confirms_unsent: int = 0  # confirmations not published (not connected): the gateway resends
     stale_acks: int = 0  # commits whose message came on an older connection (the broker redelivers)

@@ -15,8 +15,8 @@ from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.poll.report import ReportFilter
-from edge_agent.uplink.publisher import Publisher
-from mqtt_session import MqttLink
+from edge_agent.uplink.publisher import Counted
+from mqtt_session import Connectivity
 from wire.points import Reading
 
 AGENT_DEVICE = "_agent"
@@ -27,8 +27,8 @@ class HealthReporter:
         self,
         *,
         buffer: Buffer,
-        publisher: Publisher,
-        link: MqttLink,
+        publisher: Counted,
+        link: Connectivity,
         pollers: Sequence[DevicePoller],
         clock: Clock,
         interval_s: float,

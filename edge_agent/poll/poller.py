@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from drivers.base import Driver, PointValue
 from drivers.errors import DeviceUnreachable, DriverError
-from edge_agent.buffer.store import Buffer, BufferFull
+from edge_agent.buffer.intake import Intake
+from edge_agent.buffer.store import BufferFull
 from edge_agent.clock import Clock
 from edge_agent.poll.backoff import PollBackoff, Reachability
 from edge_agent.poll.report import ReportFilter
@@ -68,7 +69,7 @@ class DevicePoller:
         points: Sequence[str],
         interval_s: float,
         offset_s: float,
-        buffer: Buffer,
+        buffer: Intake,
         clock: Clock,
         backoff: PollBackoff | None = None,
         reachability: Reachability | None = None,

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from edge_agent.buffer.store import Buffer, SealedBatch
 from edge_agent.clock import Clock
@@ -37,6 +38,13 @@ class UplinkCounters:
     readings_rejected: int = 0
     bad_confirmations: int = 0
     last_confirm_ms: int | None = None
+
+
+class Counted(Protocol):
+    """What an observer of the uplink (the health report) reads of it: its counters."""
+
+    @property
+    def counters(self) -> UplinkCounters: ...
 
 
 class Publisher:

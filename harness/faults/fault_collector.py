@@ -7,6 +7,9 @@ took which part of the load). Faults, injected through the sink interface the co
 
 - ``none``;
 - ``stall``: each write waits while the file ``DIR/stall`` exists (a store that stopped answering);
+- ``slow``: each write takes ``--delay`` s more (a busy store), and while it is under way the file
+  ``DIR/writing`` lists its batches (received, not yet committed nor acknowledged): a test can stop the
+  process inside a write and kill it there;
 - ``kill-after-commit``: after the ``--after``-th commit, SIGKILL itself — after the commit, before
   acknowledging the broker or confirming to the gateway; the keys go to ``DIR/killed-after-commit``;
 - ``confirm-before-commit``: the NEGATIVE CONTROL. It answers "stored" at once and commits
@@ -37,6 +40,7 @@ from wire.telemetry import TelemetryBatch
 class Fault(enum.StrEnum):
     NONE = "none"
     STALL = "stall"
+    SLOW = "slow"
     KILL_AFTER_COMMIT = "kill-after-commit"
     CONFIRM_BEFORE_COMMIT = "confirm-before-commit"
 
@@ -71,6 +75,23 @@ class StallingSink(SinkWrapper):
         while self._flag.exists():  # noqa: ASYNC110 (a file is the test's switch)
             await asyncio.sleep(0.05)
         return await self.inner.write(batches)
+
+
+class SlowSink(SinkWrapper):
+    def __init__(self, inner: Sink, delay_s: float, marker: Path) -> None:
+        super().__init__(inner)
+        self._delay_s = delay_s
+        self._marker = marker
+
+    async def write(self, batches: Sequence[TelemetryBatch]) -> list[WriteOutcome]:
+        listed = self._marker.with_suffix(".new")
+        listed.write_text("".join(f"{b.key.gateway} {b.key.epoch} {b.key.seq}\n" for b in batches))
+        listed.replace(self._marker)  # whole or not at all
+        try:
+            await asyncio.sleep(self._delay_s)
+            return await self.inner.write(batches)
+        finally:
+            self._marker.unlink(missing_ok=True)
 
 
 class KillAfterCommitSink(SinkWrapper):
@@ -114,6 +135,8 @@ async def _run(args: argparse.Namespace) -> None:
     match Fault(args.fault):
         case Fault.STALL:
             sink = StallingSink(sink, control / "stall")
+        case Fault.SLOW:
+            sink = SlowSink(sink, args.delay, control / "writing")
         case Fault.KILL_AFTER_COMMIT:
             sink = KillAfterCommitSink(sink, args.after, control / "killed-after-commit")
         case Fault.CONFIRM_BEFORE_COMMIT:
@@ -129,7 +152,12 @@ def main() -> None:
     ap.add_argument("--control", type=Path, required=True)
     ap.add_argument("--fault", choices=[f.value for f in Fault], default=Fault.NONE.value)
     ap.add_argument("--after", type=int, default=3, help="kill-after-commit: the commit to die after")
-    ap.add_argument("--delay", type=float, default=2.0, help="confirm-before-commit: commit this late")
+    ap.add_argument(
+        "--delay",
+        type=float,
+        default=2.0,
+        help="confirm-before-commit: commit this late; slow: each write this much longer",
+    )
     args = ap.parse_args()
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

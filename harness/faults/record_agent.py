@@ -61,7 +61,7 @@ def install(journal: Path) -> int:
             raise
         os.write(fd, f"C {call}\n".encode())
 
-    Buffer.append = append  # type: ignore[method-assign]
+    Buffer.append = append  # type: ignore[method-assign]  # the journal, in this process only
     return fd
 
 

@@ -1,9 +1,10 @@
-"""A small, real filesystem that fills up: a tmpfs in a mount namespace of its own.
+"""A small, real filesystem that fills up: a tmpfs, mounted directly as root, else in a namespace.
 
-A holder process (``unshare --user --map-root-user --mount``, no root needed) mounts a tmpfs of the
-given size on a folder and sleeps; programs that must see it run through ``nsenter`` into its
-namespaces (:meth:`SmallDisk.wrap`). Nothing is mounted where the rest of the machine could see it,
-and the mount goes away with the holder, whatever happens to the test.
+As root (CI), the tmpfs is mounted on the folder directly and unmounted on exit; programs see it as
+they are. Otherwise a holder process (``unshare --user --map-root-user --mount``, no root needed)
+mounts it and sleeps; programs that must see it run through ``nsenter`` into its namespaces
+(:meth:`SmallDisk.wrap`). Then nothing is mounted where the rest of the machine could see it, and the
+mount goes away with the holder, whatever happens to the test.
 """
 
 from __future__ import annotations
@@ -16,14 +17,22 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from harness.tmpfs import mount, umount
+
 
 class SmallDisk:
     def __init__(self, mountpoint: Path, size_bytes: int) -> None:
         self.mountpoint = mountpoint
         self.size_bytes = size_bytes
         self._holder: subprocess.Popen[bytes] | None = None
+        self._direct = False  # mounted here, as root
 
     def __enter__(self) -> SmallDisk:
+        if os.geteuid() == 0:
+            self.mountpoint.mkdir(parents=True, exist_ok=True)
+            mount(self.size_bytes, self.mountpoint)
+            self._direct = True
+            return self
         for tool in ("unshare", "nsenter"):
             if shutil.which(tool) is None:
                 raise RuntimeError(f"{tool} (util-linux) is needed for the disk-full scenario")
@@ -49,6 +58,9 @@ class SmallDisk:
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._direct:
+            umount(self.mountpoint)
+            self._direct = False
         if self._holder is not None:
             self._holder.kill()
             self._holder.wait(5)
@@ -57,7 +69,10 @@ class SmallDisk:
             self._holder = None
 
     def wrap(self, argv: list[str]) -> list[str]:
-        """``argv`` run inside the namespace that sees the small disk (same uid, same cwd)."""
+        """``argv`` run where it sees the small disk: as it is when mounted directly, else inside the
+        holder's namespaces (same uid, same cwd)."""
+        if self._direct:
+            return argv
         assert self._holder is not None
         return [
             "nsenter",

@@ -152,13 +152,13 @@ class FaultStack(Stack):
             self.more_collectors.append(self.collector_proc(i).start())
         return self
 
-    def stop(self) -> None:
-        for p in self.more_collectors:
-            p.stop()
-        super().stop()
+    def stop(self) -> dict[str, int]:
+        more = {p.name: rc for p in self.more_collectors if (rc := p.stop()) is not None}
+        codes = super().stop()
         if self.partition is not None:
             self.partition.__exit__(None, None, None)
             self.partition = None
+        return {**codes, **more}
 
     def restart_collector(self, i: int = 0, fault: list[str] | None = None) -> None:
         """Start collector ``i`` again (it was stopped or killed), by default without a fault."""
@@ -257,16 +257,20 @@ class FaultStack(Stack):
     def journal_now(self) -> Journal:
         return read_journal(self.journal)
 
-    def finish(self, scenario: str, **figures: object) -> Outcome:
+    def finish(
+        self, scenario: str, *, recovery_s: float | None = None, drained_s: float | None = None
+    ) -> Outcome:
         """Stop the agent cleanly, deliver what its buffer still holds, and compare the two ends."""
         assert self.agent is not None
         rc = self.agent.stop()
         assert rc == 0, f"agent exited with {rc}\n{self.logs()}"
         flushed = self.flush(timeout=90)
         assert flushed.returncode == 0, f"flush: {flushed.stdout}{flushed.stderr}\n{self.logs()}"
-        return self.outcome(scenario, **figures)
+        return self.outcome(scenario, recovery_s=recovery_s, drained_s=drained_s)
 
-    def outcome(self, scenario: str, **figures: object) -> Outcome:
+    def outcome(
+        self, scenario: str, *, recovery_s: float | None = None, drained_s: float | None = None
+    ) -> Outcome:
         journal = self.journal_now()
         certain, maybe = journal.committed, journal.in_progress
         stored = self.store_rows()
@@ -294,7 +298,8 @@ class FaultStack(Stack):
             lost_at_clean_stop=lost_at_clean_stop,
             dropped_counted=counted,
             dropped_unconfirmed=int(self.agent_point("readings_dropped_unconfirmed_total") or 0),
-            **figures,  # type: ignore[arg-type]
+            recovery_s=recovery_s,
+            drained_s=drained_s,
         )
 
 

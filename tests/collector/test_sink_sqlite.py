@@ -124,7 +124,7 @@ class TestSinkContract:
         assert await _series(sink, point="nope") == []
 
     async def test_failed_write_stores_nothing_of_the_transaction(self, sink: Sink) -> None:
-        poison = Reading("lum-07", "active_power", T0, [1, 2])  # type: ignore[arg-type]
+        poison = Reading("lum-07", "active_power", T0, [1, 2])  # type: ignore[arg-type]  # no Reading may carry it: the write fails
         with pytest.raises(StoreError):
             await sink.write([batch(1, readings(2)), batch(2, [poison])])
         assert await sink.counts() == StoreCounts(series=0, batches=0, readings=0, quarantined=0)

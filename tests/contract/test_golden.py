@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from collector.ingest.decode import Accepted, decode_message
@@ -17,16 +18,18 @@ from tests.contract.make_golden import (
     RESULT,
 )
 from wire.confirm import decode_confirmation, encode_confirmation
+from wire.points import Reading
 from wire.signing import KeyRing
 from wire.telemetry import decode_batch, encode_batch
 
 
 def expected() -> dict[str, object]:
-    return json.loads((GOLDEN / "telemetry-v1.json").read_text())  # type: ignore[no-any-return]
+    data: dict[str, object] = json.loads((GOLDEN / "telemetry-v1.json").read_text())
+    return data
 
 
-def as_rows(readings: object) -> list[list[object]]:
-    return [[r.device, r.point, r.ts_ms, r.value, int(r.quality), r.reason] for r in readings]  # type: ignore[attr-defined]
+def as_rows(readings: Iterable[Reading]) -> list[list[object]]:
+    return [[r.device, r.point, r.ts_ms, r.value, int(r.quality), r.reason] for r in readings]
 
 
 def test_agent_encoding_is_byte_stable() -> None:

@@ -3,6 +3,7 @@ the small builders the Modbus client tests share."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -63,6 +64,15 @@ def holding(
 
 def device(name: str, points: Sequence[ModbusPoint]) -> ModbusDevice:
     return ModbusDevice(name=name, unit=1, poll_interval_s=1.0, points=tuple(points))
+
+
+async def until(cond: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    """Wait for ``cond``, looking at every turn of the loop; fail after ``timeout`` s."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0)
 
 
 def flags(value: Value) -> int:

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from drivers.base import PointValue, ReadStats
+from drivers.base import ReadStats
 from drivers.errors import ExceptionResponse
-from drivers.modbus.config import DataType, ModbusPoint
+from drivers.modbus.config import ModbusPoint
 from drivers.modbus.tcp import ModbusTcpDriver
 from simulators.luminaire.bank import LuminaireBankServer
 from simulators.luminaire.curve import arc_to_percent
@@ -128,39 +128,6 @@ async def test_a_dead_gear_reads_mask_in_its_d4i_values(
     assert values(await driver.read("lum-0"))["level"] == 100
 
 
-async def test_a_mask_register_is_an_error_for_that_point_only(sim: LuminaireBankServer) -> None:
-    points = [
-        holding("active_energy", 25034, DataType.UINT32, unavailable=(0xFFFFFFFF,)),
-        holding("apparent_energy", 25038, DataType.UINT32, unavailable=(0xFFFFFFFF,)),
-    ]
-    drv = ModbusTcpDriver("gw", link(sim.port), [device("lum-0", points)])
-    try:
-        energy, apparent = await drv.read("lum-0")
-    finally:
-        await drv.aclose()
-    assert energy == PointValue("active_energy", 0)
-    assert apparent == PointValue("apparent_energy", None, "value not available (raw 0xFFFFFFFF)")
-    assert drv.last_read["lum-0"].requests == 1
-
-
-async def test_an_exception_response_spoils_only_its_request(
-    sim: LuminaireBankServer, luminaire_points: Points
-) -> None:
-    ghost = holding("ghost", 100 * 10 + 5)  # short address 10: not on this channel
-    drv = ModbusTcpDriver("gw", link(sim.port), [device("lum-0", (*luminaire_points(0), ghost))])
-    try:
-        read = {v.point: v for v in await drv.read("lum-0")}
-    finally:
-        await drv.aclose()
-    assert read["ghost"] == PointValue(
-        "ghost", None, "modbus exception 2 (illegal address) reading holding 1005+1"
-    )
-    assert read["level"] == PointValue("level", 100)
-    assert read["supply_voltage"].error is None
-    assert (drv.stats.requests, drv.stats.exceptions) == (4, 1)
-    assert drv.last_read["lum-0"] == ReadStats(requests=4, registers=25)
-
-
 async def test_refused_writes(driver: ModbusTcpDriver) -> None:
     with pytest.raises(
         ExceptionResponse, match=r"modbus exception 2 \(illegal address\) writing holding 5\+1"
@@ -182,12 +149,15 @@ async def test_the_bus_delay_is_paid_per_request(clock: SteppedClock, luminaire_
         drv = ModbusTcpDriver("gw", link(sim.port), [device("lum-0", luminaire_points(0))])
         try:
             await drv.read("lum-0")  # connects
+            sent = drv.stats.requests
             start = time.monotonic()
             values(await drv.read("lum-0"))
             elapsed = time.monotonic() - start
+            requests = drv.stats.requests - sent
         finally:
             await drv.aclose()
-    assert 3 * 0.040 <= elapsed < 0.5
+    assert requests == 3  # the plan's three requests, counted, not timed
+    assert elapsed >= requests * 0.040  # each paid the delay (a lower bound holds on a busy machine)
 
 
 async def test_concurrent_reads_on_one_link_do_not_mix(

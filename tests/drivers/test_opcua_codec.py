@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -19,8 +20,8 @@ BAD_SENSOR = Status(0x808C0000, "BadSensorFailure")
 UNCERTAIN = Status(0x40900000, "UncertainLastUsableValue")
 
 
-def point(type_: ValueType = ValueType.AUTO, **kw: object) -> OpcUaPoint:
-    return OpcUaPoint("p", None, parse_path("Status/P"), type_, **kw)  # type: ignore[arg-type]
+def point(type_: ValueType = ValueType.AUTO, **kw: Any) -> OpcUaPoint:
+    return OpcUaPoint("p", None, parse_path("Status/P"), type_, **kw)
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drivers.modbus.tcp import ModbusTcpDriver
 from drivers.modbus.config import ModbusPoint, resolve_points
 from drivers.modbus.plan import plan_reads
+from drivers.modbus.tcp import ModbusTcpDriver
 from drivers.profiles.model import ModbusProfile, parse_profile
 from simulators.luminaire.bank import LuminaireBankServer
 from simulators.luminaire.model import LAMP_FAILURE, LAMP_ON, POWER_CYCLE, Fault

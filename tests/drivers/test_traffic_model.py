@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -32,8 +33,8 @@ STARTUP = 5.0  # 3 s yellow flash + 2 s all red
 GREEN = "123456789"
 
 
-def started(clock: SteppedClock, **kw: object) -> TrafficController:
-    tlc = TrafficController(now=clock, **kw)  # type: ignore[arg-type]
+def started(clock: SteppedClock, **kw: Any) -> TrafficController:
+    tlc = TrafficController(now=clock, **kw)
     clock.advance(STARTUP)
     assert tlc.snapshot().control_mode is ControlMode.CONTROL
     return tlc

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.stack import BIN, Stack
+from harness.stack import BIN, Stack, wait_port
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +92,7 @@ def test_status_and_read(stack: Stack) -> None:
     assert dead.returncode == 1
 
     stack.sim.start()
-    time.sleep(1.0)
+    wait_port(stack.sim_port)  # the simulator answers again before the direct read
     stack.agent.stop()
     none = cli(stack, "status")
     assert none.returncode == 1

@@ -1,9 +1,9 @@
 """Disk-full scenarios for ``test_buffer_disk.py``, run in a child process on a small, really full tmpfs.
 
-The test starts ``python -m tests.edge_agent.disk_scenarios NAME DIR`` inside ``unshare --user
---map-root-user --mount`` after mounting a tmpfs on DIR, so it needs no root and leaves no mount behind
-(the mount dies with the namespace). Each scenario prints one JSON object, its observations, as the last
-line on stdout; the test asserts on it.
+The test mounts a tmpfs on DIR and starts ``python -m tests.edge_agent.disk_scenarios NAME DIR``: as
+root directly (it unmounts DIR after), otherwise inside ``unshare --user --map-root-user --mount`` (no
+root needed, and the mount dies with the namespace). Each scenario prints one JSON object, its
+observations, as the last line on stdout; the test asserts on it.
 
 The readings are polling-style: several tasks append concurrently (one is a real :class:`DevicePoller`
 on a fake driver), an uplink-like task seals batches and acknowledges some of them, and everything that
@@ -22,8 +22,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from drivers.base import PointValue, Value
 from edge_agent.buffer.retention import Retention, WhenFull
@@ -31,8 +30,7 @@ from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.poll.poller import DevicePoller
-from edge_agent.uplink.publisher import Publisher
-from mqtt_session import MqttLink
+from tests.edge_agent.stand_ins import Uplink
 from wire.points import Reading
 
 BASE_MS = 1_767_225_600_000
@@ -179,12 +177,11 @@ async def report(buf: Buffer, pollers: Sequence[DevicePoller], tally: Tally) -> 
 
 
 def reporter(buf: Buffer, pollers: Sequence[DevicePoller], clock: Clock) -> HealthReporter:
-    publisher = SimpleNamespace(counters=SimpleNamespace(batches_resent=0))
-    link = SimpleNamespace(connected=SimpleNamespace(is_set=lambda: False))
+    uplink = Uplink.up(connected=False)
     return HealthReporter(
         buffer=buf,
-        publisher=cast(Publisher, publisher),  # only its counters are read
-        link=cast(MqttLink, link),  # only its connected flag is read
+        publisher=uplink,  # only its counters are read
+        link=uplink,  # only its connected flag is read
         pollers=pollers,
         clock=clock,
         interval_s=60,

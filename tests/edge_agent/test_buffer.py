@@ -135,9 +135,17 @@ async def test_disk_cap_drops_oldest_counted_not_silently(
 
 async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
     buf = await Buffer.open(tmp_path / "b.db", gateway="gw-1", clock=ManualClock(), commit_interval_s=0.05)
+    commits = 0
+
+    def committed() -> None:  # the buffer calls its listeners once after every commit
+        nonlocal commits
+        commits += 1
+
+    buf.listeners.append(committed)
     await asyncio.gather(*(buf.append(readings(10, start=i * 10, device=f"d{i}")) for i in range(50)))
     stats = await buf.stats()
     assert stats.unsealed == 500
+    assert 1 <= commits < 5, f"50 concurrent appends took {commits} commits"
     await buf.close()
 
 
@@ -281,15 +289,16 @@ async def test_a_seal_without_room_keeps_its_readings_and_does_not_raise(
 ) -> None:
     """The uplink must not die of a full buffer: a seal with no room for its batch seals nothing."""
     buf = await open_buffer(tmp_path / "b.db", max_bytes=1024 * 1024)
+    total = 0
+    for _ in range(20):  # to the cap's high-water mark and back: about 3/4 of the cap in use
+        await buf.append(
+            [Reading("d", f"p{j % 20}", 1_767_225_600_000 + total + j, "z" * 200) for j in range(200)]
+        )
+        total += 200
+    await buf.enforce_bounds()
+    await buf.close()  # returns once the writer is done, bounds applied after its last commit too
+    buf = await open_buffer(tmp_path / "b.db", max_bytes=1024 * 1024)  # a writer with nothing to do
     try:
-        total = 0
-        for _ in range(20):  # to the cap's high-water mark and back: about 3/4 of the cap in use
-            await buf.append(
-                [Reading("d", f"p{j % 20}", 1_767_225_600_000 + total + j, "z" * 200) for j in range(200)]
-            )
-            total += 200
-        await buf.enforce_bounds()
-        await asyncio.sleep(0.1)  # the writer has applied the bounds after its last commit too
         before = await buf.stats()
         assert before.counters["dropped_buffer_full"] < total // 2  # the policy did not overshoot
         assert await buf.seal(100_000) is None  # a batch of it all needs more pages than are left

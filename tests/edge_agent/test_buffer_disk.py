@@ -1,6 +1,7 @@
-"""The buffer on a really full disk: each scenario runs in a child process on a small tmpfs that the
-child mounts in its own user and mount namespaces (``unshare``: no root needed, and the mount dies with
-the child). The scenarios are in :mod:`tests.edge_agent.disk_scenarios`; they report JSON, checked here.
+"""The buffer on a really full disk: each scenario runs in a child process on a small tmpfs — mounted
+directly as root (CI), otherwise by the child in its own user and mount namespaces (``unshare``: no
+root needed, and the mount dies with the child); see :mod:`harness.tmpfs`. The scenarios are in
+:mod:`tests.edge_agent.disk_scenarios`; they report JSON, checked here.
 
 What must hold on a full disk: no append raises anything but :class:`BufferFull`, the poller task lives,
 every reading is accounted for — committed = still in the buffer + confirmed + dropped (by reason), and
@@ -11,7 +12,6 @@ points say so, the file passes ``PRAGMA integrity_check`` and reopens with every
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +21,7 @@ import pytest
 
 from edge_agent.buffer.database import no_space
 from edge_agent.buffer.disk import DiskPlan, DiskUsage
+from harness.tmpfs import Mount, how_to_mount, mounted
 
 ROOT = Path(__file__).resolve().parents[2]
 UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c"]
@@ -31,46 +32,32 @@ FITS = 2 << 20  # the scenarios' cap that fits their 4 MiB disk (disk_scenarios.
 
 
 @pytest.fixture(scope="module")
-def namespaces(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Skip (saying why) where this machine cannot mount a tmpfs in a user namespace."""
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare(1) on this machine")
-    where = tmp_path_factory.mktemp("probe")
-    probe = subprocess.run(
-        [
-            "unshare",
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "sh",
-            "-c",
-            'mount -t tmpfs tmpfs "$1"',
-            "sh",
-            where,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs in a user namespace here: {probe.stderr.strip()}")
+def how(tmp_path_factory: pytest.TempPathFactory) -> Mount:
+    """How this machine mounts the scenarios' tmpfs; skips (naming what) where it cannot, fails in CI."""
+    return how_to_mount(tmp_path_factory.mktemp("probe"), "the buffer on a really full disk (tmpfs)")
 
 
-def run(scenario: str, size: str, tmp_path: Path) -> dict[str, Any]:
+def run(scenario: str, size: str, tmp_path: Path, how: Mount) -> dict[str, Any]:
     mountpoint = tmp_path / "disk"
     mountpoint.mkdir()
-    proc = subprocess.run(
-        [*UNSHARE, MOUNT_AND_RUN, "sh", size, str(mountpoint), sys.executable, scenario],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    scenario_argv = [sys.executable, "-m", "tests.edge_agent.disk_scenarios", scenario, str(mountpoint)]
+    if how is Mount.DIRECT:
+        with mounted(size, mountpoint):
+            proc = subprocess.run(
+                scenario_argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+            )
+    else:
+        proc = subprocess.run(
+            [*UNSHARE, MOUNT_AND_RUN, "sh", size, str(mountpoint), sys.executable, scenario],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert not mountpoint.is_mount()
-    assert list(mountpoint.iterdir()) == []  # everything was on the tmpfs, gone with the namespace
+    assert list(mountpoint.iterdir()) == []  # everything was on the tmpfs, gone with it
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
@@ -89,12 +76,13 @@ def assert_accounted(out: dict[str, Any]) -> None:
     assert out["reopened"] == {"unsealed": file["unsealed"], "sealed": file["sealed"], "counters": c}
 
 
-@pytest.mark.usefixtures("namespaces")
 @pytest.mark.parametrize(("policy", "size"), [("drop_oldest", "4m"), ("thin", "2m")])
-def test_buffer_that_fills_the_disk_keeps_to_the_disks_cap(policy: str, size: str, tmp_path: Path) -> None:
+def test_buffer_that_fills_the_disk_keeps_to_the_disks_cap(
+    policy: str, size: str, tmp_path: Path, how: Mount
+) -> None:
     """The buffer alone fills a disk smaller than buffer.max_bytes: the cap derived from the free space
     takes the clean path — no write ever fails, the disk is never full, the policy drops, counted."""
-    out = run(f"fill-{policy}", size, tmp_path)
+    out = run(f"fill-{policy}", size, tmp_path, how)
     assert_accounted(out)
     assert out["tally"]["refused"] == 0
     assert out["min_free"] > 0  # the disk itself never filled up
@@ -112,11 +100,10 @@ def test_buffer_that_fills_the_disk_keeps_to_the_disks_cap(policy: str, size: st
     assert out["errors_logged"] == 1  # ... and logged once
 
 
-@pytest.mark.usefixtures("namespaces")
-def test_another_file_takes_the_disk_between_two_commits(tmp_path: Path) -> None:
+def test_another_file_takes_the_disk_between_two_commits(tmp_path: Path, how: Mount) -> None:
     """The space goes while the WAL holds pages a checkpoint must still add to the file: the reserve
     gets the buffer out, it makes room inside its file and keeps committing on the full disk."""
-    out = run("eaten", "4m", tmp_path)
+    out = run("eaten", "4m", tmp_path, how)
     assert_accounted(out)
     assert out["disk_after_filler"]["free"] < 64 << 10
     # The buffer needed its reserve to finish a checkpoint, then made room inside its own file:
@@ -150,12 +137,11 @@ def test_another_file_takes_the_disk_between_two_commits(tmp_path: Path) -> None
     assert out["final_stats"]["cap"] == FITS
 
 
-@pytest.mark.usefixtures("namespaces")
-def test_what_cannot_be_committed_is_counted_until_space_comes_back(tmp_path: Path) -> None:
+def test_what_cannot_be_committed_is_counted_until_space_comes_back(tmp_path: Path, how: Mount) -> None:
     """No reserve, and the disk full while a checkpoint needs to grow the file: the WAL cannot start
     over, nothing can be written. Polling goes on; each refused reading is counted; space back, the
     count is committed with the first readings that get in."""
-    out = run("wedged", "4m", tmp_path)
+    out = run("wedged", "4m", tmp_path, how)
     assert_accounted(out)
     assert not any(out["outcomes"][-10:])  # wedged ...
     assert all(out["after_space_back"])  # ... until the filler goes
@@ -178,11 +164,10 @@ def test_what_cannot_be_committed_is_counted_until_space_comes_back(tmp_path: Pa
     assert out["final_stats"]["disk_full"] is False
 
 
-@pytest.mark.usefixtures("namespaces")
-def test_a_runaway_writer_that_takes_every_freed_byte(tmp_path: Path) -> None:
+def test_a_runaway_writer_that_takes_every_freed_byte(tmp_path: Path, how: Mount) -> None:
     """It takes the reserve too: the buffer cannot get out and refuses, counted, until the writer stops
     and its file goes — timing decides how much is refused, never whether it is accounted for."""
-    out = run("hungry", "4m", tmp_path)
+    out = run("hungry", "4m", tmp_path, how)
     assert_accounted(out)
     assert out["eaten_bytes"] > 0  # the writer ran; how much the buffer had to refuse is up to timing
     assert out["poller_alive"]

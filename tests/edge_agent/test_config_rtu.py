@@ -4,8 +4,6 @@ the field, and the runtime building one scheduler, driver and set of pollers per
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 
 import pytest
 
@@ -19,8 +17,7 @@ from edge_agent.config.model import ModbusRtuBus, ModbusTcpBus
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.poll.backoff import PollBackoff
 from edge_agent.runtime import Agent
-from edge_agent.uplink.publisher import Publisher
-from mqtt_session import MqttLink
+from tests.edge_agent.stand_ins import Uplink
 
 BASE = """
 gateway: cab-1
@@ -120,12 +117,11 @@ async def test_the_health_points_carry_each_bus(tmp_path: Path) -> None:
     bus = BusScheduler("rs485-1")
     clock = ManualClock()
     buffer = await Buffer.open(tmp_path / "b.db", gateway="gw", clock=clock, commit_interval_s=0)
-    publisher = SimpleNamespace(counters=SimpleNamespace(batches_resent=0))
-    link = SimpleNamespace(connected=SimpleNamespace(is_set=lambda: True))
+    uplink = Uplink.up(connected=True)
     reporter = HealthReporter(
         buffer=buffer,
-        publisher=cast(Publisher, publisher),  # only its counters are read
-        link=cast(MqttLink, link),  # only its connected flag is read
+        publisher=uplink,  # only its counters are read
+        link=uplink,  # only its connected flag is read
         pollers=[],
         clock=clock,
         interval_s=60,

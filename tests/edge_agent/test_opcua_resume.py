@@ -11,8 +11,8 @@ from pathlib import Path
 from drivers.opcua.client import OpcUaDriver
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
-from edge_agent.config.resolved import ResolvedBus
 from edge_agent.config.model import OpcUaBus
+from edge_agent.config.resolved import ResolvedBus
 from edge_agent.runtime import build_pollers
 from simulators.traffic.controller import TrafficController
 from simulators.traffic.server import TrafficControllerServer

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import cast
 
 import pytest
 
 from drivers.base import PointValue, Value
 from drivers.errors import DeviceUnreachable
-from edge_agent.buffer.store import Buffer
+from edge_agent.buffer.intake import Intake
 from edge_agent.clock import ManualClock
 from edge_agent.poll.backoff import MAX_LINE_SHARE, PollBackoff, Reachability
 from edge_agent.poll.poller import DevicePoller, offsets
@@ -74,11 +73,11 @@ def memory() -> MemoryBuffer:
 
 
 @pytest.fixture
-def buffer(memory: MemoryBuffer) -> Buffer:
-    return cast(Buffer, memory)
+def buffer(memory: MemoryBuffer) -> Intake:
+    return memory
 
 
-def poller(driver: ScriptedDriver, buffer: Buffer, clock: ManualClock, backoff: PollBackoff) -> DevicePoller:
+def poller(driver: ScriptedDriver, buffer: Intake, clock: ManualClock, backoff: PollBackoff) -> DevicePoller:
     return DevicePoller(
         driver=driver,
         device="gw7",
@@ -117,7 +116,7 @@ def test_offsets_spread_a_bus_over_its_interval() -> None:
 
 
 async def test_a_dead_device_is_tried_once_per_wait_then_polled_again_at_its_first_answer(
-    buffer: Buffer, caplog: pytest.LogCaptureFixture
+    buffer: Intake, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = ManualClock()
     driver = ScriptedDriver(clock)
@@ -152,7 +151,7 @@ async def test_a_dead_device_is_tried_once_per_wait_then_polled_again_at_its_fir
     assert infos == ["device gw7 on rs485-1 answers again"]
 
 
-async def test_readings_only_for_polls_that_reached_the_device(buffer: Buffer, memory: MemoryBuffer) -> None:
+async def test_readings_only_for_polls_that_reached_the_device(buffer: Intake, memory: MemoryBuffer) -> None:
     clock = ManualClock()
     driver = ScriptedDriver(clock)
     driver.dead = True
@@ -166,7 +165,7 @@ async def test_readings_only_for_polls_that_reached_the_device(buffer: Buffer, m
     ] * 2
 
 
-async def test_without_backoff_every_poll_reaches_the_device(buffer: Buffer) -> None:
+async def test_without_backoff_every_poll_reaches_the_device(buffer: Intake) -> None:
     clock = ManualClock()
     driver = ScriptedDriver(clock)
     driver.dead = True
@@ -184,7 +183,7 @@ async def test_without_backoff_every_poll_reaches_the_device(buffer: Buffer) -> 
 
 
 async def test_unusable_points_are_logged_once_and_their_return_once(
-    buffer: Buffer, caplog: pytest.LogCaptureFixture
+    buffer: Intake, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = ManualClock()
     driver = ScriptedDriver(clock)
@@ -224,7 +223,7 @@ async def test_devices_behind_one_unit_back_off_together(caplog: pytest.LogCaptu
             points=["level"],
             interval_s=1.0,
             offset_s=offset,
-            buffer=cast(Buffer, memory),
+            buffer=memory,
             clock=clock,
             reachability=shared,
         )

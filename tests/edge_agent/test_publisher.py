@@ -17,7 +17,7 @@ from edge_agent.uplink.publisher import Publisher
 from harness.broker import Broker
 from mqtt_session import Message, MqttLink
 from wire import topics
-from wire.confirm import Confirmation, encode_confirmation
+from wire.confirm import Confirmation, decode_confirmation, encode_confirmation
 from wire.points import Reading
 from wire.telemetry import TelemetryBatch, decode_batch
 
@@ -67,7 +67,10 @@ async def running(*coros: Callable[[], Coroutine[Any, Any, None]]) -> AsyncItera
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def make_agent_side(broker: Broker, buf: Buffer, **cfg: float) -> tuple[MqttLink, Publisher]:
+def make_agent_side(
+    broker: Broker, buf: Buffer, on_confirm: Callable[[Message], None] | None = None, **cfg: float
+) -> tuple[MqttLink, Publisher]:
+    """The agent's end: a link and a publisher; confirmations go to ``on_confirm`` (the publisher's)."""
     link = MqttLink(client_id="gw-1", host=broker.host, port=broker.port)
     settings: dict[str, float] = {
         "batch_max_readings": 100,
@@ -77,7 +80,7 @@ def make_agent_side(broker: Broker, buf: Buffer, **cfg: float) -> tuple[MqttLink
     }
     config = UplinkConfig.model_validate({**settings, **cfg})
     pub = Publisher(buffer=buf, link=link, topic=TELEMETRY, config=config, clock=SystemClock())
-    link.route(CONFIRM, pub.on_confirm_message)
+    link.route(CONFIRM, on_confirm or pub.on_confirm_message)
     return link, pub
 
 
@@ -175,24 +178,39 @@ async def test_live_first_after_an_outage(broker: Broker, buf: Buffer) -> None:
         await buf.append(
             [Reading(f"lum-{i % 50:02d}", "power", base + chunk * 1000 + i, float(i)) for i in range(1000)]
         )
+    confirmed_at: dict[int, float] = {}  # seq -> when its confirmation reached the agent
+
+    def on_confirm(msg: Message) -> None:
+        confirmed_at.update(dict.fromkeys(decode_confirmation(msg.payload).stored, loop.time()))
+        pub.on_confirm_message(msg)
+
     link, pub = make_agent_side(
-        broker, buf, batch_max_readings=1000, in_flight_batches=4, confirm_timeout_s=30
+        broker, buf, on_confirm, batch_max_readings=1000, in_flight_batches=4, confirm_timeout_s=30
     )
     async with running(collector.link.run, link.run, pub.run):
         await collector.link.connected.wait()
         await link.connected.wait()
-        await asyncio.sleep(0.1)
+        await wait_for(lambda: len(collector.received) >= 4)  # the backlog fills the window first
         t0 = loop.time()
         fresh = Reading("lum-07", "level", base + 10_000_000, 42)
         await buf.append([fresh])
 
-        def fresh_confirmed() -> bool:
-            return (
-                any(fresh in b.readings for b in collector.received) and pub.counters.readings_confirmed > 0
-            )
+        def fresh_seq() -> int | None:
+            """The seq of the batch that carries the fresh reading (by its device, point, ts and value)."""
+            return next((b.key.seq for b in collector.received if fresh in b.readings), None)
 
-        await wait_for(fresh_confirmed, timeout=5)
-        assert loop.time() - t0 < 5
+        # The deadline is well past the bound asserted below: a late confirmation fails on the bound.
+        await wait_for(lambda: (seq := fresh_seq()) is not None and seq in confirmed_at, timeout=60)
+        seq = fresh_seq()
+        assert seq is not None
+        latency = confirmed_at[seq] - t0
+        assert latency < 5, f"the fresh reading was confirmed {latency:.1f} s after it was committed"
+        for _ in range(500):  # and it left the buffer (the uplink applies the confirmation soon after)
+            if seq not in {b.key.seq for b in await buf.sealed()}:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError(f"batch {seq} confirmed but still sealed in the buffer")
         stats = await buf.stats()
         assert stats.unsealed + stats.sealed_readings > 50_000  # the backlog is still draining behind it
         # The backlog goes oldest first: per series, timestamps only grow across the batches sent so far.

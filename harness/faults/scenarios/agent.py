@@ -13,6 +13,7 @@ from harness.faults.scenarios.common import (
     CI,
     Durations,
     first_data,
+    kill_during,
     now_ms,
     running,
     settle,
@@ -32,18 +33,31 @@ def agent_killed_repeatedly(workdir: Path, d: Durations = CI) -> Outcome:
         for _ in range(d.kills):
             time.sleep(d.between_s)
             assert stack.agent is not None
-            stack.agent.kill()
+            agent = stack.agent.proc
+            assert agent is not None
+            kill_during(  # a poll handed to the buffer and not yet committed: the kill cuts it
+                stack.agent,
+                lambda: any(c.pid == agent.pid for c in read_journal(stack.journal).unfinished()),  # noqa: B023
+                "a poll in progress",
+                stack,
+                d,
+            )
             stack.agent.start()
         o = settle(stack, d, f"agent SIGKILLed while publishing, {d.kills}×")
         journal = read_journal(stack.journal)
         killed_runs = journal.runs()[1:-1]  # the first run stopped cleanly, so did the last
+        assert len(killed_runs) == d.kills, journal.runs()
+        cuts = 0
         for pid in killed_runs:
             cut = [c for c in journal.unfinished() if c.pid == pid]
             devices = [r[0] for c in cut for r in c.readings]
             polls = {(r[0], r[2]) for c in cut for r in c.readings}
             per_device = {dev: sum(1 for p in polls if p[0] == dev) for dev in set(devices)}
             assert all(n == 1 for n in per_device.values()), f"run {pid}: several polls cut: {per_device}"
-        return replace(o, notes=f"{len(killed_runs)} runs killed")
+            cuts += bool(cut)
+        # Every kill came while a poll was in progress: the check above held of something each time.
+        assert cuts == d.kills, f"only {cuts} of the {d.kills} kills cut a poll"
+        return replace(o, notes=f"{len(killed_runs)} runs killed, each during a poll")
 
 
 def clock_steps_back(workdir: Path, d: Durations = CI) -> Outcome:

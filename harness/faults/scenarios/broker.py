@@ -9,10 +9,11 @@ from harness.faults.scenarios.common import (
     CI,
     Durations,
     first_data,
+    now_ms,
     running,
     settle,
 )
-from harness.faults.stack import FaultStack, Outcome
+from harness.faults.stack import FaultStack, Outcome, wait
 
 
 def broker_outage(workdir: Path, d: Durations = CI) -> Outcome:
@@ -31,9 +32,18 @@ def broker_restarts(workdir: Path, d: Durations = CI) -> Outcome:
     with running(FaultStack(workdir)) as stack:
         assert stack.broker is not None
         first_data(stack, d)
-        for _ in range(d.restarts):
+        for i in range(d.restarts):
             stack.broker.restart(down_s=0.3)
-            time.sleep(d.between_s)
+            back = now_ms()
+            # Reconnected before the next restart: readings stamped after this one reach the store
+            # (sent by the agent, taken in by the collector, both on new connections).
+            took = wait(
+                lambda: stack.stored_since(back),  # noqa: B023 (waited for within the iteration)
+                d.recovery_timeout_s,
+                f"readings stamped after restart {i + 1} stored",
+                stack,
+            )
+            time.sleep(max(0.0, d.between_s - took))
         return settle(stack, d, f"broker restarted {d.restarts}× in a row")
 
 

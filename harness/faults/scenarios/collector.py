@@ -12,6 +12,7 @@ from harness.faults.scenarios.common import (
     CI,
     Durations,
     first_data,
+    kill_during,
     running,
     settle,
 )
@@ -20,17 +21,40 @@ from harness.procstat import sample
 
 
 def collector_killed_during_ingest(workdir: Path, d: Durations = CI) -> Outcome:
-    """The collector is SIGKILLed ``kills`` times while it ingests a backlog."""
-    with running(FaultStack(workdir)) as stack:
+    """The collector is SIGKILLed ``kills`` times while it ingests a backlog — after it stored part of it,
+    inside a store write: batches received and not acknowledged. Its store is slowed (``slow``: 0.3 s
+    more per write) so that a write lasts long enough to be caught."""
+    slow = ["--fault", "slow", "--delay", "0.3"]
+    stack = FaultStack(workdir, collector_fault=slow)
+    record = workdir / "collector-e2e.stored"  # the keys of what each run stored, appended
+    writing = workdir / "writing"  # the batches of the write under way
+    cut: list[int] = []
+    with running(stack):
         first_data(stack, d)
-        for _ in range(d.kills):
+        for i in range(d.kills):
             stack.collector_proc_of(0).stop()  # a backlog builds up ...
             time.sleep(d.between_s)
-            stack.restart_collector()
-            time.sleep(0.8)  # ... and the collector is killed while it takes it in
-            stack.collector_proc_of(0).kill()
-        stack.restart_collector()
-        return settle(stack, d, f"collector SIGKILLed during ingest, {d.kills}×", backlog=True)
+            stored = len(record.read_text().splitlines())
+            stack.restart_collector(fault=slow)
+            wait(  # ... the collector takes it in (its store grows) ...
+                lambda: len(record.read_text().splitlines()) > stored,  # noqa: B023
+                d.recovery_timeout_s,
+                f"the collector to store part of the backlog (run {i + 1})",
+                stack,
+            )
+            cut.append(len(_kill_inside_a_write(stack, writing, d)))  # ... and is killed in a write
+        stack.restart_collector(fault=slow)
+        o = settle(stack, d, f"collector SIGKILLed during ingest, {d.kills}×", backlog=True)
+    assert all(cut), f"batches in the write each kill cut: {cut}"
+    return replace(o, notes=f"batches in the store write each kill cut: {cut}")
+
+
+def _kill_inside_a_write(stack: FaultStack, writing: Path, d: Durations) -> list[str]:
+    """SIGKILL collector 0 while a write of its store is under way; the keys of that write's batches."""
+    kill_during(stack.collector_proc_of(0), writing.exists, "a store write under way", stack, d)
+    keys = writing.read_text().splitlines()  # left behind by the killed write
+    writing.unlink()
+    return keys
 
 
 def collector_killed_between_commit_and_confirm(workdir: Path, d: Durations = CI) -> Outcome:

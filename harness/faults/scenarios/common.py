@@ -4,11 +4,14 @@ the stack, and settling after a fault (recovery timed, backlog drained, the ends
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from harness.faults.stack import FaultStack, Outcome, assert_exactly_once, wait
+from harness.stack import Proc
 
 
 @dataclass(frozen=True)
@@ -104,3 +107,22 @@ def counted_at_centre(stack: FaultStack) -> bool:
         return False
     total = sum(int(v) for k, v in st["buffer"].items() if k.startswith("total_dropped_"))
     return stack.agent_point("readings_dropped_total") == total
+
+
+def kill_during(
+    proc: Proc, under_way: Callable[[], bool], what: str, stack: FaultStack, d: Durations
+) -> None:
+    """SIGKILL ``proc`` while ``what`` is under way. The process is stopped (SIGSTOP) first and looked
+    at again, so that what was seen cannot end between the look and the kill; if it ended before the
+    stop, the process goes on and the next occurrence is waited for."""
+    assert proc.proc is not None
+    pid = proc.proc.pid
+    deadline = time.monotonic() + d.recovery_timeout_s
+    while time.monotonic() < deadline:
+        wait(under_way, d.recovery_timeout_s, what, stack)
+        os.kill(pid, signal.SIGSTOP)
+        if under_way():
+            proc.kill()
+            return
+        os.kill(pid, signal.SIGCONT)
+    raise AssertionError(f"{what}: not caught in {d.recovery_timeout_s} s\n{stack.logs()}")
