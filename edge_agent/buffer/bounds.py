@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import aiosqlite
 
 from edge_agent.buffer import retention
+from edge_agent.buffer.access import Access
 from edge_agent.buffer.database import count, scalar
 from edge_agent.buffer.disk import DiskSpace
 from edge_agent.buffer.retention import Retention, WhenFull
@@ -24,7 +24,6 @@ from edge_agent.clock import Clock
 
 log = logging.getLogger(__name__)
 
-Access = Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
 MAX_STEPS = 50  # steps of the when_full policy per look at the bounds (the next commit goes on)
 
 
@@ -49,16 +48,14 @@ class Bounds:
     def __init__(
         self,
         *,
-        transaction: Access,
-        locked: Access,
+        access: Access,
         policy: Retention,
         space: DiskSpace,
         clock: Clock,
         depth: Depth,
         look_again: Callable[[], Awaitable[None]],
     ) -> None:
-        self._transaction = transaction  # BEGIN IMMEDIATE … COMMIT, under the buffer's lock
-        self._locked = locked  # the buffer's lock, for reads
+        self._access = access
         self._look_again = look_again  # at the disk: its cap may be stale (space came back)
         self.policy = policy
         self._space = space
@@ -129,7 +126,7 @@ class Bounds:
         # Nothing (left) to thin, or dropping: the oldest data goes, sealed or not. A sealed batch was
         # (or was about to be) sent: it may have reached the store, its confirmation lost with the
         # link. Counted apart, so the centre knows which drops are certain and which are "at most".
-        async with self._transaction() as db:
+        async with self._access.transaction() as db:
             sealed = self._depth.unsealed == 0 or await retention.oldest_is_sealed(db)
             if sealed:
                 n = await retention.drop_oldest_batches(db, min(self._space.plan.step_bytes, excess))
@@ -146,7 +143,7 @@ class Bounds:
     async def _thin_step(self, rows: int) -> int | None:
         """Thin the next window (``rows`` ids) of the oldest half; None when a whole pass over the half
         freed nothing: nothing is left to thin."""
-        async with self._transaction() as db:
+        async with self._access.transaction() as db:
             p = self._thin_pass
             if p is None:
                 end = await retention.nth_id(db, -1, max(1, self._depth.unsealed // 2))
@@ -162,19 +159,19 @@ class Bounds:
         return None if self._thin_pass is None and p.freed == 0 else n
 
     async def _step(self, counter: str, step: Callable[[aiosqlite.Connection], Awaitable[int]]) -> int:
-        async with self._transaction() as db:
+        async with self._access.transaction() as db:
             n = await step(db)
             await count(db, counter, n)
         return n
 
     async def _step_rows(self) -> int:
         """Readings per step: as many as ``step_bytes`` holds at this buffer's bytes per reading."""
-        async with self._locked() as db:
+        async with self._access.locked() as db:
             used = await retention.used_bytes(db)
             sealed = int(await scalar(db, "SELECT COALESCE(SUM(readings), 0) FROM batches"))
         per_reading = max(16, used // max(1, self._depth.unsealed + sealed))
         return max(10, self._space.plan.step_bytes // per_reading)
 
     async def _used(self) -> int:
-        async with self._locked() as db:
+        async with self._access.locked() as db:
             return await retention.used_bytes(db)

@@ -189,7 +189,7 @@ async def test_thin_keeps_states_alarms_and_every_other_measurement(tmp_path: Pa
                 else Reading("lum-00", "energy", t + i, 1000),
             ]
         await buf.append(rows)
-        async with buf._transaction() as db:  # one step over the whole oldest half
+        async with buf.access.transaction() as db:  # one step over the whole oldest half
             half = await retention.nth_id(db, -1, buf.unsealed // 2)
             assert half == 800
             thinned = await retention.thin(db, -1, half, 2)
