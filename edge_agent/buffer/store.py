@@ -28,7 +28,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiosqlite
 
@@ -51,10 +51,9 @@ __all__ = ["Buffer", "BufferFull", "BufferStats", "SealedBatch", "Spawn", "Write
 log = logging.getLogger(__name__)
 
 
-class Spawn(Protocol):
-    """``asyncio.create_task`` or a ``TaskGroup``'s ``create_task``: who runs (and watches) the writer."""
-
-    def __call__(self, coro: Coroutine[Any, Any, None], *, name: str | None = None) -> asyncio.Task[None]: ...
+Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
+"""Runs the writer as a named task (a ``TaskGroup``'s, so that it is supervised); ``asyncio.create_task``
+when none is given."""
 
 
 class Buffer:
@@ -149,12 +148,13 @@ class Buffer:
             buf.start()
         return buf
 
-    def start(self, spawn: Spawn = asyncio.create_task) -> asyncio.Task[None]:
+    def start(self, spawn: Spawn | None = None) -> asyncio.Task[None]:
         """Start the writer (group commit) as a task made by ``spawn``; it runs until :meth:`close`. If
         it fails, the task ends with the error: its owner must watch it (a ``TaskGroup`` does)."""
         if self._task is not None:
             raise RuntimeError("the buffer's writer is already started")
-        self._task = spawn(self._writer.run(), name="buffer-writer")
+        writer, name = self._writer.run(), "buffer-writer"
+        self._task = spawn(writer, name) if spawn else asyncio.create_task(writer, name=name)
         return self._task
 
     async def close(self) -> None:

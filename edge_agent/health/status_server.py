@@ -60,6 +60,11 @@ class StatusServer:
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
         os.chmod(self.path, 0o660)
 
+    async def serve(self) -> None:
+        """Answer requests until cancelled (a task of the agent's, after :meth:`start`)."""
+        assert self._server is not None, "start() first"
+        await self._server.serve_forever()
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()

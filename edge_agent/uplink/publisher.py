@@ -98,8 +98,11 @@ class Publisher:
             self._wake.clear()
             if not self._confirmations.empty():
                 continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancellation that arrives as the
+            # wait ends (the link's own cancellation ends it), and the uplink would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wait_for_work(), timeout=self._next_deadline())
+                async with asyncio.timeout(self._next_deadline()):
+                    await self._wait_for_work()
 
     async def _wait_for_work(self) -> None:
         lost = asyncio.ensure_future(self._link.disconnected.wait())
