@@ -17,6 +17,7 @@ from edge_agent.buffer.access import Access
 from edge_agent.buffer.bounds import Depth
 from edge_agent.buffer.database import count, no_space, scalar
 from edge_agent.clock import Clock
+from edge_agent.counters import Counter
 from wire.points import Quality, Reading, Value
 from wire.telemetry import BatchKey, encode_batch
 
@@ -79,7 +80,7 @@ class Batches:
             )
             await db.execute("DELETE FROM readings WHERE id BETWEEN ? AND ?", (rows[0][0], rows[-1][0]))
             await db.execute("UPDATE meta SET value = ? WHERE key='next_seq'", (str(seq + 1),))
-            await count(db, "sealed", len(rows))
+            await count(db, Counter.SEALED, len(rows))
         self._depth.unsealed -= len(rows)
         return SealedBatch(key, len(rows), oldest, payload)
 
@@ -93,7 +94,7 @@ class Batches:
             rows = await cur.fetchall()
         return [SealedBatch(BatchKey(self._gateway, self._epoch, s), n, o, p) for s, n, o, p in rows]
 
-    async def finish(self, seqs: Sequence[int], counter: str, reason: str | None) -> int:
+    async def finish(self, seqs: Sequence[int], counter: Counter, reason: str | None) -> int:
         """Retire batches (``reason`` given: into ``dead_letter``); the readings that left, counted under
         ``counter`` — 0 when there was no room to record it (tried again when confirmed again)."""
         if not seqs:
@@ -103,9 +104,9 @@ class Batches:
         except sqlite3.OperationalError as exc:
             if not no_space(exc):
                 raise
-            self._no_room_for(counter, exc)
+            self._no_room_for(counter.name.lower(), exc)
             return 0
-        self._quiet.discard(counter)
+        self._quiet.discard(counter.name.lower())
         return n
 
     def _no_room_for(self, what: str, exc: Exception) -> None:
@@ -115,7 +116,7 @@ class Batches:
         )
         self._quiet.add(what)
 
-    async def _retire(self, seqs: Sequence[int], counter: str, reason: str | None) -> int:
+    async def _retire(self, seqs: Sequence[int], counter: Counter, reason: str | None) -> int:
         marks = ",".join("?" * len(seqs))
         async with self._access.transaction() as db:
             n = int(

@@ -21,6 +21,7 @@ from edge_agent.buffer.database import count, scalar
 from edge_agent.buffer.disk import DiskSpace
 from edge_agent.buffer.retention import Retention, WhenFull
 from edge_agent.clock import Clock
+from edge_agent.counters import Counter
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +64,29 @@ class Bounds:
         self._depth = depth
         self._thin_pass: _ThinPass | None = None
 
-    async def apply(self, *, force: bool = False) -> dict[str, int]:
+    async def apply(self, *, force: bool = False) -> dict[Counter, int]:
         """Apply the bounds; returns what was dropped, by counter. ``force``: a write found the cap
         reached, so give up at least one step's worth even below the high-water mark."""
         policy = self.policy
-        dropped = {"dropped_age": 0, "dropped_thinned": 0, "dropped_buffer_full": 0, "dropped_unconfirmed": 0}
+        dropped = dict.fromkeys(
+            (
+                Counter.DROPPED_AGE,
+                Counter.DROPPED_THINNED,
+                Counter.DROPPED_BUFFER_FULL,
+                Counter.DROPPED_UNCONFIRMED,
+            ),
+            0,
+        )
         try:
             rows = await self._step_rows()
             if policy.max_age_s is not None:
                 cutoff = self._clock.now_ms() - int(policy.max_age_s * 1000)
                 while True:
                     n = await self._step(
-                        "dropped_age", lambda db: retention.drop_older_than(db, cutoff, rows)
+                        Counter.DROPPED_AGE, lambda db: retention.drop_older_than(db, cutoff, rows)
                     )
                     self._depth.unsealed -= n
-                    dropped["dropped_age"] += n
+                    dropped[Counter.DROPPED_AGE] += n
                     if n < rows:
                         break
             cap = self._space.cap
@@ -97,12 +106,13 @@ class Bounds:
             self._log(dropped)
         return dropped
 
-    def _log(self, dropped: dict[str, int]) -> None:
+    def _log(self, dropped: dict[Counter, int]) -> None:
         if not any(dropped.values()):
             return
         space = self._space
         if space.disk_bound and any(
-            dropped[k] for k in ("dropped_buffer_full", "dropped_thinned", "dropped_unconfirmed")
+            dropped[k]
+            for k in (Counter.DROPPED_BUFFER_FULL, Counter.DROPPED_THINNED, Counter.DROPPED_UNCONFIRMED)
         ):
             space.start_episode("the filesystem has less room than buffer.max_bytes")
         for name, n in dropped.items():
@@ -111,17 +121,17 @@ class Bounds:
             "buffer bounds (%d bytes cap, %s): dropped %s readings",
             space.cap,
             self.policy.when_full.value,
-            ", ".join(f"{n} {k.removeprefix('dropped_')}" for k, n in dropped.items() if n),
+            ", ".join(f"{n} {k.reason}" for k, n in dropped.items() if n),
         )
 
-    async def _give_up_some(self, dropped: dict[str, int], rows: int, excess: int) -> bool:
+    async def _give_up_some(self, dropped: dict[Counter, int], rows: int, excess: int) -> bool:
         """One step of the ``when_full`` policy, at most ``rows`` readings (a tenth of the unsent ones:
         the policy should not overshoot its low-water mark) or ``excess`` bytes of sealed batches (at
         least one); False when there was nothing left to give up."""
         if self._depth.unsealed > 0 and self.policy.when_full is WhenFull.THIN:
             n = await self._thin_step(rows)
             if n is not None:
-                dropped["dropped_thinned"] += n
+                dropped[Counter.DROPPED_THINNED] += n
                 return True
         # Nothing (left) to thin, or dropping: the oldest data goes, sealed or not. A sealed batch was
         # (or was about to be) sent: it may have reached the store, its confirmation lost with the
@@ -130,10 +140,10 @@ class Bounds:
             sealed = self._depth.unsealed == 0 or await retention.oldest_is_sealed(db)
             if sealed:
                 n = await retention.drop_oldest_batches(db, min(self._space.plan.step_bytes, excess))
-                counter = "dropped_unconfirmed"
+                counter = Counter.DROPPED_UNCONFIRMED
             else:
                 n = await retention.drop_oldest(db, min(rows, max(self._depth.unsealed // 10, 100)))
-                counter = "dropped_buffer_full"
+                counter = Counter.DROPPED_BUFFER_FULL
             await count(db, counter, n)
         if not sealed:
             self._depth.unsealed -= n
@@ -152,13 +162,13 @@ class Bounds:
                 p = _ThinPass(after=-1, end=end)
             upto = min(p.end, await retention.nth_id(db, p.after, rows) or p.end)
             n = await retention.thin(db, p.after, upto, self.policy.thin_keep)
-            await count(db, "dropped_thinned", n)
+            await count(db, Counter.DROPPED_THINNED, n)
         self._depth.unsealed -= n
         p.after, p.freed = upto, p.freed + n
         self._thin_pass = None if upto >= p.end else p
         return None if self._thin_pass is None and p.freed == 0 else n
 
-    async def _step(self, counter: str, step: Callable[[aiosqlite.Connection], Awaitable[int]]) -> int:
+    async def _step(self, counter: Counter, step: Callable[[aiosqlite.Connection], Awaitable[int]]) -> int:
         async with self._access.transaction() as db:
             n = await step(db)
             await count(db, counter, n)

@@ -10,6 +10,7 @@ from edge_agent.buffer.bounds import Depth
 from edge_agent.buffer.database import row, scalar
 from edge_agent.buffer.disk import DiskSpace
 from edge_agent.buffer.refusals import Refusals
+from edge_agent.counters import BUFFER, Counter
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class BufferStats:
     sealed_readings: int
     oldest_ts: int | None
     bytes: int
-    counters: dict[str, int]
+    counters: dict[Counter, int]  # every one of the buffer's, by its name
     cap_bytes: int = 0  # the cap in force: buffer.max_bytes, or less when the disk has less room
     disk_free_bytes: int | None = None  # free on the buffer's filesystem at the last look
     disk_full: bool = False  # a disk-full episode is on
@@ -37,8 +38,9 @@ async def read_stats(
     oldest_r = await scalar(db, "SELECT ts FROM readings ORDER BY id LIMIT 1")  # the first committed
     pages = int(await scalar(db, "PRAGMA page_count"))
     async with db.execute("SELECT name, value FROM counters") as cur:
-        counters = {n: int(v) for n, v in await cur.fetchall()}
-    counters["dropped_disk_full"] = counters.get("dropped_disk_full", 0) + refusals.uncounted
+        stored = {str(n): int(v) for n, v in await cur.fetchall()}
+    counters = {c: stored.get(c, 0) for c in BUFFER}
+    counters[Counter.DROPPED_DISK_FULL] += refusals.uncounted
     oldest = min((t for t in (oldest_b, oldest_r) if t is not None), default=None)
     return BufferStats(
         depth.unsealed,

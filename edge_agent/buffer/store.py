@@ -44,6 +44,7 @@ from edge_agent.buffer.series import SeriesIds
 from edge_agent.buffer.stats import BufferStats, read_stats
 from edge_agent.buffer.writer import BufferFull, GroupCommit, WriterStopped
 from edge_agent.clock import Clock
+from edge_agent.counters import Counter
 from wire.points import Reading
 
 __all__ = ["Buffer", "BufferFull", "BufferStats", "SealedBatch", "Spawn", "WriterStopped"]
@@ -127,7 +128,9 @@ class Buffer:
         try:
             series = await SeriesIds.load(db)
             unsealed = int(await scalar(db, "SELECT COUNT(*) FROM readings"))
-            counted = await scalar(db, "SELECT value FROM counters WHERE name='dropped_disk_full'")
+            counted = await scalar(
+                db, "SELECT value FROM counters WHERE name = ?", (str(Counter.DROPPED_DISK_FULL),)
+            )
             refusals = await Refusals.open(path, epoch, int(counted or 0))
         except BaseException:
             await db.close()
@@ -188,7 +191,7 @@ class Buffer:
         # they are committed with the others, and by close() at the latest.
         await asyncio.shield(self._writer.submit(readings))
 
-    async def enforce_bounds(self) -> dict[str, int]:
+    async def enforce_bounds(self) -> dict[Counter, int]:
         """Apply the age bound and, past the high-water mark of the cap, the ``when_full`` policy."""
         return await self._room.bounds.apply()
 
@@ -220,11 +223,11 @@ class Buffer:
     async def ack(self, seqs: Sequence[int]) -> int:
         """The collector stored these batches: delete them. Returns how many readings left the buffer —
         0 when there was no space even to delete them: they stay, are re-sent and confirmed again."""
-        return await self._batches.finish(seqs, "confirmed", None)
+        return await self._batches.finish(seqs, Counter.CONFIRMED, None)
 
     async def reject(self, seqs: Sequence[int], reason: str) -> int:
         """The collector quarantined these batches: keep them in dead_letter, counted; stop re-sending."""
-        n = await self._batches.finish(seqs, "rejected", reason)
+        n = await self._batches.finish(seqs, Counter.REJECTED, reason)
         if n:
             log.error("collector rejected batches %s (%d readings): %s", list(seqs), n, reason)
         return n

@@ -21,6 +21,7 @@ from edge_agent.buffer.disk import DiskSpace
 from edge_agent.buffer.refusals import Refusals
 from edge_agent.buffer.room import Room
 from edge_agent.buffer.series import SeriesIds
+from edge_agent.counters import Counter
 from wire.points import Reading
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class GroupCommit:
         first, self._refusing = not self._refusing, True
         await self._refusals.refuse(n)
         dropped = self._space.dropped
-        dropped["dropped_disk_full"] = dropped.get("dropped_disk_full", 0) + n
+        dropped[Counter.DROPPED_DISK_FULL] = dropped.get(Counter.DROPPED_DISK_FULL, 0) + n
         (log.error if first else log.debug)(
             "buffer: no room to commit %d readings (%s); counted as dropped_disk_full, every commit tries "
             "again",
@@ -169,8 +170,8 @@ class GroupCommit:
                 "INSERT INTO readings (series, ts, value, is_bool, quality, reason) VALUES (?,?,?,?,?,?)",
                 rows,
             )
-            await count(db, "committed", len(rows))
-            await count(db, "dropped_disk_full", carried)
+            await count(db, Counter.COMMITTED, len(rows))
+            await count(db, Counter.DROPPED_DISK_FULL, carried)
         self._series.remember(new)
         self._depth.unsealed += len(readings)
         self._refusing = False

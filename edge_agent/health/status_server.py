@@ -14,7 +14,6 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from drivers.base import Driver
 from drivers.errors import DriverError
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock
+from edge_agent.counters import DROPS, Counter
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.uplink.publisher import Publisher
 from mqtt_session.link import MqttLink
@@ -116,7 +116,6 @@ class StatusServer:
             }
             for name, p in self._pollers.items()
         }
-        counters = asdict(self._publisher.counters)
         return {
             "ok": True,
             **self._identity,
@@ -126,7 +125,8 @@ class StatusServer:
                 "broker": f"{self._link.host}:{self._link.port}",
                 "last_error": self._link.last_error,
                 "in_flight_batches": self._publisher.in_flight,
-                **counters,
+                "last_confirm_ms": self._publisher.last_confirm_ms,
+                **self._publisher.counters.as_dict(),
             },
             "buffer": {
                 "epoch": self._buffer.epoch,
@@ -138,7 +138,8 @@ class StatusServer:
                 "cap_bytes": stats.cap_bytes,
                 "disk_free_bytes": stats.disk_free_bytes,
                 "disk_full": stats.disk_full,
-                **{f"total_{k}": v for k, v in stats.counters.items()},
+                **{str(k): v for k, v in stats.counters.items()},
+                Counter.DROPPED: sum(stats.counters[c] for c in DROPS),
             },
             "devices": devices,
         }

@@ -15,6 +15,7 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
 from edge_agent.config.load import ConfigError, load_config
 from edge_agent.config.model import ModbusRtuBus
+from edge_agent.counters import UPLINK, Counts
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.poll.backoff import PollBackoff
 from edge_agent.runtime import Agent
@@ -118,7 +119,7 @@ async def test_the_health_points_carry_each_bus(tmp_path: Path) -> None:
     bus = BusScheduler("rs485-1")
     clock = ManualClock()
     buffer = await Buffer.open(tmp_path / "b.db", gateway="gw", clock=clock, commit_interval_s=0)
-    publisher = SimpleNamespace(counters=SimpleNamespace(batches_resent=0))
+    publisher = SimpleNamespace(counters=Counts(UPLINK))
     link = SimpleNamespace(connected=SimpleNamespace(is_set=lambda: True))
     reporter = HealthReporter(
         buffer=buffer,

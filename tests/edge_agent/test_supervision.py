@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.config.load import load_config
+from edge_agent.counters import Counter
 from edge_agent.runtime import Agent, supervise
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.fixtures.broker import Broker
@@ -59,7 +60,7 @@ buses:
 
 async def committed(agent: Agent, at_least: int) -> None:
     for _ in range(200):
-        if (await agent.buffer.stats()).counters.get("committed", 0) >= at_least:
+        if (await agent.buffer.stats()).counters[Counter.COMMITTED] >= at_least:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"fewer than {at_least} readings committed in 10 s")
