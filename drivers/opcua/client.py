@@ -42,7 +42,8 @@ from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from drivers.base import PointValue, Value
 from drivers.errors import BadStatus, DeviceUnreachable, DriverError
-from drivers.opcua.codec import Status, decode, encode
+from drivers.opcua.codec import Status, decode
+from drivers.opcua.command import arguments, method_path, writable
 from drivers.opcua.config import (
     BrowseName,
     IdKind,
@@ -54,7 +55,6 @@ from drivers.opcua.config import (
     ReadMode,
     SecurityMode,
     format_path,
-    parse_path,
 )
 from drivers.scheduler import BusScheduler, Priority
 
@@ -205,11 +205,10 @@ class OpcUaDriver:
         return out
 
     async def write(self, device: str, point: str, value: Value) -> None:
-        dev = self._device(device)
-        p = next((q for q in dev.points if q.name == point), None)
-        if p is None:
-            raise ValueError(f"{self._name}/{dev.name}: no point {point!r}")
-        raw = encode(p, value)
+        """A write the point cannot take is a :class:`WriteError`, raised before anything is sent."""
+        dev = self._devices.get(device)
+        p, raw = writable(self._name, dev, device, point, value)
+        assert dev is not None
         conn = await self._connection(dev, Priority.COMMAND)
         node = conn.nodes[dev.name][p.name]
         if isinstance(node, str):
@@ -222,17 +221,13 @@ class OpcUaDriver:
     async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value:
         """Call the method at browse path ``action`` under the device's root (``SetPlan``) with named
         arguments; returns its output (its first one if it has several; None if it has none)."""
-        dev = self._device(device)
-        path = parse_path(action)
-        if not path:
-            raise ValueError(f"{self._name}/{dev.name}: an empty method path")
+        dev = self._devices.get(device)
+        path = method_path(self._name, dev, device, action)
+        assert dev is not None
         conn = await self._connection(dev, Priority.COMMAND)
         async with self._request(dev, f"calling {action}", Priority.COMMAND):
             method = await self._method(conn, dev, action, path)
-            names = [n for n, _ in method.arguments]
-            if set(args) != set(names):
-                raise ValueError(f"{self._name}/{dev.name}: {action} takes {names}, got {sorted(args)}")
-            variants = [ua.Variant(args[n], vtype) for n, vtype in method.arguments]
+            variants = arguments(self._name, dev, action, method.arguments, args)  # CallError if not its
             request = ua.CallMethodRequest(
                 ObjectId=method.parent, MethodId=method.method, InputArguments=variants
             )
@@ -534,7 +529,7 @@ class OpcUaDriver:
             try:
                 async with asyncio.timeout(timeout):
                     yield
-            except (DriverError, ValueError):
+            except DriverError:
                 raise
             except Exception as exc:
                 error = self._failure(exc, what, dev, timeout)
