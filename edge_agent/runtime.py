@@ -29,6 +29,7 @@ from edge_agent.health.status_server import StatusServer
 from edge_agent.poll.backoff import PollBackoff, Reachability
 from edge_agent.poll.poller import DevicePoller, offsets
 from edge_agent.poll.report import ReportFilter
+from edge_agent.state.lastvalues import LastValues
 from edge_agent.uplink.publisher import Publisher
 from mqtt_session.link import Backoff, MqttLink, NotConnected, Subscription, Will
 from wire import topics
@@ -65,6 +66,8 @@ def build_pollers(
     buffer: Buffer,
     clock: Clock,
     report: ReportFilter | None = None,
+    *,
+    last_values: LastValues | None = None,
 ) -> list[DevicePoller]:
     """One poller per device of the bus, their starts spread over the interval, backing off from a device
     while it does not answer; the devices behind one Modbus unit id (the luminaires of one gateway) back
@@ -94,6 +97,7 @@ def build_pollers(
             clock=clock,
             reachability=shared[key],
             report=report,
+            last_values=last_values,
         )
         for dev, start, key in zip(devices, starts, keys, strict=True)
     ]
@@ -113,6 +117,7 @@ class Agent:
     clock: Clock
     buses: list[BusScheduler] = field(default_factory=list)  # one request queue per bus, same order
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    last_values: LastValues = field(default_factory=LastValues)  # every point's, as last polled
     _stopping: bool = False  # a stop was asked for (or a part failed): parts may end now
 
     @classmethod
@@ -160,12 +165,13 @@ class Agent:
         pollers: list[DevicePoller] = []
         buses: list[BusScheduler] = []
         report = ReportFilter(config.report_specs())
+        last_values = LastValues()
         for bus in config.all_buses if poll else ():
             scheduler = BusScheduler(bus.name, bus.link.frame_gap_s)
             driver = build_driver(bus, scheduler)
             buses.append(scheduler)
             drivers.append(driver)
-            pollers.extend(build_pollers(bus, driver, buffer, clock, report))
+            pollers.extend(build_pollers(bus, driver, buffer, clock, report, last_values=last_values))
         health = HealthReporter(
             buffer=buffer,
             publisher=publisher,
@@ -176,7 +182,9 @@ class Agent:
             buses=buses,
             report=report,
         )
-        return cls(config, buffer, link, publisher, drivers, pollers, health, clock, buses)
+        return cls(
+            config, buffer, link, publisher, drivers, pollers, health, clock, buses, last_values=last_values
+        )
 
     def start(self, tasks: asyncio.TaskGroup) -> None:
         """Start the parts — MQTT link, uplink, health, pollers — as tasks of ``tasks``."""
@@ -304,6 +312,7 @@ async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
         publisher=agent.publisher,
         pollers=agent.pollers,
         clock=agent.clock,
+        last_values=agent.last_values,
     )
     assert status is not None
     try:

@@ -1,8 +1,10 @@
 """The running agent answers ``edge-agent status`` and ``edge-agent read`` on a local Unix socket.
 
 One JSON request line in, one JSON response line out, then the connection closes. Requests:
-``{"cmd": "status"}`` and ``{"cmd": "read", "device": "lum-07"}`` (a live read through the agent's own
-driver for that bus, so it queues behind the bus's other requests instead of opening the line twice).
+``{"cmd": "status"}``, ``{"cmd": "read", "device": "lum-07"}`` (a live read through the agent's own
+driver for that bus, so it queues behind the bus's other requests instead of opening the line twice) and
+``{"cmd": "values", "device": "lum-07"}`` (the last values the pollers read, from
+:mod:`edge_agent.state.lastvalues`: nothing goes to the bus).
 The socket file is created with mode 0660: the technician's account must be in the agent's group.
 """
 
@@ -23,6 +25,7 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock
 from edge_agent.counters import DROPS, Counter
 from edge_agent.poll.poller import DevicePoller
+from edge_agent.state.lastvalues import LastValues
 from edge_agent.uplink.publisher import Publisher
 from mqtt_session.link import MqttLink
 
@@ -42,6 +45,7 @@ class StatusServer:
         pollers: list[DevicePoller],
         clock: Clock,
         read_timeout_s: float = 10.0,
+        last_values: LastValues | None = None,
     ) -> None:
         self.path = path
         self._identity = identity
@@ -51,6 +55,7 @@ class StatusServer:
         self._pollers = {p.device: p for p in pollers}
         self._clock = clock
         self._read_timeout_s = read_timeout_s
+        self._last_values = last_values or LastValues()
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -93,7 +98,11 @@ class StatusServer:
             cmd = request["cmd"]
         except (ValueError, KeyError, TypeError):
             return {"ok": False, "error": 'bad request: expected {"cmd": "status"} or {"cmd": "read", ...}'}
-        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {"status": self._status, "read": self._read}
+        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "status": self._status,
+            "read": self._read,
+            "values": self._values,
+        }
         handler = handlers.get(cmd)
         if handler is None:
             return {"ok": False, "error": f"unknown command {cmd!r}"}
@@ -142,6 +151,26 @@ class StatusServer:
                 Counter.DROPPED: sum(stats.counters[c] for c in DROPS),
             },
             "devices": devices,
+        }
+
+    async def _values(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = str(request.get("device"))
+        if name not in self._pollers:
+            return {"ok": False, "error": f"no device {name!r} in this agent's config"}
+        last = self._last_values.device(name)
+        return {
+            "ok": True,
+            "device": name,
+            "values": [
+                {
+                    "point": r.point,
+                    "value": r.value,
+                    "quality": r.quality.name.lower(),
+                    "reason": r.reason,
+                    "ts_ms": r.ts_ms,
+                }
+                for r in last.values()
+            ],
         }
 
     async def _read(self, request: dict[str, Any]) -> dict[str, Any]:
