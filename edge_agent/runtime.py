@@ -217,8 +217,11 @@ class Agent:
         try:
             await part
         except Exception:
-            log.exception("%s failed; stopping the agent", name)
-            self._say_offline()
+            if self._stopping:  # another part failed first (its failure is the one logged), or a stop
+                log.debug("%s failed while the agent stops", name, exc_info=True)
+            else:
+                log.exception("%s failed; stopping the agent", name)
+                self._say_offline()
             raise
         if not self._stopping:
             log.error("%s ended unexpectedly; stopping the agent", name)
@@ -336,7 +339,10 @@ async def supervise(agent: Agent, stop: asyncio.Event, status: StatusServer | No
     try:
         await agent.run(stop, status)
     except Exception as exc:  # the failing part logged its traceback
-        log.error("the agent stopped after a failure: %r", exc)
+        first: BaseException = exc
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        log.error("the agent stopped after a failure (%r); exit code 1", first)
         return 1
     return 0
 

@@ -16,9 +16,12 @@ import pytest
 from edge_agent.config.load import load_config
 from edge_agent.counters import Counter
 from edge_agent.runtime import Agent, supervise
+from mqtt_session.link import MqttLink, Subscription
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.fixtures.broker import Broker
+from wire import topics
 from wire.points import Reading
+from wire.status import GatewayStatus, LinkState, decode_status
 
 PROFILES = Path(__file__).resolve().parents[2] / "configs" / "profiles"
 BOUND_S = 15.0  # a supervised agent stops within this; an unsupervised one never does
@@ -58,6 +61,23 @@ buses:
     return await Agent.build(load_config(tmp_path / "agent.yaml"), poll=poll)
 
 
+async def retained_status(broker: Broker) -> GatewayStatus:
+    got: asyncio.Queue[GatewayStatus] = asyncio.Queue()
+    watcher = MqttLink(
+        client_id="status-watcher",
+        host=broker.host,
+        port=broker.port,
+        on_message=lambda m: got.put_nowait(decode_status(m.payload)),
+        subscriptions=[Subscription(topics.topic("test", "gw-sup", topics.TopicKind.STATUS))],
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        return await asyncio.wait_for(got.get(), 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def committed(agent: Agent, at_least: int) -> None:
     for _ in range(200):
         if (await agent.buffer.stats()).counters[Counter.COMMITTED] >= at_least:
@@ -90,6 +110,9 @@ async def test_a_dead_buffer_writer_stops_the_agent_non_zero(
         assert code == 1
         assert time.monotonic() - started < BOUND_S
         assert all(t.done() for t in agent.tasks)  # nothing left running: pollers, link, uplink
+        status = await retained_status(broker)
+        assert status.state is LinkState.OFFLINE  # said before the link went down: not left "online"
+        assert status.ts_ms is not None  # the agent's own goodbye, not the broker's last will
     finally:
         stop.set()
         if not run.done():  # the unsupervised failure: stop it, or the test would hang
