@@ -12,9 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
 
 from drivers.base import Driver
 from drivers.modbus.config import ModbusDevice
@@ -30,6 +28,7 @@ from edge_agent.poll.backoff import PollBackoff, Reachability
 from edge_agent.poll.poller import DevicePoller, offsets
 from edge_agent.poll.report import ReportFilter
 from edge_agent.state.lastvalues import LastValues
+from edge_agent.supervisor import Supervisor, cancel, first_failure
 from edge_agent.uplink.publisher import Publisher
 from mqtt_session.link import Backoff, MqttLink, NotConnected, Subscription, Will
 from wire import topics
@@ -116,9 +115,16 @@ class Agent:
     health: HealthReporter
     clock: Clock
     buses: list[BusScheduler] = field(default_factory=list)  # one request queue per bus, same order
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     last_values: LastValues = field(default_factory=LastValues)  # every point's, as last polled
-    _stopping: bool = False  # a stop was asked for (or a part failed): parts may end now
+    supervisor: Supervisor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(on_failure=self._say_offline)
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The running parts (the buffer's writer among them)."""
+        return self.supervisor.tasks
 
     @classmethod
     async def build(cls, config: ResolvedConfig, clock: Clock | None = None, *, poll: bool = True) -> Agent:
@@ -188,12 +194,13 @@ class Agent:
 
     def start(self, tasks: asyncio.TaskGroup) -> None:
         """Start the parts — MQTT link, uplink, health, pollers — as tasks of ``tasks``."""
-        self._spawn(tasks, self.link.run(), "mqtt-link")
-        self._spawn(tasks, self.publisher.run(), "uplink")
+        spawn = self.supervisor.spawn
+        spawn(tasks, self.link.run(), "mqtt-link")
+        spawn(tasks, self.publisher.run(), "uplink")
         if self.pollers:
-            self._spawn(tasks, self.health.run(), "health")
+            spawn(tasks, self.health.run(), "health")
         for p in self.pollers:
-            self._spawn(tasks, p.run(), f"poll-{p.device}")
+            spawn(tasks, p.run(), f"poll-{p.device}")
         log.info(
             "agent %s/%s started: %d devices on %d buses, buffer %s (epoch %s)",
             self.config.config.site,
@@ -204,53 +211,26 @@ class Agent:
             self.buffer.epoch,
         )
 
-    def _spawn(
-        self, tasks: asyncio.TaskGroup, part: Coroutine[Any, Any, None], name: str
-    ) -> asyncio.Task[None]:
-        task = tasks.create_task(self._supervised(part, name), name=name)
-        self.tasks.append(task)
-        return task
-
-    async def _supervised(self, part: Coroutine[Any, Any, None], name: str) -> None:
-        """A part that fails is logged once, with its traceback; one that returns while the agent is not
-        stopping is a failure too. Either way its task group then stops the agent."""
-        try:
-            await part
-        except Exception:
-            if self._stopping:  # another part failed first (its failure is the one logged), or a stop
-                log.debug("%s failed while the agent stops", name, exc_info=True)
-            else:
-                log.exception("%s failed; stopping the agent", name)
-                self._say_offline()
-            raise
-        if not self._stopping:
-            log.error("%s ended unexpectedly; stopping the agent", name)
-            self._say_offline()
-            raise PartEnded(f"{name} ended unexpectedly")
-
     def _say_offline(self) -> None:
         """Queue the retained ``offline`` status: the link's cancellation (by the task group) sends it
         ahead of its clean disconnect, which leaves no last will to say it instead."""
-        if not self._stopping:
-            self._stopping = True
-            topic, payload = self._offline()
-            with contextlib.suppress(NotConnected):
-                self.link.publish(topic, payload, qos=1, retain=True)
+        topic, payload = self._offline()
+        with contextlib.suppress(NotConnected):
+            self.link.publish(topic, payload, qos=1, retain=True)
 
     async def run(self, stop: asyncio.Event, status: StatusServer | None = None) -> None:
         """Run until ``stop`` is set, then stop cleanly (return). Every long-running task — the buffer's
-        writer, the MQTT link, the uplink, health, the pollers, the status server — runs supervised in a
-        ``TaskGroup``: when one fails, the others are cancelled, the agent closes what it holds and the
-        failure is raised (an ``ExceptionGroup``), so that the process exits non-zero and systemd restarts
-        it: a stalled agent that looks alive is the one outcome we never accept."""
+        writer, the MQTT link, the uplink, health, the pollers, the status server — runs supervised
+        (:mod:`edge_agent.supervisor`): when one fails, the others are cancelled, the agent closes what
+        it holds and the failure is raised (an ``ExceptionGroup``): the process exits non-zero."""
         # The writer's group is the outer one: it outlives the parts, to commit their last readings.
         async with asyncio.TaskGroup() as core:
-            self.buffer.start(lambda writer, name: self._spawn(core, writer, name))
+            self.buffer.start(lambda writer, name: self.supervisor.spawn(core, writer, name))
             try:
                 async with asyncio.TaskGroup() as parts:
                     self.start(parts)
                     if status is not None:
-                        self._spawn(parts, status.serve(), "status-server")
+                        self.supervisor.spawn(parts, status.serve(), "status-server")
                     await stop.wait()
                     log.info("stopping")
                     await self._stop_parts()
@@ -258,11 +238,11 @@ class Agent:
                 await self._close()
 
     async def _stop_parts(self) -> None:
-        self._stopping = True
+        self.supervisor.stopping = True
         pollers = [t for t in self.tasks if t.get_name().startswith("poll-") or t.get_name() == "health"]
-        await _cancel(pollers, "pollers")
+        await cancel(pollers, "pollers")
         await self.link.close(final=self._offline())
-        await _cancel([t for t in self.tasks if t.get_name() != "buffer-writer"], "tasks")
+        await cancel([t for t in self.tasks if t.get_name() != "buffer-writer"], "tasks")
 
     async def _close(self) -> None:
         for d in self.drivers:
@@ -275,28 +255,6 @@ class Agent:
         cfg = self.config.config
         offline = GatewayStatus(LinkState.OFFLINE, self.clock.now_ms(), VERSION)
         return topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS), encode_status(offline)
-
-
-class PartEnded(Exception):
-    """A long-running part of the agent returned while the agent was not stopping."""
-
-
-async def _cancel(tasks: list[asyncio.Task[None]], what: str, grace_s: float = 3.0) -> None:
-    """Cancel and wait, but never forever: a library that swallows a cancellation (seen in a Modbus
-    connect) must not turn a clean stop into one that systemd ends with SIGKILL."""
-    for t in tasks:
-        t.cancel()
-    if not tasks:
-        return
-    _, stuck = await asyncio.wait(tasks, timeout=grace_s)
-    if stuck:
-        log.warning(
-            "%d %s did not stop within %.0f s: %s",
-            len(stuck),
-            what,
-            grace_s,
-            ", ".join(t.get_name() for t in stuck),
-        )
 
 
 async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
@@ -339,10 +297,7 @@ async def supervise(agent: Agent, stop: asyncio.Event, status: StatusServer | No
     try:
         await agent.run(stop, status)
     except Exception as exc:  # the failing part logged its traceback
-        first: BaseException = exc
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        log.error("the agent stopped after a failure (%r); exit code 1", first)
+        log.error("the agent stopped after a failure (%r); exit code 1", first_failure(exc))
         return 1
     return 0
 

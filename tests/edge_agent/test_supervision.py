@@ -16,6 +16,7 @@ import pytest
 from edge_agent.config.load import load_config
 from edge_agent.counters import Counter
 from edge_agent.runtime import Agent, supervise
+from edge_agent.supervisor import PartEnded, Supervisor, first_failure
 from mqtt_session.link import MqttLink, Subscription
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.fixtures.broker import Broker
@@ -129,3 +130,26 @@ async def test_a_stop_is_clean_and_exits_zero(
     stop.set()
     assert await asyncio.wait_for(run, BOUND_S) == 0
     assert all(t.done() for t in agent.tasks)
+
+
+async def test_a_part_that_ends_while_the_agent_runs_is_a_failure() -> None:
+    offline: list[bool] = []
+    supervisor = Supervisor(on_failure=lambda: offline.append(True))
+    forever = asyncio.Event()
+
+    async def ends() -> None:
+        await asyncio.sleep(0.01)
+
+    async def waits() -> None:
+        await forever.wait()
+
+    async def run() -> None:
+        async with asyncio.TaskGroup() as group:
+            supervisor.spawn(group, waits(), "waits")
+            supervisor.spawn(group, ends(), "ends")
+
+    with pytest.raises(ExceptionGroup) as failed:
+        await asyncio.wait_for(run(), 5)
+    assert isinstance(first_failure(failed.value), PartEnded)
+    assert offline == [True]  # once
+    assert all(t.done() for t in supervisor.tasks)
