@@ -11,8 +11,8 @@ transaction. Commits are grouped (one per ``commit_interval_s`` at most) to spar
 
 No room — the cap, or a full disk (:mod:`edge_agent.buffer.disk`) — is a condition, not a failure: the
 buffer gets its WAL going again, gives data up under the ``when_full`` policy (:mod:`.room`, counted)
-and commits. Readings it still cannot commit are counted as ``dropped_disk_full`` and ``append``
-raises :class:`BufferFull`, which its callers take in their stride (the count survives a full disk
+and commits. Readings it still cannot commit are counted as ``readings_dropped_disk_full_total`` and
+``append`` raises :class:`BufferFull`, which its callers take in their stride (the count survives a full disk
 and a restart: :mod:`.refusals`). Seal, ack and reject that find no
 room lose nothing (they are tried again). Any other database error stops the agent (systemd restarts it).
 
@@ -172,7 +172,8 @@ class Buffer:
                 await asyncio.wait({self._task})
         if self._refusals.uncounted:  # the disk is still full: the count waits in its own file
             log.warning(
-                "closing the buffer with %d refused readings not yet in dropped_disk_full (kept in %s)",
+                "closing the buffer with %d refused readings not yet in readings_dropped_disk_full_total "
+                "(kept in %s)",
                 self._refusals.uncounted,
                 self._refusals.path,
             )
@@ -183,8 +184,8 @@ class Buffer:
         """Return once ``readings`` are committed (durable). Group-committed with concurrent callers.
 
         Raises :class:`BufferFull` when there is no room for them even after making room (the buffer
-        has counted them as ``dropped_disk_full``; go on), :class:`WriterStopped` when the writer does
-        not run (it failed: its owner stops the agent)."""
+        has counted them as ``readings_dropped_disk_full_total``; go on), :class:`WriterStopped` when
+        the writer does not run (it failed: its owner stops the agent)."""
         if not readings:
             return
         # Shielded: a caller cancelled while it waits (a clean stop) does not take its readings back;

@@ -1,7 +1,8 @@
 """The write path: group commit. Readings handed to :meth:`GroupCommit.submit` wait for the next commit
 (one per ``commit_interval_s`` at most, to spare the SD card); their future is done once they are
 durable, or fails with :class:`BufferFull` when there was no room for them even after making room (they
-are counted as ``dropped_disk_full``, in the database or, while it has no room, in :mod:`.refusals`).
+are counted as ``readings_dropped_disk_full_total``, in the database or, while it has no room, in
+:mod:`.refusals`).
 
 :meth:`GroupCommit.run` is the writer: a long-running task its owner supervises. If it dies, every
 reading still waiting gets the error (no caller waits forever) and the task ends with it.
@@ -31,7 +32,8 @@ Pending = list[tuple[Sequence[Reading], asyncio.Future[None]]]
 
 class BufferFull(Exception):
     """``append`` could not commit: no room, even after the buffer made room inside its file. The
-    readings were counted as ``dropped_disk_full``; the caller goes on (every commit tries again)."""
+    readings were counted as ``readings_dropped_disk_full_total``; the caller goes on (every commit tries
+    again)."""
 
     def __init__(self, readings: int, reason: str) -> None:
         super().__init__(f"{readings} readings not committed: {reason}")
@@ -133,7 +135,7 @@ class GroupCommit:
 
     async def _commit(self, readings: Sequence[Reading]) -> bool:
         """Commit ``readings``; False when there is no room for them even after making room: then they
-        are counted (``dropped_disk_full``, persisted with the next commit that succeeds)."""
+        are counted (``readings_dropped_disk_full_total``, persisted with the next commit that succeeds)."""
         try:
             await self._insert(readings)
         except sqlite3.OperationalError as exc:
@@ -155,8 +157,8 @@ class GroupCommit:
         dropped = self._space.dropped
         dropped[Counter.DROPPED_DISK_FULL] = dropped.get(Counter.DROPPED_DISK_FULL, 0) + n
         (log.error if first else log.debug)(
-            "buffer: no room to commit %d readings (%s); counted as dropped_disk_full, every commit tries "
-            "again",
+            "buffer: no room to commit %d readings (%s); counted as readings_dropped_disk_full_total, every "
+            "commit tries again",
             n,
             exc,
         )
@@ -177,4 +179,7 @@ class GroupCommit:
         self._refusing = False
         if carried:
             self._refusals.counted_in_database(carried)
-            log.info("buffer commits again; %d readings could not be committed (dropped_disk_full)", carried)
+            log.info(
+                "buffer commits again; %d readings could not be committed (readings_dropped_disk_full_total)",
+                carried,
+            )

@@ -74,7 +74,7 @@ class HealthReporter:
         for bus in self._buses:
             values.update(self._bus_values(bus))
         readings = [Reading(AGENT_DEVICE, k, ts, v) for k, v in values.items()]
-        with contextlib.suppress(BufferFull):  # counted by the buffer (dropped_disk_full), and logged
+        with contextlib.suppress(BufferFull):  # counted by the buffer (dropped: disk full), and logged
             await self._buffer.append(readings)
         return readings
 

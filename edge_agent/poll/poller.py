@@ -148,7 +148,7 @@ class DevicePoller:
             readings = self._report.filter(readings, self._clock.monotonic())
         try:
             await self._buffer.append(readings)
-        except BufferFull:  # the buffer counted them (dropped_disk_full) and logged it: poll on
+        except BufferFull:  # the buffer counted them (dropped: disk full) and logged it: poll on
             self.health.not_buffered += len(readings)
         return readings
 
