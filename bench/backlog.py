@@ -19,14 +19,13 @@ from pathlib import Path
 from bench.stackrun import new_buffer_file
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
+from edge_agent.counters import Counter
 from wire.points import Reading, Value
 
 HEALTH_POINTS = (  # edge_agent/health/reporter.py's, for one bus
     *("buffer_unsealed", "buffer_sealed_readings", "buffer_bytes", "buffer_oldest_age_s"),
-    *("buffer_cap_bytes", "buffer_disk_full", "readings_committed_total", "readings_dropped_total"),
-    *("readings_dropped_full_total", "readings_dropped_unconfirmed_total", "readings_thinned_total"),
-    *("readings_dropped_age_total", "readings_dropped_disk_full_total", "readings_rejected_total"),
-    *("readings_suppressed_total", "uplink_connected", "batches_resent_total", "devices_offline"),
+    *("buffer_cap_bytes", "buffer_disk_full", "uplink_connected", "devices_offline"),
+    *(str(c) for c in Counter),  # every counter is reported
     "buffer_disk_free_bytes",
     *("bus.requests_total", "bus.queue_depth", "bus.queue_max", "bus.busy_fraction"),
 )

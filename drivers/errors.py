@@ -6,10 +6,18 @@ exactly one place per library (the protocol's ``client.py``), with ``from exc``.
     DriverError                      anything a driver reports
     ├── DeviceUnreachable            no answer at all: timeout, refused connection, closed link
     │   └── NoResponse               nothing usable within the timeout (the one failure retried)
-    └── DeviceError                  the device answered, but not with usable data
-        ├── ExceptionResponse        a Modbus exception code (illegal address, device busy, ...)
-        ├── BadStatus                an OPC-UA Bad status code (a refused certificate, a method's result)
-        └── DecodeError              the registers do not decode to the point's type
+    ├── DeviceError                  the device answered, but not with usable data
+    │   ├── ExceptionResponse        a Modbus exception code (illegal address, device busy, ...)
+    │   ├── BadStatus                an OPC-UA Bad status code (a refused certificate, a method's result)
+    │   └── DecodeError              the registers do not decode to the point's type
+    ├── WriteError                   a write refused before it was sent: no such device or point, a
+    │                                read-only point, a value the point cannot take
+    └── CallError                    a call refused before it was sent: no such action, arguments that
+        │                            do not match the action's
+        └── UnsupportedAction        the driver, or the device's profile, has no actions
+
+Nothing was sent for a :class:`WriteError` or a :class:`CallError`; a device that refuses a write or a
+call it received answers with a :class:`DeviceError` (an exception response, a Bad status).
 """
 
 from __future__ import annotations
@@ -63,4 +71,19 @@ class BadStatus(DeviceError):
 
 
 class DecodeError(DeviceError):
+    pass
+
+
+class WriteError(DriverError):
+    def __init__(self, reason: str, *, device: str | None = None, point: str | None = None) -> None:
+        super().__init__(reason, device=device, point=point)
+
+
+class CallError(DriverError):
+    def __init__(self, reason: str, *, device: str | None = None, action: str | None = None) -> None:
+        super().__init__(reason, device=device)
+        self.action = action
+
+
+class UnsupportedAction(CallError):
     pass

@@ -14,7 +14,6 @@ import logging
 import signal
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
 
 from drivers.base import Driver
 from drivers.scheduler import BusScheduler
@@ -29,8 +28,10 @@ from edge_agent.health.status_server import StatusServer
 from edge_agent.poll.backoff import PollBackoff, Reachability
 from edge_agent.poll.poller import DevicePoller, offsets
 from edge_agent.poll.report import ReportFilter
+from edge_agent.state.lastvalues import LastValues
+from edge_agent.supervisor import Supervisor, cancel, first_failure
 from edge_agent.uplink.publisher import Publisher
-from mqtt_session import Backoff, MqttLink, Will
+from mqtt_session import Backoff, MqttLink, NotConnected, Will
 from wire import topics
 from wire.status import GatewayStatus, LinkState, encode_status
 
@@ -52,6 +53,7 @@ def build_pollers(
     report: ReportFilter | None = None,
     *,
     kinds: BusKinds = BUS_KINDS,
+    last_values: LastValues | None = None,
 ) -> list[DevicePoller]:
     """One poller per device of the bus, their starts spread over the interval, backing off from a device
     while it does not answer; the devices behind one Modbus unit id (the luminaires of one gateway) back
@@ -81,6 +83,7 @@ def build_pollers(
             clock=clock,
             reachability=shared[key],
             report=report,
+            last_values=last_values,
         )
         for dev, start, key in zip(devices, starts, keys, strict=True)
     ]
@@ -99,7 +102,16 @@ class Agent:
     health: HealthReporter
     clock: Clock
     buses: list[BusScheduler] = field(default_factory=list)  # one request queue per bus, same order
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    last_values: LastValues = field(default_factory=LastValues)  # every point's, as last polled
+    supervisor: Supervisor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(on_failure=self._say_offline)
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The running parts (the buffer's writer among them)."""
+        return self.supervisor.tasks
 
     @classmethod
     async def build(
@@ -121,6 +133,7 @@ class Agent:
             retention=Retention(
                 when_full=cfg.buffer.when_full, thin_keep=cfg.buffer.thin_keep, max_age_s=cfg.buffer.max_age_s
             ),
+            start=False,  # its writer runs in the agent's task group (run)
         )
         status_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS)
         confirm_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.CONFIRM)
@@ -152,12 +165,15 @@ class Agent:
         pollers: list[DevicePoller] = []
         buses: list[BusScheduler] = []
         report = ReportFilter(config.report_specs())
+        last_values = LastValues()
         for bus in config.buses if poll else ():
             scheduler = BusScheduler(bus.name, bus.link.frame_gap_s)
             driver = build_driver(bus, scheduler, kinds)
             buses.append(scheduler)
             drivers.append(driver)
-            pollers.extend(build_pollers(bus, driver, buffer, clock, report, kinds=kinds))
+            pollers.extend(
+                build_pollers(bus, driver, buffer, clock, report, kinds=kinds, last_values=last_values)
+            )
         health = HealthReporter(
             buffer=buffer,
             publisher=publisher,
@@ -168,15 +184,19 @@ class Agent:
             buses=buses,
             report=report,
         )
-        return cls(config, buffer, link, publisher, drivers, pollers, health, clock, buses)
+        return cls(
+            config, buffer, link, publisher, drivers, pollers, health, clock, buses, last_values=last_values
+        )
 
-    def start(self) -> None:
-        self.tasks.append(asyncio.create_task(self.link.run(), name="mqtt-link"))
-        self.tasks.append(asyncio.create_task(self.publisher.run(), name="uplink"))
+    def start(self, tasks: asyncio.TaskGroup) -> None:
+        """Start the parts — MQTT link, uplink, health, pollers — as tasks of ``tasks``."""
+        spawn = self.supervisor.spawn
+        spawn(tasks, self.link.run(), "mqtt-link")
+        spawn(tasks, self.publisher.run(), "uplink")
         if self.pollers:
-            self.tasks.append(asyncio.create_task(self.health.run(), name="health"))
+            spawn(tasks, self.health.run(), "health")
         for p in self.pollers:
-            self.tasks.append(asyncio.create_task(p.run(), name=f"poll-{p.device}"))
+            spawn(tasks, p.run(), f"poll-{p.device}")
         log.info(
             "agent %s/%s started: %d devices on %d buses, buffer %s (epoch %s)",
             self.config.config.site,
@@ -187,54 +207,61 @@ class Agent:
             self.buffer.epoch,
         )
 
-    async def stop(self) -> None:
+    def _say_offline(self) -> None:
+        """Queue the retained ``offline`` status: the link's cancellation (by the task group) sends it
+        ahead of its clean disconnect, which leaves no last will to say it instead."""
+        topic, payload = self._offline()
+        with contextlib.suppress(NotConnected):
+            self.link.publish(topic, payload, qos=1, retain=True)
+
+    async def run(self, stop: asyncio.Event, status: StatusServer | None = None) -> None:
+        """Run until ``stop`` is set, then stop cleanly (return). Every long-running task — the buffer's
+        writer, the MQTT link, the uplink, health, the pollers, the status server — runs supervised
+        (:mod:`edge_agent.supervisor`): when one fails, the others are cancelled, the agent closes what
+        it holds and the failure is raised (an ``ExceptionGroup``): the process exits non-zero."""
+        # The writer's group is the outer one: it outlives the parts, to commit their last readings.
+        async with asyncio.TaskGroup() as core:
+            self.buffer.start(lambda writer, name: self.supervisor.spawn(core, writer, name))
+            try:
+                async with asyncio.TaskGroup() as parts:
+                    self.start(parts)
+                    if status is not None:
+                        self.supervisor.spawn(parts, status.serve(), "status-server")
+                    await stop.wait()
+                    log.info("stopping")
+                    await self._stop_parts()
+            finally:
+                await self._close()
+
+    async def _stop_parts(self) -> None:
+        self.supervisor.stopping = True
         pollers = [t for t in self.tasks if t.get_name().startswith("poll-") or t.get_name() == "health"]
-        await _cancel(pollers, "pollers")
-        offline = GatewayStatus(LinkState.OFFLINE, self.clock.now_ms(), VERSION)
-        cfg = self.config.config
-        await self.link.close(
-            final=(topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS), encode_status(offline))
-        )
-        await _cancel(self.tasks, "tasks")
+        await cancel(pollers, "pollers")
+        await self.link.close(final=self._offline())
+        await cancel([t for t in self.tasks if t.get_name() != "buffer-writer"], "tasks")
+
+    async def _close(self) -> None:
         for d in self.drivers:
             with contextlib.suppress(Exception):
                 await d.aclose()
         await self.buffer.close()
         log.info("agent stopped; %d readings wait in the buffer", self.buffer.unsealed)
 
-
-async def _cancel(tasks: list[asyncio.Task[None]], what: str, grace_s: float = 3.0) -> None:
-    """Cancel and wait, but never forever: a library that swallows a cancellation (seen in a Modbus
-    connect) must not turn a clean stop into one that systemd ends with SIGKILL."""
-    for t in tasks:
-        t.cancel()
-    if not tasks:
-        return
-    _, stuck = await asyncio.wait(tasks, timeout=grace_s)
-    if stuck:
-        log.warning(
-            "%d %s did not stop within %.0f s: %s",
-            len(stuck),
-            what,
-            grace_s,
-            ", ".join(t.get_name() for t in stuck),
-        )
+    def _offline(self) -> tuple[str, bytes]:
+        cfg = self.config.config
+        offline = GatewayStatus(LinkState.OFFLINE, self.clock.now_ms(), VERSION)
+        return topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS), encode_status(offline)
 
 
 async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
-    """Run until SIGTERM or SIGINT (exit code 0), or until a part of the agent fails (exit code 1).
-
-    A part that fails is logged with its traceback and the agent stops cleanly, so that systemd
-    restarts it: a stalled agent that looks alive is the one outcome we never accept.
-    """
+    """Run until SIGTERM or SIGINT (exit code 0), or until a part of the agent fails (exit code 1)."""
     agent = await Agent.build(config, clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    agent.start()
     cfg = config.config
-    status = StatusServer(
+    status: StatusServer | None = StatusServer(
         path=config.status_socket,
         identity={"gateway": cfg.gateway, "site": cfg.site, "version": VERSION, "config": str(config.source)},
         buffer=agent.buffer,
@@ -242,7 +269,9 @@ async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
         publisher=agent.publisher,
         pollers=agent.pollers,
         clock=agent.clock,
+        last_values=agent.last_values,
     )
+    assert status is not None
     try:
         await status.start()
     except OSError as exc:  # the agent's job is the data; a missing status socket is worth a warning only
@@ -251,37 +280,41 @@ async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
             config.status_socket,
             exc,
         )
-    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
-    failed: list[asyncio.Task[Any]] = []
+        status = None
     try:
-        done, _ = await asyncio.wait([stopper, *agent.tasks], return_when=asyncio.FIRST_COMPLETED)
-        failed = [t for t in done if t is not stopper]
-        for t in failed:
-            error = None if t.cancelled() else t.exception()
-            log.error("%s ended unexpectedly: %r; stopping the agent", t.get_name(), error, exc_info=error)
-        if not failed:
-            log.info("stopping")
+        return await supervise(agent, stop, status)
     finally:
-        stopper.cancel()
-        await status.close()
-        await agent.stop()
-    return 1 if failed else 0
+        if status is not None:
+            await status.close()
+
+
+async def supervise(agent: Agent, stop: asyncio.Event, status: StatusServer | None = None) -> int:
+    """Run ``agent`` until ``stop`` is set (0), or until one of its parts fails (1, logged)."""
+    try:
+        await agent.run(stop, status)
+    except Exception as exc:  # the failing part logged its traceback
+        log.error("the agent stopped after a failure (%r); exit code 1", first_failure(exc))
+        return 1
+    return 0
 
 
 async def flush_buffer(config: ResolvedConfig, timeout_s: float) -> int:
     """Deliver what the buffer holds without polling; return how many readings are still left."""
     agent = await Agent.build(config, poll=False)
-    agent.start()
+    stop = asyncio.Event()
+    runner = asyncio.create_task(agent.run(stop), name="agent")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
+    left = -1
     try:
-        while loop.time() < deadline:
+        while not runner.done():
             stats = await agent.buffer.stats()
-            if stats.unsealed == 0 and stats.sealed_batches == 0:
-                return 0
+            left = stats.unsealed + stats.sealed_readings
+            if left == 0 or loop.time() >= deadline:
+                break
             agent.publisher.wake()
             await asyncio.sleep(0.2)
-        stats = await agent.buffer.stats()
-        return stats.unsealed + stats.sealed_readings
     finally:
-        await agent.stop()
+        stop.set()
+        await runner  # a part that failed raises here
+    return left

@@ -119,9 +119,12 @@ class MqttLink:
         while not self._closing:
             self._lost.clear()
             try:
-                await asyncio.wait_for(self._bridge.run_blocking(self._connect_blocking), timeout=10)
-                # CONNACK (or the socket closing) ends this wait.
-                await asyncio.wait_for(self._wait_connack(), timeout=max(5, self._keepalive))
+                # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancellation that arrives as
+                # the wait ends, and a cancelled link would then never stop (its task group hangs).
+                async with asyncio.timeout(10):
+                    await self._bridge.run_blocking(self._connect_blocking)
+                async with asyncio.timeout(max(5, self._keepalive)):  # CONNACK (or the socket closing)
+                    await self._wait_connack()
             except (OSError, TimeoutError, mqtt.WebsocketConnectionError) as exc:
                 self._note_failure(f"connect to {self.host}:{self.port} failed: {exc}", attempt)
                 self._bridge.drop_socket()

@@ -46,7 +46,7 @@ from drivers.dali.transport import (
     Missing,
     SerialLubaTransport,
 )
-from drivers.errors import DecodeError, DeviceError, DeviceUnreachable
+from drivers.errors import DecodeError, DeviceError, DeviceUnreachable, UnsupportedAction, WriteError
 from drivers.scheduler import BusScheduler, Priority
 
 log = logging.getLogger(__name__)
@@ -117,15 +117,20 @@ class DaliSerialDriver:
         return [values[p.name] for p in dev.points]
 
     async def write(self, device: str, point: str, value: Value) -> None:
-        """DAPC: ``level`` to ``value`` percent of light, through the logarithmic dimming curve."""
-        dev = self._device(device)
+        """DAPC: ``level`` to ``value`` percent of light, through the logarithmic dimming curve. A write
+        the point cannot take is a :class:`WriteError`, raised before the line."""
+        dev = self._devices.get(device)
+        if dev is None:
+            raise WriteError(f"no device {device!r} on {self._name}", device=device, point=point)
         if point != Quantity.LEVEL:
-            raise ValueError(
-                f"{self._name}/{dev.name}: only {Quantity.LEVEL.value!r} can be written, not {point!r}"
-            )
+            reason = f"only {Quantity.LEVEL.value!r} can be written, not {point!r}"
+            raise WriteError(reason, device=dev.name, point=point)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{self._name}/{dev.name}/{point}: {value!r} is not a percentage")
-        arc = percent_to_arc(float(value))  # ValueError outside 0..100
+            raise WriteError(f"{value!r} is not a percentage", device=dev.name, point=point)
+        try:
+            arc = percent_to_arc(float(value))
+        except ValueError as exc:  # outside 0..100
+            raise WriteError(str(exc), device=dev.name, point=point) from exc
         dapc = frame(
             general.DAPC(GearShort(dev.address), arc), priority=COMMAND_PRIORITY, label=f"DAPC {arc}"
         )
@@ -133,7 +138,8 @@ class DaliSerialDriver:
             await self._send(dev, dapc)
 
     async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value:
-        raise NotImplementedError(f"{self._name}: no actions on a DALI line yet ({action!r})")
+        """No actions on a DALI line yet: :class:`UnsupportedAction`."""
+        raise UnsupportedAction(f"{self._name}: no actions on a DALI line yet", device=device, action=action)
 
     async def aclose(self) -> None:
         await self.transport.aclose()

@@ -39,8 +39,8 @@ from pymodbus.pdu import ModbusPDU
 
 from drivers.base import PointValue, ReadStats, Value
 from drivers.errors import DeviceUnreachable, DriverError, ExceptionResponse, NoResponse
-from drivers.modbus.codec import encode
-from drivers.modbus.config import ModbusDevice, ModbusRtuLink, ModbusTcpLink, Table
+from drivers.modbus.command import refused_call, writable
+from drivers.modbus.config import ModbusDevice, ModbusRtuLink, ModbusTcpLink
 from drivers.modbus.pdu import Call, exception_text, read_call, values, write_call
 from drivers.modbus.plan import ReadRequest, plan_reads
 from drivers.scheduler import BusScheduler, Priority
@@ -122,14 +122,11 @@ class ModbusDriver:
         return [results[p.name] for p in dev.points]
 
     async def write(self, device: str, point: str, value: Value) -> None:
-        """Write one point: FC06 for one register, FC16 for more, FC05 for a coil."""
-        dev = self._device(device)
-        p = next((q for q in dev.points if q.name == point), None)
-        if p is None:
-            raise ValueError(f"{self._name}/{dev.name}: no point {point!r}")
-        if p.table in (Table.INPUT, Table.DISCRETE):
-            raise ValueError(f"{self._name}/{dev.name}/{point}: a {p.table.value} point is read-only")
-        words = encode(p, value)
+        """Write one point: FC06 for one register, FC16 for more, FC05 for a coil. A write the point
+        cannot take is a :class:`WriteError`, raised before the bus."""
+        dev = self._devices.get(device)
+        p, words = writable(self._name, dev, device, point, value)
+        assert dev is not None
         what = f"writing {p.table.value} {p.address}+{len(words)}"
         response = await self._request(dev, what, write_call(p, words, dev.unit), Priority.COMMAND, 1)
         if response.isError():
@@ -138,7 +135,8 @@ class ModbusDriver:
             raise ExceptionResponse(code, reason, device=dev.name, address=p.address)
 
     async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value:
-        raise NotImplementedError(f"{self._name}: call({action!r}) is reserved for command registers")
+        """No Modbus device has actions yet: :class:`UnsupportedAction` (command mailboxes come later)."""
+        raise refused_call(self._name, self._devices.get(device), device, action, args)
 
     async def aclose(self) -> None:
         self._drop()  # a request still in flight ends as DeviceUnreachable

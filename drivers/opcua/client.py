@@ -24,11 +24,10 @@ from asyncua.ua.attribute_ids import AttributeIds
 from drivers.base import PointValue, Value
 from drivers.errors import BadStatus, DeviceUnreachable, DriverError
 from drivers.opcua import address
-from drivers.opcua.codec import encode
+from drivers.opcua.command import arguments, method_path, writable
 from drivers.opcua.config import OpcUaDevice, OpcUaLink, ReadMode
 from drivers.opcua.datavalue import output, point_value, read
 from drivers.opcua.errors import status, translate
-from drivers.opcua.nodes import parse_path
 from drivers.opcua.session import Connection, LinkStats, Session
 from drivers.scheduler import BusScheduler, Priority
 
@@ -96,11 +95,10 @@ class OpcUaDriver:
         return out
 
     async def write(self, device: str, point: str, value: Value) -> None:
-        dev = self._device(device)
-        p = next((q for q in dev.points if q.name == point), None)
-        if p is None:
-            raise ValueError(f"{self._name}/{dev.name}: no point {point!r}")
-        raw = encode(p, value)
+        """A write the point cannot take is a :class:`WriteError`, raised before anything is sent."""
+        dev = self._devices.get(device)
+        p, raw = writable(self._name, dev, device, point, value)
+        assert dev is not None
         conn = await self._session.connection(dev, Priority.COMMAND)
         node = conn.nodes[dev.name][p.name]
         if isinstance(node, str):
@@ -113,20 +111,16 @@ class OpcUaDriver:
     async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value:
         """Call the method at browse path ``action`` under the device's root (``SetPlan``) with named
         arguments; returns its output (its first one if it has several; None if it has none)."""
-        dev = self._device(device)
-        path = parse_path(action)
-        if not path:
-            raise ValueError(f"{self._name}/{dev.name}: an empty method path")
+        dev = self._devices.get(device)
+        path = method_path(self._name, dev, device, action)
+        assert dev is not None
         conn = await self._session.connection(dev, Priority.COMMAND)
         async with self._request(conn, dev, f"calling {action}", Priority.COMMAND):
             key = (dev.name, action)
             if key not in conn.methods:
                 conn.methods[key] = await address.method(conn.client, conn.namespaces, dev, path)
             method = conn.methods[key]
-            names = [n for n, _ in method.arguments]
-            if set(args) != set(names):
-                raise ValueError(f"{self._name}/{dev.name}: {action} takes {names}, got {sorted(args)}")
-            variants = [ua.Variant(args[n], vtype) for n, vtype in method.arguments]
+            variants = arguments(self._name, dev, action, method.arguments, args)  # CallError if not its
             request = ua.CallMethodRequest(
                 ObjectId=method.parent, MethodId=method.method, InputArguments=variants
             )
@@ -156,7 +150,7 @@ class OpcUaDriver:
             try:
                 async with asyncio.timeout(timeout):
                     yield
-            except (DriverError, ValueError):
+            except DriverError:
                 raise
             except Exception as exc:
                 if isinstance(exc, TimeoutError):

@@ -16,6 +16,8 @@ from typing import Any
 
 import aiosqlite
 
+from edge_agent.counters import BUFFER, RENAMED, Counter
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -30,18 +32,6 @@ CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, at_ms INTEGER N
     readings INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-COUNTERS = (
-    "committed",
-    "sealed",
-    "confirmed",
-    "rejected",
-    "dropped_buffer_full",
-    "dropped_unconfirmed",
-    "dropped_thinned",
-    "dropped_age",
-    "dropped_disk_full",
-)
 
 
 def no_space(exc: BaseException) -> bool:
@@ -75,7 +65,11 @@ async def connect(path: Path, max_bytes: int) -> tuple[aiosqlite.Connection, str
             await db.execute("INSERT INTO meta VALUES ('epoch', ?), ('next_seq', '1')", (epoch,))
             log.info("new buffer %s, epoch %s", path, epoch)
         try:
-            await db.executemany("INSERT OR IGNORE INTO counters VALUES (?, 0)", [(n,) for n in COUNTERS])
+            renamed = [
+                (str(new), old) for old, new in RENAMED.items()
+            ]  # a file from before the names were one
+            await db.executemany("UPDATE OR IGNORE counters SET name = ? WHERE name = ?", renamed)
+            await db.executemany("INSERT OR IGNORE INTO counters VALUES (?, 0)", [(str(n),) for n in BUFFER])
         except sqlite3.OperationalError as exc:  # a full disk: a counter is created when first counted
             if not no_space(exc):
                 raise
@@ -85,13 +79,13 @@ async def connect(path: Path, max_bytes: int) -> tuple[aiosqlite.Connection, str
     return db, str(epoch), page
 
 
-async def count(db: aiosqlite.Connection, name: str, n: int) -> None:
+async def count(db: aiosqlite.Connection, name: Counter, n: int) -> None:
     """Add ``n`` to a counter, in the caller's transaction."""
     if n:
         await db.execute(
             "INSERT INTO counters VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
-            (name, n),
+            (str(name), n),
         )
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.clock import Clock
+from edge_agent.counters import Counter
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class DiskSpace:
         self.usage: DiskUsage | None = None
         self.cap = max_bytes
         self.full = False  # a disk-full episode is on
-        self.dropped: dict[str, int] = {}  # what the buffer gave up during the episode, by counter
+        self.dropped: dict[Counter, int] = {}  # what the buffer gave up during the episode, by counter
 
     @property
     def disk_bound(self) -> bool:
@@ -193,7 +194,7 @@ class DiskSpace:
                 usage.free,
                 self.path.parent,
                 self.cap,
-                ", ".join(f"{n} {k.removeprefix('dropped_')}" for k, n in self.dropped.items() if n) or "no",
+                ", ".join(f"{n} {k.reason}" for k, n in self.dropped.items() if n) or "no",
             )
         return self.cap
 

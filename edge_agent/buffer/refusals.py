@@ -1,13 +1,14 @@
 """Readings the buffer refused for lack of room, counted where a full disk cannot stop the count.
 
-Their count belongs in the database (``dropped_disk_full``), but a full disk is exactly when the
-database cannot take it. So the buffer also keeps the running total of every reading it refused in a
-small file next to it, ``<buffer>-refused``: written whole when the buffer opens (while there is room),
-then only overwritten in place, at the same size, which needs no new space. What the database has not
-counted yet is the difference between the two totals; it is added to ``dropped_disk_full`` in the same
-transaction as the next readings that get in. Both totals only grow, so a crash between the two writes
-neither loses nor doubles a count, and a restart while the disk is still full keeps it. The file names
-the buffer's epoch: a new buffer file does not inherit an old count.
+Their count belongs in the database (``readings_dropped_disk_full_total``), but a full disk is exactly
+when the database cannot take it. So the buffer also keeps the running total of every reading it refused
+in a small file next to it, ``<buffer>-refused``: written whole when the buffer opens (while there is
+room), then only overwritten in place, at the same size, which needs no new space. What the database has
+not counted yet is the difference between the two totals; it is added to
+``readings_dropped_disk_full_total`` in the same transaction as the next readings that get in. Both
+totals only grow, so a crash between the two writes neither loses nor doubles a count, and a restart
+while the disk is still full keeps it. The file names the buffer's epoch: a new buffer file does not
+inherit an old count.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Refusals:
     path: Path
     epoch: str
     total: int  # readings refused for lack of room, ever, in this buffer file (the file's figure)
-    counted: int  # how many of them ``dropped_disk_full`` holds
+    counted: int  # how many of them ``readings_dropped_disk_full_total`` holds
     _warned: bool = False
 
     @property
@@ -74,7 +75,7 @@ class Refusals:
         await self._save()
 
     def counted_in_database(self, n: int) -> None:
-        """The transaction that added ``n`` to ``dropped_disk_full`` committed."""
+        """The transaction that added ``n`` to ``readings_dropped_disk_full_total`` committed."""
         self.counted += n
 
     async def _save(self) -> None:

@@ -13,8 +13,9 @@ whenever a write finds no space):
 "The oldest" is the oldest data wherever it waits: a sealed, unconfirmed batch goes whole when its
 oldest reading is older than the oldest unsent one.
 Readings older than ``max_age_s`` are deleted too. Every deletion adds to a counter by reason
-(``dropped_buffer_full``, ``dropped_thinned``, ``dropped_age``), which the agent reports to the centre
-as points of ``_agent``: a bound costs data only in the open.
+(``readings_dropped_buffer_full_total``, ``readings_dropped_thinned_total``,
+``readings_dropped_age_total``), which the agent reports to the centre as points of ``_agent``: a bound
+costs data only in the open.
 
 Each function here is one bounded step (a range of ids, a number of rows, a byte budget): every page it
 frees is a frame in the write-ahead log, so the buffer gives data up in steps small enough for the WAL

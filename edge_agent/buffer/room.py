@@ -17,7 +17,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from edge_agent.buffer.bounds import Access, Bounds, Depth
+from edge_agent.buffer.access import Access
+from edge_agent.buffer.bounds import Bounds, Depth
 from edge_agent.buffer.database import connect, no_space, row
 from edge_agent.buffer.disk import DiskPlan, DiskSpace, measure, release, reserve_path
 from edge_agent.buffer.retention import Retention
@@ -30,20 +31,18 @@ class Room:
     def __init__(
         self,
         *,
-        transaction: Access,
-        locked: Access,
+        access: Access,
         space: DiskSpace,
         page_size: int,
         policy: Retention,
         clock: Clock,
         depth: Depth,
     ) -> None:
-        self._locked = locked
+        self._access = access
         self.space = space
         self._page_size = page_size
         self.bounds = Bounds(
-            transaction=transaction,
-            locked=locked,
+            access=access,
             policy=policy,
             space=space,
             clock=clock,
@@ -87,7 +86,7 @@ class Room:
 
     async def _checkpoint(self) -> bool:
         """A passive checkpoint; False when the database file had no room for the WAL's pages."""
-        async with self._locked() as db:
+        async with self._access.locked() as db:
             try:
                 await row(db, "PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.OperationalError as exc:
@@ -97,7 +96,7 @@ class Room:
         return True
 
     async def _apply_cap(self) -> None:
-        async with self._locked() as db:  # SQLite keeps it at the current page count if that is larger
+        async with self._access.locked() as db:  # SQLite keeps it at the current page count if that is larger
             await db.execute(f"PRAGMA max_page_count={self.space.cap // self._page_size}")
 
 

@@ -20,6 +20,7 @@ import typer
 
 from edge_agent.cli.output import Format, unknown
 from edge_agent.config.load import ResolvedConfig
+from edge_agent.counters import DROPS, Counter
 
 DEGRADED = 3
 
@@ -76,13 +77,11 @@ def print_status(st: dict[str, Any]) -> int:
     state = "connected" if up["connected"] else f"NOT connected ({up['last_error'] or 'connecting'})"
     typer.echo(
         f"uplink  {state} to {up['broker']}; {up['in_flight_batches']} batches in flight; "
-        f"{up['batches_sent']} sent, {up['batches_resent']} re-sent, {up['readings_confirmed']} readings "
-        f"confirmed, {up['readings_rejected']} rejected"
+        f"{up[Counter.BATCHES_SENT]} sent, {up[Counter.BATCHES_RESENT]} re-sent; "
+        f"{buf[Counter.CONFIRMED]} readings confirmed, {buf[Counter.REJECTED]} rejected"
     )
     age = "-" if buf["oldest_age_s"] is None else f"{buf['oldest_age_s']:.1f} s"
-    drops = {
-        k.removeprefix("total_dropped_"): v for k, v in buf.items() if k.startswith("total_dropped_") and v
-    }
+    drops = {c.reason: buf[c] for c in DROPS if buf.get(c)}
     dropped = sum(drops.values())
     why = f" ({', '.join(f'{n} {k}' for k, n in sorted(drops.items()))})" if drops else ""
     cap = f" of {buf['cap_bytes'] / 1e6:.1f} MB cap" if buf.get("cap_bytes") else ""

@@ -18,6 +18,7 @@ import typer
 from edge_agent.cli.output import Format, FormatOpt, JsonOpt, chosen, quiet_libraries
 from edge_agent.cli.scan import scan_app
 from edge_agent.config.load import ConfigError, ResolvedConfig, load_config
+from edge_agent.counters import RENAMED
 
 app = typer.Typer(
     help="streetgate edge agent: polls a cabinet's field devices, buffers every reading durably and "
@@ -113,7 +114,7 @@ def buffer(
             "unconfirmed_batches": db.execute("SELECT COUNT(*) FROM batches").fetchone()[0],
             "unconfirmed_readings": db.execute("SELECT COALESCE(SUM(readings),0) FROM batches").fetchone()[0],
             "dead_letter_batches": db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0],
-            **{f"total_{n}": v for n, v in db.execute("SELECT name, value FROM counters")},
+            **{str(RENAMED.get(n, n)): v for n, v in db.execute("SELECT name, value FROM counters")},
         }
     finally:
         db.close()

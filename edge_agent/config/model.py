@@ -60,6 +60,9 @@ class UplinkConfig(_Model):
     batch_linger_s: float = Field(default=1.0, ge=0, le=60, description="wait this long to fill a batch")
     in_flight_batches: int = Field(default=8, ge=1, le=1000, description="sent, not yet confirmed")
     confirm_timeout_s: float = Field(default=15.0, gt=0, le=3600, description="re-send after this")
+    max_queued_confirmations: int = Field(
+        default=1000, ge=1, le=100_000, description="received, not yet applied; past it: drop the newest"
+    )
 
 
 class ModbusDeviceSpec(DeviceSpec):

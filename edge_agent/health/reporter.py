@@ -3,7 +3,7 @@ offline, and per bus (``bus.<name>.*``) the requests sent, the queue depth (now 
 the share of the last period the line was busy.
 
 On a full disk the report itself may find no room in the buffer: it is counted there like any reading
-(``dropped_disk_full``), and the next report that gets in carries the count."""
+(``readings_dropped_disk_full_total``), and the next report that gets in carries the count."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from drivers.scheduler import BusScheduler, BusStats
 from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock
+from edge_agent.counters import DROPS, Counter
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.poll.report import ReportFilter
 from edge_agent.uplink.publisher import Counted
@@ -60,25 +61,20 @@ class HealthReporter:
             "buffer_oldest_age_s": 0 if stats.oldest_ts is None else max(0, (ts - stats.oldest_ts) // 1000),
             "buffer_cap_bytes": stats.cap_bytes,
             "buffer_disk_full": stats.disk_full,
-            "readings_committed_total": stats.counters.get("committed", 0),
-            "readings_dropped_total": sum(v for k, v in stats.counters.items() if k.startswith("dropped_")),
-            "readings_dropped_full_total": stats.counters.get("dropped_buffer_full", 0),
-            "readings_dropped_unconfirmed_total": stats.counters.get("dropped_unconfirmed", 0),
-            "readings_thinned_total": stats.counters.get("dropped_thinned", 0),
-            "readings_dropped_age_total": stats.counters.get("dropped_age", 0),
-            "readings_dropped_disk_full_total": stats.counters.get("dropped_disk_full", 0),
-            "readings_rejected_total": stats.counters.get("rejected", 0),
-            "readings_suppressed_total": 0 if self._report is None else self._report.suppressed,
             "uplink_connected": self._link.connected.is_set(),
-            "batches_resent_total": self._publisher.counters.batches_resent,
             "devices_offline": sum(1 for p in self._pollers if p.health.online is False),
+            # the counters, by their names (edge_agent.counters): the buffer's ...
+            **{str(c): n for c, n in stats.counters.items()},
+            Counter.DROPPED: sum(stats.counters[c] for c in DROPS),
+            Counter.SUPPRESSED: 0 if self._report is None else self._report.suppressed,
+            **self._publisher.counters.as_dict(),  # ... and the uplink's
         }
         if stats.disk_free_bytes is not None:
             values["buffer_disk_free_bytes"] = stats.disk_free_bytes
         for bus in self._buses:
             values.update(self._bus_values(bus))
         readings = [Reading(AGENT_DEVICE, k, ts, v) for k, v in values.items()]
-        with contextlib.suppress(BufferFull):  # counted by the buffer as dropped_disk_full, and logged
+        with contextlib.suppress(BufferFull):  # counted by the buffer (dropped: disk full), and logged
             await self._buffer.append(readings)
         return readings
 

@@ -1,8 +1,10 @@
 """The running agent answers ``edge-agent status`` and ``edge-agent read`` on a local Unix socket.
 
 One JSON request line in, one JSON response line out, then the connection closes. Requests:
-``{"cmd": "status"}`` and ``{"cmd": "read", "device": "lum-07"}`` (a live read through the agent's own
-driver for that bus, so it queues behind the bus's other requests instead of opening the line twice).
+``{"cmd": "status"}``, ``{"cmd": "read", "device": "lum-07"}`` (a live read through the agent's own
+driver for that bus, so it queues behind the bus's other requests instead of opening the line twice) and
+``{"cmd": "values", "device": "lum-07"}`` (the last values the pollers read, from
+:mod:`edge_agent.state.lastvalues`: nothing goes to the bus).
 The socket file is created with mode 0660: the technician's account must be in the agent's group.
 """
 
@@ -14,7 +16,6 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from drivers.base import Driver
 from drivers.errors import DriverError
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock
+from edge_agent.counters import DROPS, Counter
 from edge_agent.poll.poller import DevicePoller
+from edge_agent.state.lastvalues import LastValues
 from edge_agent.uplink.publisher import Publisher
 from mqtt_session import MqttLink
 
@@ -42,6 +45,7 @@ class StatusServer:
         pollers: list[DevicePoller],
         clock: Clock,
         read_timeout_s: float = 10.0,
+        last_values: LastValues | None = None,
     ) -> None:
         self.path = path
         self._identity = identity
@@ -51,6 +55,7 @@ class StatusServer:
         self._pollers = {p.device: p for p in pollers}
         self._clock = clock
         self._read_timeout_s = read_timeout_s
+        self._last_values = last_values or LastValues()
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -59,6 +64,11 @@ class StatusServer:
             self.path.unlink()  # a stale socket from a crashed agent
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path))
         os.chmod(self.path, 0o660)
+
+    async def serve(self) -> None:
+        """Answer requests until cancelled (a task of the agent's, after :meth:`start`)."""
+        assert self._server is not None, "start() first"
+        await self._server.serve_forever()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -88,7 +98,11 @@ class StatusServer:
             cmd = request["cmd"]
         except (ValueError, KeyError, TypeError):
             return {"ok": False, "error": 'bad request: expected {"cmd": "status"} or {"cmd": "read", ...}'}
-        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {"status": self._status, "read": self._read}
+        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "status": self._status,
+            "read": self._read,
+            "values": self._values,
+        }
         handler = handlers.get(cmd)
         if handler is None:
             return {"ok": False, "error": f"unknown command {cmd!r}"}
@@ -112,7 +126,6 @@ class StatusServer:
             }
             for name, p in self._pollers.items()
         }
-        counters = asdict(self._publisher.counters)
         return {
             "ok": True,
             **self._identity,
@@ -122,7 +135,8 @@ class StatusServer:
                 "broker": f"{self._link.host}:{self._link.port}",
                 "last_error": self._link.last_error,
                 "in_flight_batches": self._publisher.in_flight,
-                **counters,
+                "last_confirm_ms": self._publisher.last_confirm_ms,
+                **self._publisher.counters.as_dict(),
             },
             "buffer": {
                 "epoch": self._buffer.epoch,
@@ -134,9 +148,30 @@ class StatusServer:
                 "cap_bytes": stats.cap_bytes,
                 "disk_free_bytes": stats.disk_free_bytes,
                 "disk_full": stats.disk_full,
-                **{f"total_{k}": v for k, v in stats.counters.items()},
+                **{str(k): v for k, v in stats.counters.items()},
+                Counter.DROPPED: sum(stats.counters[c] for c in DROPS),
             },
             "devices": devices,
+        }
+
+    async def _values(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = str(request.get("device"))
+        if name not in self._pollers:
+            return {"ok": False, "error": f"no device {name!r} in this agent's config"}
+        last = self._last_values.device(name)
+        return {
+            "ok": True,
+            "device": name,
+            "values": [
+                {
+                    "point": r.point,
+                    "value": r.value,
+                    "quality": r.quality.name.lower(),
+                    "reason": r.reason,
+                    "ts_ms": r.ts_ms,
+                }
+                for r in last.values()
+            ],
         }
 
     async def _read(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from edge_agent.buffer.store import BufferFull
 from edge_agent.clock import Clock
 from edge_agent.poll.backoff import PollBackoff, Reachability
 from edge_agent.poll.report import ReportFilter
+from edge_agent.state.lastvalues import LastValues
 from wire.points import Quality, Reading
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class DevicePoller:
         backoff: PollBackoff | None = None,
         reachability: Reachability | None = None,
         report: ReportFilter | None = None,
+        last_values: LastValues | None = None,
     ) -> None:
         self.driver = driver
         self.device = device
@@ -84,6 +86,7 @@ class DevicePoller:
             reachability = Reachability(backoff)
         self.reachability = reachability  # None: every poll goes to the device, answered or not
         self._report = report  # report by exception (shared by the agent's pollers), or send everything
+        self._last_values = last_values  # every reading goes in, suppressed or not
         self._buffer = buffer
         self._clock = clock
         self.health = DeviceHealth()
@@ -139,16 +142,20 @@ class DevicePoller:
             if reach is not None and trying:
                 reach.trying = False
         self.health.last_poll_ms = ts
+        return await self._commit(readings)
+
+    async def _commit(self, readings: list[Reading]) -> list[Reading]:
+        """Note ``readings`` as the points' last values, then buffer those worth reporting (all of them
+        without report by exception); returns those."""
+        if self._last_values is not None:
+            self._last_values.update(readings)
         if self._report is not None:
             readings = self._report.filter(readings, self._clock.monotonic())
-        await self._commit(readings)
-        return readings
-
-    async def _commit(self, readings: list[Reading]) -> None:
         try:
             await self._buffer.append(readings)
-        except BufferFull:  # the buffer counted them (dropped_disk_full) and logged it: poll on
+        except BufferFull:  # the buffer counted them (dropped: disk full) and logged it: poll on
             self.health.not_buffered += len(readings)
+        return readings
 
     async def _mark_unreachable(self, reason: str) -> None:
         """Readings and state of a device whose unit stopped answering, without going to the bus."""

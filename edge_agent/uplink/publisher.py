@@ -5,6 +5,11 @@ batches are sealed as readings arrive: a full batch at once, a partial one after
 A batch unconfirmed after ``confirm_timeout_s`` is re-sent with the same key and bytes; the collector
 recognises it and confirms again.
 
+Confirmations wait in a bounded queue (``max_queued_confirmations``) until the uplink applies them to
+the buffer. Past the bound the newest is dropped (:attr:`ConfirmationQueuePolicy.DROP_NEWEST`,
+counted as ``confirmations_dropped_queue_full_total``, logged once at WARNING): nothing is lost, its
+batches stay sealed, are re-sent after ``confirm_timeout_s`` and confirmed again.
+
 Live first: what was in the buffer when the connection came up is the backlog. Fresh readings (those
 committed since) take the first free slot of the window; the backlog drains behind them in full
 batches, oldest first, as fast as confirmations free slots. Each part keeps its series in order.
@@ -15,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from edge_agent.buffer.store import Buffer, SealedBatch
 from edge_agent.clock import Clock
 from edge_agent.config.model import UplinkConfig
+from edge_agent.counters import UPLINK, Counter, Counts
 from mqtt_session import Message, MqttLink, NotConnected
 from wire.confirm import Confirmation, decode_confirmation
 from wire.errors import PayloadError
@@ -28,23 +34,17 @@ from wire.errors import PayloadError
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class UplinkCounters:
-    batches_sent: int = 0
-    batches_resent: int = 0
-    batches_confirmed: int = 0
-    readings_confirmed: int = 0
-    batches_rejected: int = 0
-    readings_rejected: int = 0
-    bad_confirmations: int = 0
-    last_confirm_ms: int | None = None
+class ConfirmationQueuePolicy(StrEnum):
+    """What a full confirmation queue does with one more confirmation."""
+
+    DROP_NEWEST = "drop_newest"  # its batches are re-sent after confirm_timeout_s and confirmed again
 
 
 class Counted(Protocol):
     """What an observer of the uplink (the health report) reads of it: its counters."""
 
     @property
-    def counters(self) -> UplinkCounters: ...
+    def counters(self) -> Counts: ...
 
 
 class Publisher:
@@ -61,10 +61,13 @@ class Publisher:
         self._generation = -1
         self._resend_due = True  # sealed batches outside the window must be looked up and sent again
         self._backlog_end: int | None = None  # readings up to this id are the backlog (None: no backlog)
-        self._confirmations: asyncio.Queue[Confirmation] = asyncio.Queue()
+        self._confirmations: asyncio.Queue[Confirmation] = asyncio.Queue(config.max_queued_confirmations)
+        self.queue_policy = ConfirmationQueuePolicy.DROP_NEWEST
+        self._queue_full_logged = False
         self._wake = asyncio.Event()
         self._last_seal = clock.monotonic()
-        self.counters = UplinkCounters()
+        self.counters = Counts(UPLINK)
+        self.last_confirm_ms: int | None = None
         buffer.listeners.append(self._wake.set)
 
     @property
@@ -76,7 +79,7 @@ class Publisher:
         try:
             conf = decode_confirmation(msg.payload)
         except PayloadError as exc:
-            self.counters.bad_confirmations += 1
+            self.counters.add(Counter.CONFIRMATIONS_MALFORMED)
             log.warning("ignored a malformed confirmation on %s: %s", msg.topic, exc)
             return
         if conf.epoch != self._buffer.epoch:
@@ -84,7 +87,18 @@ class Publisher:
                 "ignored a confirmation for epoch %s (buffer epoch is %s)", conf.epoch, self._buffer.epoch
             )
             return
-        self._confirmations.put_nowait(conf)
+        try:
+            self._confirmations.put_nowait(conf)
+        except asyncio.QueueFull:  # DROP_NEWEST: its batches are re-sent and confirmed again
+            self.counters.add(Counter.CONFIRMATIONS_DROPPED_QUEUE_FULL)
+            (log.debug if self._queue_full_logged else log.warning)(
+                "%d confirmations wait to be applied: dropped one (%s); its batches are re-sent",
+                self._confirmations.qsize(),
+                self.queue_policy,
+            )
+            self._queue_full_logged = True
+        else:
+            self._queue_full_logged = False
         self._wake.set()
 
     def wake(self) -> None:
@@ -106,8 +120,11 @@ class Publisher:
             self._wake.clear()
             if not self._confirmations.empty():
                 continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancellation that arrives as the
+            # wait ends (the link's own cancellation ends it), and the uplink would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wait_for_work(), timeout=self._next_deadline())
+                async with asyncio.timeout(self._next_deadline()):
+                    await self._wait_for_work()
 
     async def _wait_for_work(self) -> None:
         lost = asyncio.ensure_future(self._link.disconnected.wait())
@@ -132,9 +149,10 @@ class Publisher:
                 n = await self._buffer.ack(conf.stored)
                 if n == 0:  # no room to delete them (full disk), or confirmed twice: look again
                     self._resend_due = True
-                self.counters.batches_confirmed += sum(1 for s in conf.stored if s in self._in_flight)
-                self.counters.readings_confirmed += n
-                self.counters.last_confirm_ms = self._clock.now_ms()
+                self.counters.add(
+                    Counter.BATCHES_CONFIRMED, sum(1 for s in conf.stored if s in self._in_flight)
+                )
+                self.last_confirm_ms = self._clock.now_ms()
             if conf.conflicts:  # also in conf.rejected: the store has other content under these keys
                 log.error(
                     "the collector holds other content under batch keys %s of epoch %s (key re-used): "
@@ -146,8 +164,7 @@ class Publisher:
                 n = await self._buffer.reject(conf.rejected, "quarantined by the collector")
                 if n == 0:  # not recorded (full disk): it is re-sent and rejected again
                     self._resend_due = True
-                self.counters.batches_rejected += len(conf.rejected)
-                self.counters.readings_rejected += n
+                self.counters.add(Counter.BATCHES_REJECTED, len(conf.rejected))
             for seq in (*conf.stored, *conf.rejected):
                 self._in_flight.pop(seq, None)
 
@@ -206,7 +223,7 @@ class Publisher:
         self._link.publish(self._topic, batch.payload, qos=1)
         self._in_flight[seq] = self._clock.monotonic()
         if seq <= self._highest_sent:
-            self.counters.batches_resent += 1
+            self.counters.add(Counter.BATCHES_RESENT)
         else:
             self._highest_sent = seq
-            self.counters.batches_sent += 1
+            self.counters.add(Counter.BATCHES_SENT)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.sinks.value import from_columns
+from edge_agent.counters import Counter
 from harness.faults.journal import Journal, Key, key, read_journal
 from harness.faults.proxy import Partition
 from harness.faults.smalldisk import SmallDisk
@@ -246,10 +247,10 @@ class FaultStack(Stack):
         answer: dict[str, Any] = json.loads(data)
         return answer
 
-    def buffer_counter(self, name: str) -> int:
-        """One of the agent's buffer counters (``dropped_buffer_full``...), 0 while it does not answer."""
+    def buffer_counter(self, name: Counter) -> int:
+        """One of the agent's buffer counters, 0 while it does not answer."""
         st = self.status()
-        return int(st["buffer"].get(f"total_{name}", 0)) if st else 0
+        return int(st["buffer"].get(name, 0)) if st else 0
 
     def stored_count(self) -> int:
         return sum(self.store_rows().values())
@@ -282,10 +283,7 @@ class FaultStack(Stack):
         lost_in_progress = sum((maybe - (stored - certain)).values())
         arrived_in_progress = sum(maybe.values()) - lost_in_progress
         lost_at_clean_stop = sum((journal.in_progress_at_clean_stop - (stored - certain)).values())
-        counted = int(
-            (self.agent_point("readings_dropped_total") or 0)
-            + (self.agent_point("readings_rejected_total") or 0)
-        )
+        counted = int((self.agent_point(Counter.DROPPED) or 0) + (self.agent_point(Counter.REJECTED) or 0))
         return Outcome(
             scenario=scenario,
             committed=sum(certain.values()) + arrived_in_progress,
@@ -297,7 +295,7 @@ class FaultStack(Stack):
             lost_in_progress=lost_in_progress,
             lost_at_clean_stop=lost_at_clean_stop,
             dropped_counted=counted,
-            dropped_unconfirmed=int(self.agent_point("readings_dropped_unconfirmed_total") or 0),
+            dropped_unconfirmed=int(self.agent_point(Counter.DROPPED_UNCONFIRMED) or 0),
             recovery_s=recovery_s,
             drained_s=drained_s,
         )

@@ -25,7 +25,7 @@ from drivers.dali import luba
 from drivers.dali.client import DaliSerialDriver
 from drivers.dali.config import DaliDeviceSpec, DaliSerialLink, Quantity, resolve_devices
 from drivers.dali.curve import arc_to_percent, percent_to_arc
-from drivers.errors import DeviceError, DeviceUnreachable
+from drivers.errors import DeviceError, DeviceUnreachable, UnsupportedAction, WriteError
 from drivers.scheduler import BusScheduler
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
@@ -216,10 +216,13 @@ async def test_write_level_sends_dapc_through_the_curve(sim: DaliSerialSim, drv:
     assert sim.frames[-1].command == "DAPC"
     await drv.write("lum-1", "level", 0)
     assert sim.gear(1).luminaire.state().target_arc == 0
-    with pytest.raises(ValueError, match="only 'level' can be written"):
+    with pytest.raises(WriteError, match="only 'level' can be written") as other:
         await drv.write("lum-1", "status", 1)
-    with pytest.raises(ValueError, match=r"percent must be 0\.\.100"):
+    assert (other.value.device, other.value.point) == ("lum-1", "status")
+    with pytest.raises(WriteError, match=r"percent must be 0\.\.100"):
         await drv.write("lum-1", "level", 150)
+    with pytest.raises(UnsupportedAction):
+        await drv.call("lum-1", "Identify", {})
 
 
 async def test_a_cancelled_read_leaves_the_line_usable(clock: SteppedClock) -> None:

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from drivers.base import ReadStats
-from drivers.errors import ExceptionResponse
-from drivers.modbus.config import ModbusPoint
+from drivers.errors import CallError, ExceptionResponse, UnsupportedAction, WriteError
+from drivers.modbus.config import DataType, ModbusPoint, Table
 from drivers.modbus.tcp import ModbusTcpDriver
 from simulators.luminaire.bank import LuminaireBankServer
 from simulators.luminaire.curve import arc_to_percent
@@ -137,11 +137,40 @@ async def test_refused_writes(driver: ModbusTcpDriver) -> None:
     with pytest.raises(ExceptionResponse, match="illegal value"):
         await driver.write("ctl-0", "setpoint", 101)
     sent = driver.stats.requests
-    with pytest.raises(ValueError, match="does not fit a uint16"):
+    with pytest.raises(WriteError, match="does not fit a uint16") as big:
         await driver.write("ctl-0", "setpoint", 70000)
-    with pytest.raises(ValueError, match="no point 'nope'"):
+    assert (big.value.device, big.value.point) == ("ctl-0", "setpoint")
+    assert isinstance(big.value.__cause__, ValueError)  # the codec's reason, translated here
+    with pytest.raises(WriteError, match="no point 'nope'") as nope:
         await driver.write("ctl-0", "nope", 1)
+    assert (nope.value.device, nope.value.point) == ("ctl-0", "nope")
+    with pytest.raises(WriteError, match="no device 'ctl-9'"):
+        await driver.write("ctl-9", "setpoint", 1)
     assert driver.stats.requests == sent  # refused before the bus
+
+
+async def test_a_read_only_point_and_a_call_are_refused_before_the_bus(sim: LuminaireBankServer) -> None:
+    meter = device(
+        "meter",
+        [
+            ModbusPoint("voltage", Table.INPUT, 10, DataType.UINT16),
+            ModbusPoint("door", Table.DISCRETE, 3, DataType.BOOL),
+        ],
+    )
+    drv = ModbusTcpDriver("gw", link(sim.port), [meter])
+    try:
+        for point in ("voltage", "door"):
+            with pytest.raises(WriteError, match="read-only") as refused:
+                await drv.write("meter", point, 1)
+            assert (refused.value.device, refused.value.point) == ("meter", point)
+        with pytest.raises(UnsupportedAction, match="no command mailbox") as call:
+            await drv.call("meter", "Reset", {})
+        assert (call.value.device, call.value.action) == ("meter", "Reset")
+        with pytest.raises(CallError, match="no device 'x'"):
+            await drv.call("x", "Reset", {})
+    finally:
+        await drv.aclose()
+    assert drv.stats.requests == 0
 
 
 async def test_the_bus_delay_is_paid_per_request(clock: SteppedClock, luminaire_points: Points) -> None:
@@ -174,7 +203,7 @@ async def test_the_driver_interface(driver: ModbusTcpDriver) -> None:
     assert len(driver.plan("lum-0")) == 3
     with pytest.raises(ValueError, match="no device 'lum-9'"):
         await driver.read("lum-9")
-    with pytest.raises(NotImplementedError, match="command registers"):
+    with pytest.raises(UnsupportedAction, match="no command mailbox"):
         await driver.call("lum-0", "go_to_scene", {"scene": 1})
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from drivers.errors import BadStatus, DeviceUnreachable
+from drivers.errors import BadStatus, CallError, DeviceUnreachable, WriteError
 from drivers.opcua.client import OpcUaDriver
 from drivers.opcua.config import ReadMode
 from drivers.scheduler import BusScheduler
@@ -170,11 +170,35 @@ async def test_a_refused_command_is_a_bad_status(sim: Sim, subscribed: OpcUaDriv
     with pytest.raises(BadStatus) as unknown:
         await subscribed.call("tlc", "Reboot", {})
     assert unknown.value.status == "BadNoMatch"
-    with pytest.raises(ValueError, match="takes"):
+    with pytest.raises(CallError, match="takes"):
         await subscribed.call("tlc", "SetPlan", {"Plan": 2})
     with pytest.raises(BadStatus):
         await subscribed.write("tlc", "plan", 3)  # the controller's variables are read-only
     assert sim.model.snapshot().plan != 3
+
+
+async def test_writes_and_calls_the_driver_refuses_before_sending(sim: Sim, subscribed: OpcUaDriver) -> None:
+    await subscribed.read("tlc")  # connected
+    sent = subscribed.stats.requests
+    with pytest.raises(WriteError, match="no point 'nope'") as nope:
+        await subscribed.write("tlc", "nope", 1)
+    assert (nope.value.device, nope.value.point) == ("tlc", "nope")
+    with pytest.raises(WriteError, match="not one of") as label:
+        await subscribed.write("tlc", "functional_position", "purple")
+    assert (label.value.device, label.value.point) == ("tlc", "functional_position")
+    assert isinstance(label.value.__cause__, ValueError)  # the codec's reason, translated here
+    with pytest.raises(WriteError, match="no device 'tlc-9'"):
+        await subscribed.write("tlc-9", "plan", 1)
+    with pytest.raises(CallError, match="an empty method path"):
+        await subscribed.call("tlc", "", {})
+    with pytest.raises(CallError, match="no device 'tlc-9'"):
+        await subscribed.call("tlc-9", "Heartbeat", {})
+    assert subscribed.stats.requests == sent  # nothing went to the server
+    plan = sim.model.snapshot().plan
+    with pytest.raises(CallError, match="argument Plan is a Byte, not 'two'") as typed:
+        await subscribed.call("tlc", "SetPlan", {"Plan": "two", "UseCommanded": True, "SecurityCode": "1234"})
+    assert (typed.value.device, typed.value.action) == ("tlc", "SetPlan")
+    assert sim.model.snapshot().plan == plan
 
 
 async def test_a_server_that_is_down_is_unreachable_at_once_then_backs_off() -> None:

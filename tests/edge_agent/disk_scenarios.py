@@ -28,6 +28,7 @@ from drivers.base import PointValue, Value
 from edge_agent.buffer.retention import Retention, WhenFull
 from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock, SystemClock
+from edge_agent.counters import Counter
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.poll.poller import DevicePoller
 from tests.edge_agent.stand_ins import Uplink
@@ -168,9 +169,9 @@ class Polling:
 
 async def report(buf: Buffer, pollers: Sequence[DevicePoller], tally: Tally) -> dict[str, Any]:
     """One health report through the real reporter; its own readings go into the tally too."""
-    before = (await buf.stats()).counters["dropped_disk_full"]
+    before = (await buf.stats()).counters[Counter.DROPPED_DISK_FULL]
     points = {r.point: r.value for r in await reporter(buf, pollers, SystemClock()).report()}
-    refused = (await buf.stats()).counters["dropped_disk_full"] - before
+    refused = (await buf.stats()).counters[Counter.DROPPED_DISK_FULL] - before
     tally.refused += refused
     tally.ok += len(points) - refused
     return points
@@ -438,7 +439,7 @@ async def wedged(dir_: Path) -> dict[str, Any]:
     out["outcomes"] = [await tally.append(buf, 100) for _ in range(60)]
     out["poller_alive"] = await polling.stop(tally)
     out["poller_not_buffered"] = polling.poller.health.not_buffered
-    out["live_dropped_disk_full"] = (await buf.stats()).counters["dropped_disk_full"]
+    out["live_dropped_disk_full"] = (await buf.stats()).counters[Counter.DROPPED_DISK_FULL]
     out["refused_so_far"] = tally.refused
     out["points"] = await report(buf, [polling.poller], tally)
     out["refuse_errors"] = RECORDS.count("ERROR", "no room to commit")
@@ -446,8 +447,8 @@ async def wedged(dir_: Path) -> dict[str, Any]:
     await buf.close()  # the agent restarts while nothing can be written: the count must survive it
     buf = await open_buffer(path, clock, max_bytes=FITS)
     out["after_restart"] = [await tally.append(buf, 100) for _ in range(5)]
-    out["live_after_restart"] = (await buf.stats()).counters["dropped_disk_full"]
-    out["dropped_while_wedged"] = (await buf.stats()).counters["dropped_buffer_full"]
+    out["live_after_restart"] = (await buf.stats()).counters[Counter.DROPPED_DISK_FULL]
+    out["dropped_while_wedged"] = (await buf.stats()).counters[Counter.DROPPED_BUFFER_FULL]
     (dir_ / "filler").unlink()
     out["after_space_back"] = [await tally.append(buf, 50) for _ in range(5)]
     out["commits_again_logged"] = RECORDS.count("INFO", "buffer commits again")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from edge_agent.uplink.publisher import UplinkCounters
+from edge_agent.counters import UPLINK, Counts
 
 
 @dataclass
 class Uplink:
     """Satisfies both :class:`~edge_agent.uplink.publisher.Counted` (the publisher's counters) and
-    :class:`~mqtt_session.link.Connectivity` (the link's connected flag)."""
+    :class:`~mqtt_session.Connectivity` (the link's connected flag)."""
 
-    counters: UplinkCounters = field(default_factory=UplinkCounters)
+    counters: Counts = field(default_factory=lambda: Counts(UPLINK))
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod

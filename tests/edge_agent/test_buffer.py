@@ -9,6 +9,7 @@ import pytest
 
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
+from edge_agent.counters import Counter
 from wire.points import Quality, Reading
 from wire.telemetry import decode_batch
 
@@ -49,8 +50,8 @@ async def test_seal_and_ack_moves_readings_out(tmp_path: Path) -> None:
     assert await buf.ack([1]) == 10
     assert [b.key.seq for b in await buf.sealed()] == [2]
     stats = await buf.stats()
-    assert stats.counters["committed"] == 25
-    assert stats.counters["confirmed"] == 10
+    assert stats.counters[Counter.COMMITTED] == 25
+    assert stats.counters[Counter.CONFIRMED] == 10
     await buf.close()
 
 
@@ -108,7 +109,7 @@ async def test_reject_moves_batch_to_dead_letter_and_counts(tmp_path: Path) -> N
     assert await buf.reject([batch.key.seq], "quarantined") == 4
     assert await buf.sealed() == []
     stats = await buf.stats()
-    assert stats.counters["rejected"] == 4
+    assert stats.counters[Counter.REJECTED] == 4
     await buf.close()
 
 
@@ -124,10 +125,10 @@ async def test_disk_cap_drops_oldest_counted_not_silently(
         await buf.append(chunk)
         total += len(chunk)
     stats = await buf.stats()
-    dropped = stats.counters["dropped_buffer_full"]
+    dropped = stats.counters[Counter.DROPPED_BUFFER_FULL]
     assert dropped > 0
     assert stats.unsealed == rows_in(tmp_path / "b.db")  # the depth it keeps is the file's
-    assert stats.unsealed + stats.sealed_readings + dropped == total == stats.counters["committed"]
+    assert stats.unsealed + stats.sealed_readings + dropped == total == stats.counters[Counter.COMMITTED]
     assert stats.bytes <= 1024 * 1024
     assert "buffer bounds" in caplog.text
     await buf.close()
@@ -168,7 +169,7 @@ async def test_seals_and_acks_interleaved_with_commits(tmp_path: Path) -> None:
 
     await asyncio.gather(*(producer(i) for i in range(5)), consumer(), consumer())
     stats = await buf.stats()
-    assert stats.counters["committed"] == 5 * 20 * 7
+    assert stats.counters[Counter.COMMITTED] == 5 * 20 * 7
     assert sum(acked) + stats.unsealed + stats.sealed_readings == 5 * 20 * 7
     await buf.close()
 
@@ -197,7 +198,7 @@ async def test_thin_keeps_states_alarms_and_every_other_measurement(tmp_path: Pa
                 else Reading("lum-00", "energy", t + i, 1000),
             ]
         await buf.append(rows)
-        async with buf._transaction() as db:  # one step over the whole oldest half
+        async with buf.access.transaction() as db:  # one step over the whole oldest half
             half = await retention.nth_id(db, -1, buf.unsealed // 2)
             assert half == 800
             thinned = await retention.thin(db, -1, half, 2)
@@ -235,10 +236,11 @@ async def test_age_bound_drops_old_readings_counted(tmp_path: Path) -> None:
         now = clock.now_ms()
         await buf.append([Reading("d", "p", now - 7200_000 + i, float(i)) for i in range(10)])
         await buf.append([Reading("d", "p", now + i, float(i)) for i in range(5)])
-        assert (await buf.enforce_bounds())["dropped_age"] == 0  # the writer applied it after the commit
+        dropped = await buf.enforce_bounds()
+        assert dropped[Counter.DROPPED_AGE] == 0  # the writer applied it after the commit
         stats = await buf.stats()
         assert stats.unsealed == 5 == rows_in(tmp_path / "b.db")
-        assert stats.counters["dropped_age"] == 10
+        assert stats.counters[Counter.DROPPED_AGE] == 10
     finally:
         await buf.close()
 
@@ -261,9 +263,9 @@ async def test_sealed_batches_go_last_when_nothing_unsent_is_left(tmp_path: Path
         assert stats.unsealed == 0
         # Sealed batches had been handed to the uplink: they may have reached the store, so their
         # drop is counted apart from the certain ones.
-        assert stats.counters["dropped_unconfirmed"] > 0
-        assert stats.counters["dropped_buffer_full"] == 0
-        assert stats.sealed_readings + stats.counters["dropped_unconfirmed"] == total
+        assert stats.counters[Counter.DROPPED_UNCONFIRMED] > 0
+        assert stats.counters[Counter.DROPPED_BUFFER_FULL] == 0
+        assert stats.sealed_readings + stats.counters[Counter.DROPPED_UNCONFIRMED] == total
         assert [b.key.seq for b in await buf.sealed()][-1] == 40  # the newest batches stay
     finally:
         await buf.close()
@@ -278,7 +280,7 @@ async def test_a_roomy_disk_keeps_the_configured_cap_and_a_reserve(tmp_path: Pat
         assert stats.disk_full is False
         assert stats.disk_free_bytes is not None
         assert stats.disk_free_bytes > 0
-        assert stats.counters["dropped_disk_full"] == 0
+        assert stats.counters[Counter.DROPPED_DISK_FULL] == 0
         assert (tmp_path / "b.db-reserve").stat().st_size > 0  # held for a disk that fills anyway
     finally:
         await buf.close()
@@ -300,12 +302,12 @@ async def test_a_seal_without_room_keeps_its_readings_and_does_not_raise(
     buf = await open_buffer(tmp_path / "b.db", max_bytes=1024 * 1024)  # a writer with nothing to do
     try:
         before = await buf.stats()
-        assert before.counters["dropped_buffer_full"] < total // 2  # the policy did not overshoot
+        assert before.counters[Counter.DROPPED_BUFFER_FULL] < total // 2  # the policy did not overshoot
         assert await buf.seal(100_000) is None  # a batch of it all needs more pages than are left
         assert "no room to record seal" in caplog.text
         after = await buf.stats()
         assert after.unsealed == before.unsealed == buf.unsealed
-        assert after.counters["sealed"] == 0
+        assert after.counters[Counter.SEALED] == 0
         batch = await buf.seal(100)  # a smaller one fits
         assert batch is not None
         assert batch.readings == 100
@@ -328,7 +330,7 @@ async def test_close_commits_the_readings_of_a_cancelled_append(tmp_path: Path) 
     await buf.close()
     again = await open_buffer(path)
     assert again.unsealed == 7
-    assert (await again.stats()).counters["committed"] == 7
+    assert (await again.stats()).counters[Counter.COMMITTED] == 7
     await again.close()
 
 

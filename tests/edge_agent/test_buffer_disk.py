@@ -21,6 +21,7 @@ import pytest
 
 from edge_agent.buffer.database import no_space
 from edge_agent.buffer.disk import DiskPlan, DiskUsage
+from edge_agent.counters import Counter
 from harness.tmpfs import Mount, how_to_mount, mounted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,11 +69,16 @@ def assert_accounted(out: dict[str, Any]) -> None:
     c = file["counters"]
     assert tally["errors"] == []  # nothing but BufferFull ever came out of an append
     assert file["integrity"] == "ok"
-    assert c["committed"] == tally["ok"]  # every append that returned was committed
-    assert c.get("dropped_disk_full", 0) == tally["refused"]  # every refused reading is counted
-    assert c["confirmed"] == tally["confirmed"]
-    dropped = c["dropped_buffer_full"] + c["dropped_unconfirmed"] + c["dropped_thinned"] + c["dropped_age"]
-    assert c["committed"] == file["unsealed"] + file["sealed"] + c["confirmed"] + dropped
+    assert c[Counter.COMMITTED] == tally["ok"]  # every append that returned was committed
+    assert c[Counter.DROPPED_DISK_FULL] == tally["refused"]  # every refused reading is counted
+    assert c[Counter.CONFIRMED] == tally["confirmed"]
+    dropped = (
+        c[Counter.DROPPED_BUFFER_FULL]
+        + c[Counter.DROPPED_UNCONFIRMED]
+        + c[Counter.DROPPED_THINNED]
+        + c[Counter.DROPPED_AGE]
+    )
+    assert c[Counter.COMMITTED] == file["unsealed"] + file["sealed"] + c[Counter.CONFIRMED] + dropped
     assert out["reopened"] == {"unsealed": file["unsealed"], "sealed": file["sealed"], "counters": c}
 
 
@@ -90,12 +96,12 @@ def test_buffer_that_fills_the_disk_keeps_to_the_disks_cap(
     assert out["cap"] < out["fs_bytes"]
     counters = out["file"]["counters"]
     if policy == "thin":
-        assert counters["dropped_thinned"] > 0
+        assert counters[Counter.DROPPED_THINNED] > 0
     else:
         # The oldest readings may be unsealed (dropped_buffer_full) or already in a sealed batch the
         # uplink-like task has not had confirmed (dropped_unconfirmed): which, depends on the timing.
-        assert counters["dropped_buffer_full"] + counters["dropped_unconfirmed"] > 0
-    assert counters["committed"] > 2 * out["fs_bytes"] // 250  # well past what the disk holds
+        assert counters[Counter.DROPPED_BUFFER_FULL] + counters[Counter.DROPPED_UNCONFIRMED] > 0
+    assert counters[Counter.COMMITTED] > 2 * out["fs_bytes"] // 250  # well past what the disk holds
     assert out["disk_full_seen"]  # reported (buffer_disk_full) ...
     assert out["errors_logged"] == 1  # ... and logged once
 
@@ -117,15 +123,15 @@ def test_another_file_takes_the_disk_between_two_commits(tmp_path: Path, how: Mo
     assert points["buffer_disk_full"] is True
     assert points["buffer_cap_bytes"] < FITS
     assert points["buffer_disk_free_bytes"] < 1 << 20
-    assert points["readings_dropped_full_total"] > 0
+    assert points[Counter.DROPPED_BUFFER_FULL] > 0
     assert points["readings_dropped_total"] == sum(
         points[k]
         for k in (
-            "readings_dropped_full_total",
-            "readings_dropped_unconfirmed_total",
-            "readings_thinned_total",
-            "readings_dropped_age_total",
-            "readings_dropped_disk_full_total",
+            Counter.DROPPED_BUFFER_FULL,
+            Counter.DROPPED_UNCONFIRMED,
+            Counter.DROPPED_THINNED,
+            Counter.DROPPED_AGE,
+            Counter.DROPPED_DISK_FULL,
         )
     )
     # The agent restarts on the full disk without anyone's help, and goes on:
@@ -150,7 +156,7 @@ def test_what_cannot_be_committed_is_counted_until_space_comes_back(tmp_path: Pa
     assert out["live_dropped_disk_full"] == out["refused_so_far"] > 0  # counted while nothing is written
     points = out["points"]
     assert points["buffer_disk_full"] is True
-    assert points["readings_dropped_disk_full_total"] == out["refused_so_far"]
+    assert points[Counter.DROPPED_DISK_FULL] == out["refused_so_far"]
     assert points["readings_dropped_total"] >= out["refused_so_far"]
     assert out["refuse_errors"] == 1  # ERROR once ...
     assert out["episode_errors"] == 1
@@ -160,7 +166,7 @@ def test_what_cannot_be_committed_is_counted_until_space_comes_back(tmp_path: Pa
     assert out["commits_again_logged"] >= 1  # ... recovery at INFO (once per run that recovers)
     # Space back: nothing more given up for it. (While wedged, the buffer may or may not have found
     # WAL room for a first drop step at the disk's cap, depending on where the WAL stood.)
-    assert out["file"]["counters"]["dropped_buffer_full"] == out["dropped_while_wedged"]
+    assert out["file"]["counters"][Counter.DROPPED_BUFFER_FULL] == out["dropped_while_wedged"]
     assert out["final_stats"]["disk_full"] is False
 
 

@@ -13,7 +13,8 @@ import pytest
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import UplinkConfig
-from edge_agent.uplink.publisher import Publisher
+from edge_agent.counters import Counter
+from edge_agent.uplink.publisher import ConfirmationQueuePolicy, Publisher
 from harness.broker import Broker
 from mqtt_session import Message, MqttLink
 from wire import topics
@@ -31,6 +32,15 @@ async def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
     while not cond():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def counted(buf: Buffer, counter: Counter, n: int, timeout: float = 10.0) -> None:
+    """Wait until the buffer's ``counter`` is ``n``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (await buf.stats()).counters[counter] != n:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{counter} is not {n} in time")
         await asyncio.sleep(0.02)
 
 
@@ -101,7 +111,7 @@ async def test_confirmed_batches_leave_the_buffer(broker: Broker, buf: Buffer) -
     async with running(collector.link.run, link.run, pub.run):
         await collector.link.connected.wait()
         await buf.append(batch_of(250))
-        await wait_for(lambda: pub.counters.readings_confirmed == 250)
+        await counted(buf, Counter.CONFIRMED, 250)
         assert (await buf.stats()).sealed_batches == 0
         got = [int(r.value) for b in collector.received for r in b.readings if isinstance(r.value, int)]
         assert sorted(got) == list(range(250))
@@ -118,12 +128,12 @@ async def test_puback_without_confirmation_keeps_batches_and_resends(broker: Bro
         await wait_for(lambda: len(collector.received) >= 2, timeout=5)  # sent, then re-sent after 1 s
         stats = await buf.stats()
         assert stats.sealed_readings == 50
-        assert pub.counters.batches_resent >= 1
+        assert pub.counters[Counter.BATCHES_RESENT] >= 1
         first, again = collector.received[0], collector.received[1]
         assert first.key == again.key
         assert first.readings == again.readings
         collector.confirming = True
-        await wait_for(lambda: pub.counters.readings_confirmed == 50, timeout=5)
+        await counted(buf, Counter.CONFIRMED, 50, timeout=5)
         assert (await buf.stats()).sealed_batches == 0
 
 
@@ -134,10 +144,10 @@ async def test_rejected_batch_is_dead_lettered(broker: Broker, buf: Buffer) -> N
     async with running(collector.link.run, link.run, pub.run):
         await collector.link.connected.wait()
         await buf.append(batch_of(10))
-        await wait_for(lambda: pub.counters.readings_rejected == 10)
+        await counted(buf, Counter.REJECTED, 10)
         stats = await buf.stats()
         assert stats.sealed_batches == 0
-        assert stats.counters["rejected"] == 10
+        assert stats.counters[Counter.REJECTED] == 10
 
 
 async def test_broker_restart_resumes_within_two_seconds(broker: Broker, buf: Buffer) -> None:
@@ -150,15 +160,16 @@ async def test_broker_restart_resumes_within_two_seconds(broker: Broker, buf: Bu
         await wait_for(lambda: not link.connected.is_set())
         await buf.append(batch_of(30))
         await asyncio.sleep(3)  # the agent keeps retrying while the broker is down
-        sent_before = pub.counters.batches_sent + pub.counters.batches_resent
+        sent_before = pub.counters[Counter.BATCHES_SENT] + pub.counters[Counter.BATCHES_RESENT]
         await asyncio.to_thread(broker.start)
         back = asyncio.get_running_loop().time()
         # "goes out": published by the agent (whether the collector is back yet is its own business)
         await wait_for(
-            lambda: pub.counters.batches_sent + pub.counters.batches_resent > sent_before, timeout=5
+            lambda: pub.counters[Counter.BATCHES_SENT] + pub.counters[Counter.BATCHES_RESENT] > sent_before,
+            timeout=5,
         )
         assert asyncio.get_running_loop().time() - back < 2.0
-        await wait_for(lambda: pub.counters.readings_confirmed == 30)
+        await counted(buf, Counter.CONFIRMED, 30)
 
 
 async def test_live_first_after_an_outage(broker: Broker, buf: Buffer) -> None:
@@ -220,3 +231,24 @@ async def test_live_first_after_an_outage(broker: Broker, buf: Buffer) -> None:
                 if r.point == "power":
                     assert r.ts_ms > seen.get(r.device, 0)
                     seen[r.device] = r.ts_ms
+
+
+async def test_a_full_confirmation_queue_drops_the_newest_counted_and_nothing_is_lost(
+    broker: Broker, buf: Buffer
+) -> None:
+    """The bound: confirmations past ``max_queued_confirmations`` are dropped (DROP_NEWEST) and counted;
+    their batches stay sealed, are re-sent after ``confirm_timeout_s`` and confirmed again."""
+    collector = FakeCollector(broker)
+    link, pub = make_agent_side(broker, buf, max_queued_confirmations=2, batch_max_readings=10)
+    assert pub.queue_policy is ConfirmationQueuePolicy.DROP_NEWEST
+    await buf.append(batch_of(50))
+    sealed = [await buf.seal(10) for _ in range(5)]
+    for batch in sealed:  # five confirmations arrive before the uplink applies any
+        assert batch is not None
+        conf = Confirmation(batch.key.epoch, (batch.key.seq,))
+        pub.on_confirm_message(Message(CONFIRM, encode_confirmation(conf), 1, 0, 0, False))
+    assert pub.counters[Counter.CONFIRMATIONS_DROPPED_QUEUE_FULL] == 3
+    async with running(collector.link.run, link.run, pub.run):
+        await collector.link.connected.wait()
+        await counted(buf, Counter.CONFIRMED, 50)  # the two kept, then the three re-sent and confirmed
+    assert (await buf.stats()).sealed_batches == 0

@@ -11,6 +11,7 @@ import pytest
 
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
+from edge_agent.counters import Counter
 from harness.broker import Broker
 from mqtt_session import Message, MqttLink
 from tests.edge_agent.test_publisher import (
@@ -49,8 +50,9 @@ async def test_a_conflict_is_dead_lettered_and_logged(
         async with running(collector.run, link.run, pub.run):
             await asyncio.wait_for(collector.connected.wait(), 5)
             await buf.append(batch_of(10))
-            await wait_for(lambda: pub.counters.readings_rejected == 10)
-            assert (await buf.stats()).sealed_batches == 0
+            await wait_for(lambda: pub.counters[Counter.BATCHES_REJECTED] == 1)
+            stats = await buf.stats()
+            assert (stats.sealed_batches, stats.counters[Counter.REJECTED]) == (0, 10)
         (record,) = [r for r in caplog.records if "key re-used" in r.getMessage()]
         assert "[1]" in record.getMessage()
     finally:

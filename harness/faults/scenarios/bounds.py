@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from edge_agent.counters import DROPS, Counter
 from harness.faults.journal import Key, read_journal
 from harness.faults.scenarios.common import (
     CI,
@@ -33,7 +34,7 @@ def buffer_full(workdir: Path, d: Durations = CI, *, when_full: str = "drop_olde
         assert stack.broker is not None
         first_data(stack, d)
         stack.broker.stop()
-        counter = "dropped_thinned" if when_full == "thin" else "dropped_buffer_full"
+        counter = Counter.DROPPED_THINNED if when_full == "thin" else Counter.DROPPED_BUFFER_FULL
         wait(lambda: stack.buffer_counter(counter) > 0, 120, f"the buffer at its cap ({counter})", stack)
         time.sleep(d.between_s)
         stack.broker.start()
@@ -43,8 +44,8 @@ def buffer_full(workdir: Path, d: Durations = CI, *, when_full: str = "drop_olde
             return o
         # Thinning removes plain measurements only; states, alarms, booleans, `online` and bad
         # readings go only when nothing is left to thin and the oldest data must go (counted apart).
-        thinned = int(stack.agent_point("readings_thinned_total") or 0)
-        dropped_oldest = int(stack.agent_point("readings_dropped_full_total") or 0)
+        thinned = int(stack.agent_point(Counter.DROPPED_THINNED) or 0)
+        dropped_oldest = int(stack.agent_point(Counter.DROPPED_BUFFER_FULL) or 0)
         plain, other = thinned_only_measurements(stack)
         assert thinned > 0, stack.logs()
         assert other <= dropped_oldest, f"{other} states or alarms missing, {dropped_oldest} dropped oldest"
@@ -144,4 +145,4 @@ def disk_full(workdir: Path, d: Durations = CI) -> Outcome:
 
 def _dropped(stack: FaultStack) -> int:
     st = stack.status()
-    return sum(int(v) for k, v in st["buffer"].items() if k.startswith("total_dropped_")) if st else 0
+    return sum(int(st["buffer"].get(c, 0)) for c in DROPS) if st else 0

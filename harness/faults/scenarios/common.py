@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from edge_agent.counters import DROPS, Counter
 from harness.faults.stack import FaultStack, Outcome, assert_exactly_once, wait
 from harness.stack import Proc
 
@@ -105,8 +106,8 @@ def counted_at_centre(stack: FaultStack) -> bool:
     st = stack.status()
     if st is None:
         return False
-    total = sum(int(v) for k, v in st["buffer"].items() if k.startswith("total_dropped_"))
-    return stack.agent_point("readings_dropped_total") == total
+    total = sum(int(st["buffer"].get(c, 0)) for c in DROPS)
+    return stack.agent_point(Counter.DROPPED) == total
 
 
 def kill_during(
