@@ -131,7 +131,12 @@ def test_example_configs_load() -> None:
     """Every shipped agent config (each example but the collector's) loads and has devices."""
     root = Path(__file__).resolve().parents[2] / "configs"
     paths = sorted(p for p in root.glob("*.example.yaml") if p.name != "collector.example.yaml")
-    assert [p.name for p in paths] == ["agent.example.yaml", "dali-serial.example.yaml"]
+    assert [p.name for p in paths] == [
+        "agent.example.yaml",
+        "dali-serial.example.yaml",
+        "modbus-rtu.example.yaml",
+        "opcua.example.yaml",
+    ]
     for path in paths:
         cfg = load_config(path)
         assert cfg.devices, path
