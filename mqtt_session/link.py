@@ -4,9 +4,8 @@
 handlers before or after connecting (every route is subscribed on every connect); :meth:`publish` on
 the hot path (returns at once), :meth:`publish_confirmed` to wait for the broker's PUBACK.
 
-A persistent session (``clean_start=False``, ``session_expiry`` > 0 seconds) makes the broker keep the
-subscriptions, and queue the QoS-1 messages that match them, while the link is away; they come after
-the next connect. Messages received with ``manual_ack`` carry the connection generation they arrived
+A persistent session (``clean_start=False``, ``session_expiry`` > 0 s) makes the broker keep the
+subscriptions and queue the QoS-1 messages that match them while the link is away. Messages received with ``manual_ack`` carry the connection generation they arrived
 on: acknowledging after a reconnect would acknowledge a different message that reuses the id, so
 :meth:`ack` ignores stale ones (the broker redelivers them).
 """

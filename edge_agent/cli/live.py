@@ -156,7 +156,7 @@ def read_command(cfg: ResolvedConfig, device: str, point: str | None, fmt: Forma
 async def _read_directly(cfg: ResolvedConfig, device: str) -> dict[str, Any]:
     from drivers.errors import DriverError
     from drivers.scheduler import BusScheduler
-    from edge_agent.runtime import build_driver
+    from edge_agent.poll.build import build_driver
 
     bus = next(b for b in cfg.buses if any(d.name == device for d in b.devices))
     driver = build_driver(bus, BusScheduler(bus.name, bus.link.frame_gap_s))

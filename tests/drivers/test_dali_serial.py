@@ -30,7 +30,7 @@ from drivers.scheduler import BusScheduler
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
 from edge_agent.config.load import load_config
-from edge_agent.runtime import build_driver, build_pollers
+from edge_agent.poll.build import build_driver, build_pollers
 from harness.missing import cannot_test
 from simulators.dali.bus import SimGear
 from simulators.dali.lunatone import DaliSerialSim

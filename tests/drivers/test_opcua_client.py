@@ -19,7 +19,7 @@ from drivers.opcua.config import ReadMode
 from drivers.scheduler import BusScheduler
 from edge_agent.clock import SystemClock
 from edge_agent.config.load import load_config
-from edge_agent.runtime import build_driver, build_pollers
+from edge_agent.poll.build import build_driver, build_pollers
 from simulators.traffic.controller import TrafficController
 from simulators.traffic.server import TrafficControllerServer
 from tests.drivers.conftest import PROFILES, SteppedClock

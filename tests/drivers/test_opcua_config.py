@@ -273,7 +273,7 @@ from edge_agent.config.load import load_config
 import edge_agent.runtime, drivers.opcua.config, drivers.opcua.codec, simulators.traffic.controller
 cfg = load_config({str(agent(tmp_path))!r})
 assert "asyncua" not in sys.modules, "config loading imported asyncua"
-from edge_agent.runtime import build_driver
+from edge_agent.poll.build import build_driver
 from drivers.scheduler import BusScheduler
 (bus,) = cfg.buses
 driver = build_driver(bus, BusScheduler(bus.name))

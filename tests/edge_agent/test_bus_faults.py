@@ -18,8 +18,8 @@ from drivers.scheduler import BusScheduler
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import ModbusRtuBus, ModbusTcpBus
 from edge_agent.config.resolved import Bus, ResolvedBus
+from edge_agent.poll.build import build_driver, build_pollers
 from edge_agent.poll.poller import DevicePoller
-from edge_agent.runtime import build_driver, build_pollers
 from simulators.luminaire.line import LuminaireLine
 from tests.drivers.conftest import holding
 from wire.points import Quality, Reading

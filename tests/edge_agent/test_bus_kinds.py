@@ -12,7 +12,7 @@ from drivers.scheduler import BusScheduler
 from edge_agent.config.kinds import BUS_KINDS
 from edge_agent.config.load import ConfigError, load_config
 from edge_agent.config.model import AnyBus
-from edge_agent.runtime import build_driver
+from edge_agent.poll.build import build_driver
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 AGENT_CONFIGS = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith("collector"))

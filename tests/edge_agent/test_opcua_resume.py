@@ -13,7 +13,7 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import OpcUaBus
 from edge_agent.config.resolved import ResolvedBus
-from edge_agent.runtime import build_pollers
+from edge_agent.poll.build import build_pollers
 from simulators.traffic.controller import TrafficController
 from simulators.traffic.server import TrafficControllerServer
 from tests.fixtures.traffic_sim import tlc_device

@@ -28,8 +28,8 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import ModbusRtuBus
 from edge_agent.config.resolved import Bus, ResolvedBus
+from edge_agent.poll.build import build_driver, build_pollers
 from edge_agent.poll.poller import DevicePoller
-from edge_agent.runtime import build_driver, build_pollers
 from simulators.luminaire.line import LuminaireLine
 from simulators.modbus.rtu_server import LineEvent
 from tests.drivers.conftest import holding
