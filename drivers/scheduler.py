@@ -121,7 +121,7 @@ class BusScheduler:
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
                 self._hand_over()  # the line was ours already: pass it on, nothing was sent
-            else:
+            elif entry in self._waiting:  # a hand-over may have dropped it since it was cancelled
                 self._waiting.remove(entry)
                 heapq.heapify(self._waiting)
             raise

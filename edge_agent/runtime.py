@@ -241,7 +241,7 @@ async def supervise(agent: Agent, stop: asyncio.Event, status: StatusServer | No
     try:
         await agent.run(stop, status)
     except Exception as exc:  # the failing part logged its traceback
-        log.error("the agent stopped after a failure (%r); exit code 1", first_failure(exc))
+        log.error("the agent stopped after a failure (%r); exit code 1", first_failure(exc), exc_info=exc)
         return 1
     return 0
 

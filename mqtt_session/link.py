@@ -5,9 +5,9 @@ handlers before or after connecting (every route is subscribed on every connect)
 the hot path (returns at once), :meth:`publish_confirmed` to wait for the broker's PUBACK.
 
 A persistent session (``clean_start=False``, ``session_expiry`` > 0 s) makes the broker keep the
-subscriptions and queue the QoS-1 messages that match them while the link is away. Messages received with ``manual_ack`` carry the connection generation they arrived
-on: acknowledging after a reconnect would acknowledge a different message that reuses the id, so
-:meth:`ack` ignores stale ones (the broker redelivers them).
+subscriptions and queue matching QoS-1 messages while the link is away. ``manual_ack`` messages
+carry the connection generation they arrived on: acking after a reconnect would ack another message
+that reuses the id, so :meth:`ack` ignores stale ones (the broker redelivers them).
 """
 
 from __future__ import annotations

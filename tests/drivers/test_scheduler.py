@@ -102,6 +102,31 @@ async def test_a_waiter_cancelled_as_it_is_handed_the_line_passes_it_on() -> Non
             pass
 
 
+async def test_a_waiter_cancelled_just_before_the_line_is_freed_leaves_quietly() -> None:
+    """The cancelled waiter's entry is dropped by the hand-over before the waiter runs again: it
+    must not look for it in the queue (that raised ValueError and stopped the agent at shutdown)."""
+    bus = BusScheduler("line")
+    entered: list[str] = []
+
+    async def take(name: str) -> None:
+        async with bus.slot():
+            entered.append(name)
+
+    async with bus.slot():
+        gone = asyncio.create_task(take("gone"))
+        await asyncio.sleep(0)
+        assert bus.queue_depth == 1
+        gone.cancel()  # its turn future is cancelled now; the task runs its handler later
+    # leaving the slot handed the line over: the cancelled entry was popped and skipped
+    assert bus.queue_depth == 0
+    await asyncio.gather(gone, return_exceptions=True)
+    assert gone.cancelled()  # cancelled, not failed with ValueError
+    assert entered == []
+    async with asyncio.timeout(1):
+        async with bus.slot():
+            pass
+
+
 async def test_an_idle_line_is_taken_at_once_and_freed_after_an_error() -> None:
     bus = BusScheduler("line", gap_s=0.0)
     with pytest.raises(RuntimeError, match="boom"):
