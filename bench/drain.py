@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bench import backlog, limits
 from bench.stackrun import BenchStack, cpu_shares, exit_on_signals, pids, read_only, remove_db
+from edge_agent.counters import Counter
 from harness.procstat import sample
 
 MB = 1024 * 1024
@@ -157,7 +158,9 @@ def drain(
                 try:
                     last, now = sample(pid), time.monotonic()
                     unsealed, batches = backlog.left(buf, held.readings, held.last_ts)
-                    (confirmed,) = buf.execute("SELECT value FROM counters WHERE name='confirmed'").fetchone()
+                    (confirmed,) = buf.execute(
+                        "SELECT value FROM counters WHERE name=?", (Counter.CONFIRMED,)
+                    ).fetchone()
                 except (sqlite3.OperationalError, OSError, KeyError):  # opening its buffer, or just exited
                     continue
                 # VmHWM is only brought up to date now and then (it reads max(the last update, VmRSS)), so

@@ -15,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_agent.counters import Counter
 from harness.broker import Broker, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,7 +277,9 @@ store: {{url: "sqlite:///{self.store_path}"}}
     def committed(self) -> int:
         """Readings the agent has ever committed to its buffer (its persistent counter)."""
         with closing(sqlite3.connect(f"file:{self.buffer_path}?mode=ro", uri=True, timeout=5)) as db:
-            return int(db.execute("SELECT value FROM counters WHERE name='committed'").fetchone()[0])
+            return int(
+                db.execute("SELECT value FROM counters WHERE name=?", (Counter.COMMITTED,)).fetchone()[0]
+            )
 
     def stored(self) -> list[tuple[str, str, int]]:
         """(device, point, ts) of every reading of this gateway in the collector's store."""
