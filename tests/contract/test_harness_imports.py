@@ -1,7 +1,9 @@
 """The harness that the demo, the benchmarks and the tests share lives in ``harness/``: ``tests/`` and
 ``bench/`` import from it and never from each other, and the harness and the demo import neither.
 
-A module run as a process counts too: ``python -m tests.x`` in the benchmarks is an import of tests."""
+A module run as a process counts too: ``python -m tests.x`` in the benchmarks is an import of tests.
+One deliberate exception: ``tests/test_bench_runs.py`` runs each benchmark as a process at a toy size,
+to see that it still runs; it shares no code with them."""
 
 from __future__ import annotations
 
