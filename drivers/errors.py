@@ -16,6 +16,9 @@ exactly one place per library (the protocol's ``client.py``), with ``from exc``.
         │                            do not match the action's
         └── UnsupportedAction        the driver, or the device's profile, has no actions
 
+Outside the tree, raised while a config is resolved (before any driver runs): :class:`PointError`, a
+point of a device's list (its profile's followed by its own) that cannot be resolved.
+
 Nothing was sent for a :class:`WriteError` or a :class:`CallError`; a device that refuses a write or a
 call it received answers with a :class:`DeviceError` (an exception response, a Bad status).
 """
@@ -87,3 +90,13 @@ class CallError(DriverError):
 
 class UnsupportedAction(CallError):
     pass
+
+
+class PointError(ValueError):
+    """A point that cannot be resolved; ``index`` and ``field`` place it in its list."""
+
+    def __init__(self, index: int, field: str, reason: str) -> None:
+        super().__init__(f"points[{index}].{field}: {reason}")
+        self.index = index
+        self.field = field
+        self.reason = reason

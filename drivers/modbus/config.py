@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.enum_map import EnumMap
+from drivers.errors import PointError
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -213,16 +214,6 @@ class ModbusRtuLink(_Model):
         if self.inter_frame_gap_s is not None:
             return self.inter_frame_gap_s
         return FAST_LINE_GAP_S if self.baudrate > 19200 else 3.5 * self.char_time_s
-
-
-class PointError(ValueError):
-    """A point that cannot be resolved; ``index`` and ``field`` place it in its list."""
-
-    def __init__(self, index: int, field: str, reason: str) -> None:
-        super().__init__(f"points[{index}].{field}: {reason}")
-        self.index = index
-        self.field = field
-        self.reason = reason
 
 
 def resolve_points(

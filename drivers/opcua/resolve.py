@@ -7,22 +7,13 @@ import itertools
 import re
 from collections.abc import Mapping
 
+from drivers.errors import PointError
 from drivers.opcua.config import OpcUaDevice, OpcUaPoint, OpcUaPointSpec, ReadMode
 from drivers.opcua.nodes import format_path, parse_node_id, parse_path
 from drivers.profiles.expr import evaluate
 from drivers.profiles.template import fill
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
-class PointError(ValueError):
-    """A point that cannot be resolved; ``index`` and ``field`` place it in its list."""
-
-    def __init__(self, index: int, field: str, reason: str) -> None:
-        super().__init__(f"points[{index}].{field}: {reason}")
-        self.index = index
-        self.field = field
-        self.reason = reason
 
 
 def resolve_points(

@@ -14,7 +14,8 @@ from typing import TypeVar
 
 from drivers.dali.config import DaliDevice, DaliDeviceSpec, expand
 from drivers.device import DeviceSpec
-from drivers.modbus.config import ModbusDevice, Order, PointError, resolve_points
+from drivers.errors import PointError
+from drivers.modbus.config import ModbusDevice, Order, resolve_points
 from drivers.modbus.plan import plan_reads
 from drivers.opcua import resolve as opcua
 from drivers.opcua.config import OpcUaDevice, OpcUaSecurity, ReadMode
@@ -61,11 +62,8 @@ def modbus_devices(
         try:
             resolved = resolve_points(points, params, word, byte)
         except PointError as exc:
-            inherited = len(points) - len(spec.points)
-            origin = f" (from profile {spec.profile!r})" if exc.index < inherited else ""
-            index = exc.index if origin else exc.index - inherited
-            raise ConfigError(
-                [f"{where} ({name}).points[{index}].{exc.field}{origin}: {exc.reason}"]
+            raise _point_error(
+                exc, f"{where} ({name})", len(points) - len(spec.points), spec.profile
             ) from None
         try:  # what the driver plans when it is built: `run` must not refuse what check-config passed
             plan_reads(resolved, bus.max_registers, bus.max_gap)
@@ -108,12 +106,9 @@ def opcua_devices(bus: OpcUaBus, spec: OpcUaDeviceSpec, ctx: Resolving, where: s
             )
         except opcua.RootError as exc:
             raise ConfigError([f"{where}.root: {exc}"]) from None
-        except opcua.PointError as exc:
-            inherited = len(points) - len(spec.points)
-            origin = f" (from profile {spec.profile!r})" if exc.index < inherited else ""
-            index = exc.index if origin else exc.index - inherited
-            raise ConfigError(
-                [f"{where} ({name}).points[{index}].{exc.field}{origin}: {exc.reason}"]
+        except PointError as exc:
+            raise _point_error(
+                exc, f"{where} ({name})", len(points) - len(spec.points), spec.profile
             ) from None
     return devices
 
@@ -140,3 +135,10 @@ def _repetitions(
         return list(spec.expand(params))
     except ValueError as exc:
         raise ConfigError([f"{where}.name: {exc}"]) from None
+
+
+def _point_error(exc: PointError, where: str, inherited: int, profile: str | None) -> ConfigError:
+    """Place a point that cannot be resolved: the first ``inherited`` points are the profile's."""
+    origin = f" (from profile {profile!r})" if exc.index < inherited else ""
+    index = exc.index if origin else exc.index - inherited
+    return ConfigError([f"{where}.points[{index}].{exc.field}{origin}: {exc.reason}"])

@@ -31,7 +31,6 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from drivers.dali import luba
@@ -39,6 +38,7 @@ from simulators.dali.bus import Clash, SimBus, SimGear
 from simulators.luminaire.bank import NOMINAL_W
 from simulators.luminaire.model import Luminaire
 from simulators.modbus.rtu_server import Pty
+from simulators.served import Served
 
 ARTICLE = 24166096  # in python-dali's DriverLubaRs232.TESTED_ARTICLE_NUMBERS
 SENT_AT = 0.33  # share of a frame's bus time before the frame-sent event
@@ -57,7 +57,7 @@ class BusFrame:
     end: float
 
 
-class DaliSerialSim:
+class DaliSerialSim(Served):
     def __init__(
         self,
         count: int = 1,
@@ -136,15 +136,6 @@ class DaliSerialSim:
         if self._fd is None:
             raise RuntimeError("the simulator is not running")
         os.write(self._fd, data)
-
-    async def __aenter__(self) -> DaliSerialSim:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     def _readable(self) -> None:
         assert self._fd is not None

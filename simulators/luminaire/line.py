@@ -15,18 +15,18 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 from simulators.luminaire.bank import NOMINAL_W
 from simulators.luminaire.gateway import DaliGateway
 from simulators.luminaire.model import Luminaire
 from simulators.modbus.rtu_server import Pty, RtuServer
+from simulators.served import Served
 
 PARITY_BITS = {"N": 0, "E": 1, "O": 1}
 
 
-class LuminaireLine:
+class LuminaireLine(Served):
     def __init__(
         self,
         units: Iterable[int],
@@ -102,12 +102,3 @@ class LuminaireLine:
         if self._pty is None:
             raise RuntimeError("noise towards the server needs the simulator's own pty")
         self._pty.noise_to_server(data)
-
-    async def __aenter__(self) -> LuminaireLine:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()

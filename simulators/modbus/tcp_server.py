@@ -4,14 +4,15 @@ picks a free one, read back into ``port``), stopping it with its connections, ``
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
-from typing import Self, cast
+from typing import cast
 
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import SimDevice
 
+from simulators.served import Served
 
-class ModbusTcpSim:
+
+class ModbusTcpSim(Served):
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
@@ -35,12 +36,3 @@ class ModbusTcpSim:
         if self._server is not None:
             server, self._server = self._server, None
             await server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import datetime
 from collections.abc import Callable
-from types import TracebackType
 from typing import cast
 
 from asyncua import ua
@@ -39,6 +38,7 @@ from asyncua.server.server import Server
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
+from simulators.served import Served
 from simulators.traffic.address import NAMESPACE, argument, engineering_units, values, vtype
 from simulators.traffic.controller import TrafficController
 from simulators.traffic.methods import Methods, checked
@@ -48,7 +48,7 @@ APPLICATION_URI = "urn:streetgate:sim-tlc:server"
 _UNSET = object()
 
 
-class TrafficControllerServer:
+class TrafficControllerServer(Served):
     def __init__(
         self,
         model: TrafficController,
@@ -118,15 +118,6 @@ class TrafficControllerServer:
                 await session.close_session(True)
             self._server = None
         self._written.clear()
-
-    async def __aenter__(self) -> TrafficControllerServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def set_bad(self, path: str, status: str = "BadSensorFailure") -> None:
         """Fault injection: the variable at ``path`` reports a Bad ``status`` (its value frozen) until

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from drivers.modbus.config import ModbusPointSpec, PointError, Table, resolve_points
+from drivers.errors import PointError
+from drivers.modbus.config import ModbusPointSpec, Table, resolve_points
 
 STATE = "{name: state, table: input, register: 0, enum: {2: down, 0: unknown, 1: up}}"
 

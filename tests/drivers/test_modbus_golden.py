@@ -30,6 +30,7 @@ from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
 from drivers.base import PointValue
+from drivers.errors import PointError
 from drivers.modbus.codec import encode
 from drivers.modbus.config import (
     DataType,
@@ -38,7 +39,6 @@ from drivers.modbus.config import (
     ModbusPointSpec,
     ModbusTcpLink,
     Order,
-    PointError,
     Table,
     resolve_points,
 )

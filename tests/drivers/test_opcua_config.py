@@ -14,9 +14,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from drivers.errors import PointError
 from drivers.opcua.config import OpcUaDevice, OpcUaPointSpec, ReadMode, ValueType
 from drivers.opcua.nodes import BrowseName, IdKind, NodeRef, parse_node_id, parse_path
-from drivers.opcua.resolve import PointError, resolve_points
+from drivers.opcua.resolve import resolve_points
 from drivers.profiles.template import fill
 from edge_agent.config.load import ConfigError, load_config
 from edge_agent.config.model import OpcUaBus
