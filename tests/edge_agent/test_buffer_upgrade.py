@@ -1,0 +1,157 @@
+"""A gateway in the field upgrades in place: the buffer file its old agent wrote is delivered, nothing lost
+and nothing sent twice, and its dead letter stays for the technician.
+
+``fixtures/buffer_schema1.db`` was written by the buffer of the first schema (``make_buffer_schema1.py``
+says how, ``buffer_schema1.json`` what it holds): a confirmed batch (gone, its key used), two sealed
+batches never confirmed, a dead-lettered batch and readings never sealed. The agent's uplink and a real
+collector (SQLite store) run against a real Mosquitto until the buffer is empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sqlite3
+import subprocess
+from collections import Counter as Multiset
+from pathlib import Path
+from typing import Any
+
+from collector.sinks import open_sink
+from edge_agent.buffer.store import Buffer
+from edge_agent.clock import SystemClock
+from edge_agent.config.model import UplinkConfig
+from edge_agent.uplink.publisher import Publisher
+from harness.broker import Broker
+from harness.stack import BIN
+from mqtt_session import MqttLink
+from tests.collector.harness import make_config, running
+from wire import topics
+from wire.points import Quality, Reading
+from wire.telemetry import BatchKey, TelemetryBatch
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SITE = "test"
+
+Key = tuple[str, str, int]  # device, point, ts_ms
+
+
+def as_readings(rows: list[dict[str, Any]]) -> tuple[Reading, ...]:
+    return tuple(
+        Reading(r["device"], r["point"], r["ts_ms"], r["value"], Quality[r["quality"]], r["reason"])
+        for r in rows
+    )
+
+
+def keys(readings: list[dict[str, Any]]) -> list[Key]:
+    return [(r["device"], r["point"], r["ts_ms"]) for r in readings]
+
+
+def stored_rows(store: Path, gateway: str) -> list[tuple[str, str, int, str, int]]:
+    """(device, point, ts_ms, epoch, seq) of every reading the store holds from ``gateway``."""
+    with sqlite3.connect(store) as db:
+        return list(
+            db.execute(
+                "SELECT s.device, s.point, r.ts_ms, b.epoch, b.seq FROM readings r "
+                "JOIN series s ON s.id = r.series_id JOIN batches b ON b.id = r.batch_id "
+                "WHERE s.gateway = ?",
+                (gateway,),
+            )
+        )
+
+
+def buffer_cli(tmp_path: Path, buffer: Path) -> dict[str, Any]:
+    """What ``edge-agent buffer --format json`` says of the file (the technician's view)."""
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        f"gateway: cab-old\nsite: {SITE}\nbroker: {{host: 127.0.0.1, port: 1883}}\n"
+        f"buffer: {{path: {buffer}}}\nstatus_socket: {tmp_path / 'agent.sock'}\n"
+        "buses:\n  - {name: line, kind: modbus_tcp, host: 127.0.0.1, port: 1502,\n"
+        "     devices: [{name: m1, unit: 1, points: [{name: p, table: holding, register: 0}]}]}\n"
+    )
+    done = subprocess.run(
+        [str(BIN / "edge-agent"), "buffer", "--config", str(config), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def test_the_fixture_holds_what_its_manifest_says(tmp_path: Path) -> None:
+    """Pins the fixture: if the file and its manifest disagree, the upgrade test below proves nothing."""
+    manifest = json.loads((FIXTURES / "buffer_schema1.json").read_text())
+    path = tmp_path / "buffer.db"
+    shutil.copy(FIXTURES / "buffer_schema1.db", path)
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0] == manifest["epoch"]
+        assert db.execute("SELECT COUNT(*) FROM readings").fetchone()[0] == len(manifest["unsent"])
+        sealed = dict(db.execute("SELECT seq, readings FROM batches"))
+        dead = dict(db.execute("SELECT seq, readings FROM dead_letter"))
+    assert sealed == {int(s): len(r) for s, r in manifest["sealed_unconfirmed"].items()}
+    assert dead == {int(s): len(r) for s, r in manifest["dead_letter"].items()}
+    assert len(manifest["unsent"]) > 0
+    assert len(manifest["confirmed"]) > 0
+
+
+async def test_an_old_buffer_file_is_delivered_once_after_the_upgrade(broker: Broker, tmp_path: Path) -> None:
+    manifest = json.loads((FIXTURES / "buffer_schema1.json").read_text())
+    gateway, epoch = manifest["gateway"], manifest["epoch"]
+    path = tmp_path / "buffer.db"
+    shutil.copy(FIXTURES / "buffer_schema1.db", path)
+    store = tmp_path / "store.db"
+    config = make_config(broker.host, broker.port, store)
+    sink = await open_sink(config.store.url)
+    for seq, rows in manifest["confirmed"].items():  # what the store got before the upgrade
+        await sink.write([TelemetryBatch(BatchKey(gateway, epoch, int(seq)), as_readings(rows))])
+    buf = await Buffer.open(path, gateway=gateway, clock=SystemClock(), commit_interval_s=0.01)
+    link = MqttLink(client_id=gateway, host=broker.host, port=broker.port)
+    uplink = UplinkConfig.model_validate({"batch_linger_s": 0.05, "confirm_timeout_s": 2.0})
+    pub = Publisher(
+        buffer=buf,
+        link=link,
+        topic=topics.topic(SITE, gateway, topics.TopicKind.TELEMETRY),
+        config=uplink,
+        clock=SystemClock(),
+    )
+    link.route(topics.topic(SITE, gateway, topics.TopicKind.CONFIRM), pub.on_confirm_message)
+    try:
+        async with running(config, sink):
+            tasks = [asyncio.create_task(link.run()), asyncio.create_task(pub.run())]
+            try:
+                async with asyncio.timeout(30):
+                    while True:
+                        stats = await buf.stats()
+                        if stats.unsealed == 0 and stats.sealed_batches == 0:
+                            break
+                        await asyncio.sleep(0.05)
+            finally:
+                await link.close()
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await buf.close()
+        await sink.close()
+
+    rows = stored_rows(store, gateway)
+    sealed = manifest["sealed_unconfirmed"]
+    before = [k for readings in manifest["confirmed"].values() for k in keys(readings)]
+    expected = before + [k for readings in sealed.values() for k in keys(readings)] + keys(manifest["unsent"])
+    got = [(d, p, t) for d, p, t, _, _ in rows]
+    assert Multiset(got) == Multiset(expected)  # every reading once: none lost, none twice
+    by_key = {(d, p, t): (e, s) for d, p, t, e, s in rows}
+    for seq, readings in sealed.items():  # a sealed batch keeps its key: the collector may hold it already
+        assert {by_key[k] for k in keys(readings)} == {(epoch, int(seq))}
+    used = {int(s) for part in ("confirmed", "sealed_unconfirmed", "dead_letter") for s in manifest[part]}
+    new_keys = {by_key[k] for k in keys(manifest["unsent"])}
+    assert all(e != epoch or s > max(used) for e, s in new_keys), f"a key was used again: {new_keys}"
+
+    view = buffer_cli(tmp_path, path)  # the dead letter stays, for `edge-agent buffer` and the technician
+    assert view["dead_letter_batches"] == len(manifest["dead_letter"])
+    assert view["unsealed_readings"] == 0
+    assert view["unconfirmed_batches"] == 0
