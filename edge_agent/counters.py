@@ -33,6 +33,15 @@ class Counter(StrEnum):
     BATCHES_REJECTED = "batches_rejected_total"
     CONFIRMATIONS_MALFORMED = "confirmations_malformed_total"
     CONFIRMATIONS_DROPPED_QUEUE_FULL = "confirmations_dropped_queue_full_total"
+    # the outbox's (results and events), persisted in its file
+    OUTBOX_PUT = "outbox_messages_put_total"
+    OUTBOX_CONFIRMED = "outbox_messages_confirmed_total"  # stored by the collector: deleted
+    OUTBOX_REJECTED = "outbox_messages_rejected_total"  # quarantined by the collector: dead-lettered
+    OUTBOX_REFUSED = "outbox_refused_total"  # new work or a message refused: the outbox was full
+    # the outbox sender's, since the process started
+    OUTBOX_SENT = "outbox_messages_sent_total"
+    OUTBOX_RESENT = "outbox_messages_resent_total"
+    OUTBOX_CONFIRMATIONS_MALFORMED = "outbox_confirmations_malformed_total"
 
     @property
     def reason(self) -> str:
@@ -60,6 +69,8 @@ UPLINK = (
     Counter.CONFIRMATIONS_MALFORMED,
     Counter.CONFIRMATIONS_DROPPED_QUEUE_FULL,
 )
+OUTBOX = (Counter.OUTBOX_PUT, Counter.OUTBOX_CONFIRMED, Counter.OUTBOX_REJECTED, Counter.OUTBOX_REFUSED)
+OUTBOX_SENDER = (Counter.OUTBOX_SENT, Counter.OUTBOX_RESENT, Counter.OUTBOX_CONFIRMATIONS_MALFORMED)
 
 # The buffer's table before the names were one (an older buffer file is renamed when opened).
 RENAMED = {c.name.lower(): c for c in BUFFER}
