@@ -25,8 +25,10 @@ from edge_agent.outbox.sender import OutboxSender
 from edge_agent.outbox.store import Outbox
 from harness.broker import Broker
 from mqtt_session import Message, MqttLink
+from simulators.luminaire.bank import LuminaireBankServer
 from tests.collector.harness import make_config, running
 from tests.edge_agent.test_publisher import make_agent_side, wait_for
+from tests.edge_agent.test_supervision import build  # the real runtime, from a config file
 from wire import topics
 from wire.confirm import Confirmation
 from wire.events import Event, EventKind, encode_event
@@ -250,3 +252,23 @@ async def test_negative_control_a_sender_started_after_the_drain_finds_no_backlo
     )
     assert r.unconfirmed_at_outbox_confirm == 0
     assert r.confirmed_at_outbox_confirm == BACKLOG
+
+
+async def test_the_agent_runs_its_outbox_sender_as_a_supervised_part_and_closes_the_outbox(
+    broker: Broker, config: CollectorConfig, sink: Sink, tmp_path: Path
+) -> None:
+    async with LuminaireBankServer(count=2) as sim:
+        agent = await build(tmp_path, broker, sim, poll=False)
+        key = await agent.outbox.put(TopicKind.EVENT, lamp_failure())
+        stop = asyncio.Event()
+        async with collector_running(broker, config, sink) as collector:
+            runner = asyncio.create_task(agent.run(stop))
+            await wait_for(lambda: agent.outbox.depth == 0)
+            assert "outbox-sender" in {t.get_name() for t in agent.tasks}
+            assert collector.counters.outbox_stored == 1
+            stop.set()
+            await asyncio.wait_for(runner, 15)
+    (row,) = await stored(config)
+    assert (row.gateway, row.seq) == ("gw-sup", key.seq)
+    with pytest.raises(ValueError, match="closed"):  # the agent closed its outbox on the way out
+        await agent.outbox.pending()
