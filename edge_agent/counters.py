@@ -42,6 +42,7 @@ class Counter(StrEnum):
     OUTBOX_SENT = "outbox_messages_sent_total"
     OUTBOX_RESENT = "outbox_messages_resent_total"
     OUTBOX_CONFIRMATIONS_MALFORMED = "outbox_confirmations_malformed_total"
+    OUTBOX_CONFIRMATIONS_DROPPED_QUEUE_FULL = "outbox_confirmations_dropped_queue_full_total"
 
     @property
     def reason(self) -> str:
@@ -70,7 +71,12 @@ UPLINK = (
     Counter.CONFIRMATIONS_DROPPED_QUEUE_FULL,
 )
 OUTBOX = (Counter.OUTBOX_PUT, Counter.OUTBOX_CONFIRMED, Counter.OUTBOX_REJECTED, Counter.OUTBOX_REFUSED)
-OUTBOX_SENDER = (Counter.OUTBOX_SENT, Counter.OUTBOX_RESENT, Counter.OUTBOX_CONFIRMATIONS_MALFORMED)
+OUTBOX_SENDER = (
+    Counter.OUTBOX_SENT,
+    Counter.OUTBOX_RESENT,
+    Counter.OUTBOX_CONFIRMATIONS_MALFORMED,
+    Counter.OUTBOX_CONFIRMATIONS_DROPPED_QUEUE_FULL,
+)
 
 # The buffer's table before the names were one (an older buffer file is renamed when opened).
 RENAMED = {c.name.lower(): c for c in BUFFER}

@@ -13,12 +13,11 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 import aiosqlite
 
 from collector.errors import StoreError
-from collector.sinks.base import WriteOutcome
+from collector.sinks.base import OutboxRecord, WriteOutcome
 from collector.sinks.url import StoreUrl
 from wire.outbox import body_digest
 
@@ -30,20 +29,6 @@ SELECT_DIGEST = "SELECT digest FROM outbox_messages WHERE gateway = ? AND epoch 
 
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRecord:
-    """One result or event as the store keeps it."""
-
-    gateway: str
-    epoch: str
-    seq: int
-    kind: str  # cmd/result or event
-    what: str  # the event's kind or the result's state
-    subject: str  # the event's device or the result's command id
-    at_ms: int
-    body: bytes
 
 
 class SqliteOutboxStore:

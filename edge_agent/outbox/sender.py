@@ -7,7 +7,9 @@ same key and bytes; the collector recognises the key and confirms again.
 
 Confirmations come on ``.../outbox/confirm`` (:mod:`wire.confirm`, under the outbox's epoch): ``ok``
 deletes the messages, ``rej`` dead-letters them (kept in the outbox file, counted). They are applied by the
-task, not in the link's callback (that runs on the loop and must not wait for the disk).
+task, not in the link's callback (that runs on the loop and must not wait for the disk). At most
+:data:`MAX_QUEUED_CONFIRMATIONS` wait; past it the newest is dropped (counted as
+``outbox_confirmations_dropped_queue_full_total``): its messages are re-sent and confirmed again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from wire.errors import PayloadError
 from wire.topics import TopicKind
 
 log = logging.getLogger(__name__)
+MAX_QUEUED_CONFIRMATIONS = 1000
 
 
 class OutboxSender:
@@ -48,7 +51,7 @@ class OutboxSender:
         self._in_flight: dict[int, float] = {}  # seq -> monotonic time sent
         self._highest_sent = 0
         self._generation = -1
-        self._confirmations: list[Confirmation] = []  # at most one per confirmation message: small
+        self._confirmations: list[Confirmation] = []  # received, not yet applied
         self._wake = asyncio.Event()
         outbox.listeners.append(self._wake)
         self.counters = Counts(OUTBOX_SENDER)
@@ -68,6 +71,13 @@ class OutboxSender:
             return
         if conf.epoch != self._outbox.epoch:
             log.debug("ignored an outbox confirmation for epoch %s (not ours)", conf.epoch)
+            return
+        if len(self._confirmations) >= MAX_QUEUED_CONFIRMATIONS:
+            self.counters.add(Counter.OUTBOX_CONFIRMATIONS_DROPPED_QUEUE_FULL)
+            log.debug(
+                "%d outbox confirmations wait: dropped one; its messages are re-sent",
+                MAX_QUEUED_CONFIRMATIONS,
+            )
             return
         self._confirmations.append(conf)
         self._wake.set()

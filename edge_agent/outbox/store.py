@@ -97,6 +97,7 @@ class Outbox:
         self._lock = asyncio.Lock()
         self._depth = 0
         self._reserved = 0
+        self._refusing = False  # a refusal episode is on: logged at WARNING once, at DEBUG after
         self.listeners: list[asyncio.Event] = []  # set after every put (the sender waits on one)
 
     @classmethod
@@ -240,6 +241,11 @@ class Outbox:
                 n = max(0, cur.rowcount)
             await _count(db, Counter.OUTBOX_CONFIRMED if reason is None else Counter.OUTBOX_REJECTED, n)
         self._depth -= n
+        if n and self._refusing and self.refusal() is None:
+            log.info(
+                "outbox %s accepts new work again (%d waiting, bound %d)", self.path, self._depth, self.bound
+            )
+            self._refusing = False
         return n
 
     async def _refused(self, reason: str) -> None:
@@ -251,7 +257,8 @@ class Outbox:
             if not no_space(exc):
                 raise
             log.warning("outbox %s: a refusal not counted (no room on disk)", self.path)
-        log.warning("outbox %s refused new work: %s", self.path, reason)
+        (log.debug if self._refusing else log.warning)("outbox %s refused new work: %s", self.path, reason)
+        self._refusing = True
         raise OutboxFull(reason)
 
     @contextlib.asynccontextmanager

@@ -16,8 +16,8 @@ import pytest
 from collector.config import CollectorConfig
 from collector.runtime import CollectorRuntime
 from collector.sinks import open_sink
-from collector.sinks.base import Sink
-from collector.sinks.sqlite_outbox import OutboxRecord, SqliteOutboxStore
+from collector.sinks.base import OutboxRecord, Sink
+from collector.sinks.sqlite_outbox import SqliteOutboxStore
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.counters import Counter
