@@ -170,7 +170,6 @@ class StatusServer:
             "epoch": stats.epoch,
             "depth": stats.depth,
             "bound": stats.bound,
-            "reserved": stats.reserved,
             "dead_letters": stats.dead_letters,
             "refusal": stats.refusal,  # why new work is refused now, or null
             "in_flight": None if sender is None else sender.in_flight,

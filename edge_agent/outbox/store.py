@@ -5,11 +5,14 @@ drawn when the file is created, ``seq`` is taken from ``next_seq`` in the same t
 never used twice, even across a crash. A message leaves only when the collector confirms it
 (:meth:`Outbox.ack`) or quarantines it (:meth:`Outbox.reject`: kept in ``dead_letter``, counted).
 
-**Never dropped.** The bound is ``outbox.max_messages``. When the messages waiting plus the slots
-reserved by work in progress reach it, :meth:`Outbox.put` and :meth:`Outbox.reserve` raise
-:class:`OutboxFull` with a reason fit for the centre, counted as ``outbox_refused_total``: the agent
-refuses new work instead of dropping a result. Work that reserved its slots first (a command that will
-send a result) always finds them. A full disk is refused the same way (nothing half-written).
+**Never dropped.** The bound is ``outbox.max_messages``. When as many messages wait, the outbox refuses
+*new work*, never a result: :meth:`Outbox.refusal` gives the command receiver (``Results`` in
+``edge_agent/commands/receiver.py``) the reason to refuse a command before it starts — its signed
+``refused`` result carries the reason to the centre — and a new event is refused with
+:class:`OutboxFull`; both are counted as ``outbox_refused_total``. Results (:meth:`Outbox.put_result`:
+the ``accepted``, final or ``refused`` result of a command) are always stored, past the bound if need
+be, so that work already started never loses its result. Only a full disk refuses a result
+(:class:`OutboxFull`: nothing half-written).
 """
 
 from __future__ import annotations
@@ -63,23 +66,9 @@ class OutboxStats:
     epoch: str
     depth: int  # messages waiting for the collector's confirmation
     bound: int  # outbox.max_messages
-    reserved: int  # slots held by work in progress
     dead_letters: int
     counters: dict[Counter, int]
     refusal: str | None  # why new work is refused now, or None
-
-
-class Reservation:
-    """Slots held for the messages a piece of work will put (a command's results). Use them with
-    ``put(..., reservation=r)``; :meth:`release` gives back those not used."""
-
-    def __init__(self, outbox: Outbox, slots: int) -> None:
-        self._outbox = outbox
-        self.slots = slots
-
-    def release(self) -> None:
-        self._outbox._reserved -= self.slots
-        self.slots = 0
 
 
 class Outbox:
@@ -96,7 +85,8 @@ class Outbox:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._depth = 0
-        self._reserved = 0
+        self._uncounted = 0  # refusals of new work not yet added to outbox_refused_total in the file
+        self._counting = 0  # of those, the ones the open transaction adds
         self._refusing = False  # a refusal episode is on: logged at WARNING once, at DEBUG after
         self.listeners: list[asyncio.Event] = []  # set after every put (the sender waits on one)
 
@@ -121,10 +111,20 @@ class Outbox:
         outbox = cls(db, path=path, gateway=gateway, epoch=str(epoch), clock=clock, bound=max_messages)
         outbox._depth = depth
         if depth >= max_messages:
-            log.error("outbox %s opened full: %s", path, outbox.refusal())
+            log.error("outbox %s opened full: %s", path, outbox.full_reason())
         return outbox
 
     async def close(self) -> None:
+        if self._uncounted:  # refusals not yet in the file: a clean stop keeps their count
+            try:
+                async with self._transaction() as db:
+                    await self._count_refusals(db)
+            except sqlite3.OperationalError as exc:
+                if not no_space(exc):
+                    raise
+                log.warning(
+                    "outbox %s closed with %d refusals not counted (no room)", self.path, self._uncounted
+                )
         async with self._lock:
             await self._db.close()
 
@@ -136,38 +136,37 @@ class Outbox:
 
     @property
     def room(self) -> int:
-        """How many more messages (or reserved slots) the outbox takes now."""
-        return max(0, self.bound - self._depth - self._reserved)
+        """How many more messages the outbox takes before it refuses new work."""
+        return max(0, self.bound - self._depth)
 
-    def refusal(self, needed: int = 1) -> str | None:
-        """Why ``needed`` more messages are refused now, in words for the centre; None when they fit."""
-        if self.room >= needed:
+    def full_reason(self) -> str | None:
+        """Why new work would be refused now, in words for the centre; None while there is room.
+        Only looks (the status and the health report): :meth:`refusal` is the question work asks."""
+        if self.room > 0:
             return None
-        return (
-            f"outbox full: {self._depth} results and events wait for the collector "
-            f"({self._reserved} more reserved, bound {self.bound})"
-        )
+        return f"outbox full: {self._depth} results and events wait for the collector (bound {self.bound})"
 
-    async def reserve(self, slots: int = 1) -> Reservation:
-        """Hold ``slots`` for the messages a piece of work will put, before it starts (the command
-        executor: a command is refused, with this reason, before anything is touched). Raises
-        :class:`OutboxFull` (counted) when they do not fit."""
-        if (reason := self.refusal(slots)) is not None:
-            await self._refused(reason)
-        self._reserved += slots
-        return Reservation(self, slots)
+    def refusal(self) -> str | None:
+        """Ask before new work (a command) starts: why it must be refused, or None to go ahead. A refusal
+        is counted (``outbox_refused_total``) and logged (WARNING once per episode)."""
+        reason = self.full_reason()
+        if reason is not None:
+            self._uncounted += 1
+            self._note_refusal(reason)
+        return reason
 
     # ---- put, pending, ack -----------------------------------------------------------------------
-    async def put(
-        self, topic_kind: TopicKind, body: bytes, *, reservation: Reservation | None = None
-    ) -> OutboxKey:
+    async def put_result(self, payload: bytes) -> None:
+        """Store a signed result envelope (``.../cmd/result``): never refused for the bound."""
+        await self.put(TopicKind.COMMAND_RESULT, payload)
+
+    async def put(self, topic_kind: TopicKind, body: bytes) -> OutboxKey:
         """Store ``body`` (a signed result envelope, or an encoded event) to go out on ``topic_kind``;
-        returns its key once committed. Raises :class:`OutboxFull` (counted, nothing stored) when the
-        bound is reached and ``reservation`` holds no slot for it."""
+        returns its key once committed. An event is new work: refused with :class:`OutboxFull` (counted,
+        nothing stored) when the bound is reached; a result is stored all the same."""
         if topic_kind not in OUTBOX_KINDS:
             raise ValueError(f"outbox {self.path}: {topic_kind.value!r} is not an outbox topic kind")
-        held = reservation is not None and reservation.slots > 0
-        if not held and (reason := self.refusal()) is not None:
+        if topic_kind is not TopicKind.COMMAND_RESULT and (reason := self.full_reason()) is not None:
             await self._refused(reason)
         try:
             async with self._transaction() as db:
@@ -180,14 +179,11 @@ class Outbox:
                     (seq, topic_kind.value, self._clock.now_ms(), payload),
                 )
                 await _count(db, Counter.OUTBOX_PUT, 1)
+                await self._count_refusals(db)
         except sqlite3.OperationalError as exc:
             if not no_space(exc):
                 raise
             await self._refused(f"outbox full: no room on the disk of {self.path}")
-        if held:
-            assert reservation is not None
-            reservation.slots -= 1
-            self._reserved -= 1
         self._depth += 1
         for event in self.listeners:
             event.set()
@@ -222,8 +218,8 @@ class Outbox:
             dead = int(await scalar(self._db, "SELECT COUNT(*) FROM dead_letter"))
         stored = {str(n): int(v) for n, v in rows}
         counters = {c: stored.get(c, 0) for c in OUTBOX}
-        refusal = self.refusal()
-        return OutboxStats(self.epoch, self._depth, self.bound, self._reserved, dead, counters, refusal)
+        counters[Counter.OUTBOX_REFUSED] += self._uncounted
+        return OutboxStats(self.epoch, self._depth, self.bound, dead, counters, self.full_reason())
 
     # ---- internals -------------------------------------------------------------------------------
     async def _finish(self, seqs: Sequence[int], reason: str | None) -> int:
@@ -240,8 +236,9 @@ class Outbox:
             async with db.execute(f"DELETE FROM messages WHERE seq IN ({marks})", tuple(seqs)) as cur:
                 n = max(0, cur.rowcount)
             await _count(db, Counter.OUTBOX_CONFIRMED if reason is None else Counter.OUTBOX_REJECTED, n)
+            await self._count_refusals(db)
         self._depth -= n
-        if n and self._refusing and self.refusal() is None:
+        if n and self._refusing and self.full_reason() is None:
             log.info(
                 "outbox %s accepts new work again (%d waiting, bound %d)", self.path, self._depth, self.bound
             )
@@ -249,17 +246,27 @@ class Outbox:
         return n
 
     async def _refused(self, reason: str) -> None:
-        """Count a refusal (a full disk may not even take the count: logged) and raise it."""
+        """Count a refusal (kept in memory until a commit takes it when the disk is full) and raise it."""
+        self._uncounted += 1
+        self._note_refusal(reason)
         try:
             async with self._transaction() as db:
-                await _count(db, Counter.OUTBOX_REFUSED, 1)
+                await self._count_refusals(db)
         except sqlite3.OperationalError as exc:
             if not no_space(exc):
                 raise
-            log.warning("outbox %s: a refusal not counted (no room on disk)", self.path)
+        raise OutboxFull(reason)
+
+    def _note_refusal(self, reason: str) -> None:
         (log.debug if self._refusing else log.warning)("outbox %s refused new work: %s", self.path, reason)
         self._refusing = True
-        raise OutboxFull(reason)
+
+    async def _count_refusals(self, db: aiosqlite.Connection) -> None:
+        """Add the refusals counted in memory to the file's counter, in the caller's transaction; they
+        leave ``_uncounted`` only once it committed (a rolled-back one leaves them for the next)."""
+        if self._uncounted:
+            await _count(db, Counter.OUTBOX_REFUSED, self._uncounted)
+            self._counting = self._uncounted
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -268,10 +275,13 @@ class Outbox:
             try:
                 yield self._db
                 await self._db.execute("COMMIT")
+                self._uncounted -= self._counting
             except BaseException:
                 if self._db.in_transaction:
                     await self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._counting = 0
 
 
 async def _count(db: aiosqlite.Connection, name: Counter, n: int) -> None:

@@ -92,11 +92,8 @@ async def test_a_full_outbox_refuses_with_a_reason_counts_it_and_drops_nothing_a
         assert box.room == 0
         with pytest.raises(OutboxFull) as refused:
             await box.put(TopicKind.EVENT, event(99))
-        assert refused.value.reason == box.refusal()
-        assert refused.value.reason is not None
-        assert refused.value.reason.startswith("outbox full: 5 results and events wait for the collector")
-        with pytest.raises(OutboxFull):
-            await box.reserve()  # new work (a command) is refused before it starts
+        assert refused.value.reason == "outbox full: 5 results and events wait for the collector (bound 5)"
+        assert box.refusal() == refused.value.reason  # new work (a command) is refused before it starts
         assert [m.key for m in await box.pending()] == keys  # nothing dropped
     async with opened(path, bound=5) as again:  # still full after a restart
         assert again.depth == 5
@@ -113,18 +110,25 @@ async def test_a_full_outbox_refuses_with_a_reason_counts_it_and_drops_nothing_a
         assert again.room == 1
 
 
-async def test_work_that_reserved_its_slots_always_gets_to_put_its_result(tmp_path: Path) -> None:
-    async with opened(tmp_path / "outbox.db", bound=3) as box:
-        reservation = await box.reserve(2)  # a command: its "accepted" and its final result
+async def test_a_result_is_never_refused_it_is_stored_past_the_bound(tmp_path: Path) -> None:
+    """A full outbox refuses new work, never the result of work already started (nor the signed
+    ``refused`` result that tells the centre why its command was refused)."""
+    path = tmp_path / "outbox.db"
+    async with opened(path, bound=2) as box:
         await box.put(TopicKind.EVENT, event(1))
-        with pytest.raises(OutboxFull):  # the last free slot is held: an event is refused ...
-            await box.put(TopicKind.EVENT, event(2))
-        await box.put(TopicKind.COMMAND_RESULT, b"accepted", reservation=reservation)  # ... a result is not
-        await box.put(TopicKind.COMMAND_RESULT, b"done", reservation=reservation)
-        assert box.depth == 3
-        assert reservation.slots == 0
-        reservation.release()
-        assert box.room == 0
+        await box.put_result(b"accepted")
+        assert box.refusal() is not None
+        await box.put_result(b"done")  # past the bound: stored, not dropped
+        await box.put(TopicKind.COMMAND_RESULT, b"refused")
+        assert box.depth == 4
+        stats = await box.stats()
+    assert stats.counters[Counter.OUTBOX_REFUSED] == 1  # the one refusal() that said no
+    assert stats.counters[Counter.OUTBOX_PUT] == 4
+    async with opened(path, bound=2) as again:
+        assert [m.topic_kind for m in await again.pending()] == [TopicKind.EVENT] + [
+            TopicKind.COMMAND_RESULT
+        ] * 3
+        assert (await again.stats()).counters[Counter.OUTBOX_REFUSED] == 1  # the count was committed
 
 
 async def test_put_refuses_a_topic_kind_that_is_not_an_outbox_one(tmp_path: Path) -> None:
