@@ -66,3 +66,12 @@ class IssuedInFuture(Refusal):
 
 class TtlTooLong(Refusal):
     pass
+
+
+class Replayed(Refusal):
+    """The command's id was received before: a command runs at most once."""
+
+
+class BeforeHorizon(Refusal):
+    """Issued at or before the gateway's replay horizon: its id may be forgotten, so a replay could not
+    be told from a first delivery."""
