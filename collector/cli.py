@@ -212,5 +212,31 @@ async def _quarantined(url: str, limit: int) -> list[QuarantinedPayload]:
         await sink.close()
 
 
+@app.command()
+def keygen(
+    key_id: Annotated[str, typer.Option("--key-id", help="the centre key's name, e.g. centre-2027")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="private key file [/etc/streetgate/keys/<key-id>.key]"),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
+) -> None:
+    """Make a key pair for signing commands: the private key goes to a file only its owner can read;
+    the public-key line printed on stdout goes into every gateway's config.
+
+    Exit 0 written, 2 bad key id or the file exists (without --force)."""
+    from configfile.secrets import write_secret
+    from wire.signing import new_key_texts
+
+    path = out or Path("/etc/streetgate/keys") / f"{key_id}.key"
+    try:
+        private, public = new_key_texts(key_id)
+        write_secret(path, private, replace=force)
+    except (ValueError, OSError) as exc:
+        _fail(f"keygen: {exc}")
+    typer.echo(f"private key written to {path} (mode 600); the gateways' configs take:", err=True)
+    typer.echo(public)
+
+
 def main() -> None:
     app()
