@@ -217,7 +217,7 @@ def keygen(
     key_id: Annotated[str, typer.Option("--key-id", help="the centre key's name, e.g. centre-2027")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="private key file [/etc/streetgate/keys/<key-id>.key]"),
+        typer.Option("--out", help="private key file (default: /etc/streetgate/keys/<key-id>.key)"),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
 ) -> None:

@@ -163,7 +163,7 @@ def keygen(
     key_id: Annotated[str, typer.Option("--key-id", help="the name this gateway's key is registered under")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="private key file [/etc/streetgate/keys/<key-id>.key]"),
+        typer.Option("--out", help="private key file (default: /etc/streetgate/keys/<key-id>.key)"),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
 ) -> None:

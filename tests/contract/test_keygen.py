@@ -80,3 +80,13 @@ def test_a_private_key_text_is_checked() -> None:
         parse_private_key("ed25519:abc")
     with pytest.raises(ValueError, match="32 bytes"):
         parse_private_key("ed25519-private:AAAA")
+
+
+@pytest.mark.parametrize("program", ["edge-agent", "collector"])
+def test_keygen_help_renders(program: str) -> None:
+    done = subprocess.run(
+        [str(BIN / program), "keygen", "--help"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--key-id" in done.stdout
+    assert "/etc/streetgate/keys" in done.stdout
