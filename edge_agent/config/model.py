@@ -16,6 +16,7 @@ from drivers.device import DeviceName, DeviceSpec
 from drivers.modbus.config import ModbusPointSpec, ModbusRtuLink, ModbusTcpLink, Order
 from drivers.opcua.config import OpcUaLink, OpcUaPointSpec, ReadMode
 from edge_agent.buffer.retention import WhenFull
+from edge_agent.config.commands import CommandsConfig
 from edge_agent.poll.report import ReportSpec
 from wire.topics import check_name
 
@@ -174,6 +175,7 @@ class AgentConfig(_Model):
         default=(), description="report by exception: the first rule matching a device and point applies"
     )
     buses: tuple[Bus, ...] = Field(min_length=1)
+    commands: CommandsConfig | None = None  # absent: the gateway takes no commands
 
     @field_validator("gateway")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 from drivers.dali.config import DaliDevice
 from drivers.modbus.config import ModbusDevice
 from drivers.opcua.config import OpcUaDevice
+from edge_agent.config.commands import ResolvedCommands
 from edge_agent.config.model import AgentConfig, AnyBus
 from edge_agent.poll.report import ReportSpec
 
@@ -37,6 +38,7 @@ class ResolvedConfig:
     buffer_path: Path
     status_socket: Path
     buses: tuple[Bus, ...]  # in the config's order, every kind
+    commands: ResolvedCommands | None = None  # None: the gateway takes no commands
 
     @property
     def devices(self) -> tuple[AnyDevice, ...]:
