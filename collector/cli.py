@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from collector.commands.cli import command_app
 from collector.config import CollectorConfig, load_config
 from collector.errors import CollectorError, ConfigError, StoreError
 from collector.query import OutputFormat, format_quarantine, format_readings, format_ts, parse_instant
@@ -210,6 +211,9 @@ async def _quarantined(url: str, limit: int) -> list[QuarantinedPayload]:
         return await sink.quarantined(limit)
     finally:
         await sink.close()
+
+
+app.add_typer(command_app, name="command")
 
 
 @app.command()

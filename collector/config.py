@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 import configfile.loader
+from collector.commands.config import CommandsConfig
 from collector.errors import ConfigError
 from collector.sinks.url import StoreUrl
 from configfile.loader import YamlError
@@ -93,6 +94,7 @@ class CollectorConfig(_Model):
     subscription: SubscriptionConfig = SubscriptionConfig()
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
+    commands: CommandsConfig | None = None  # absent: this collector sends no commands
 
     @field_validator("collector_id")
     @classmethod
@@ -119,9 +121,17 @@ def load_config(path: Path | str) -> CollectorConfig:
         raise ConfigError(path, [("", f"cannot read: {exc}")]) from exc
     raw = _parse_yaml(path, text)
     try:
-        return CollectorConfig.model_validate(raw, context={"base_dir": path.parent.resolve()})
+        config = CollectorConfig.model_validate(raw, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigError(path, [_problem(e) for e in exc.errors()]) from exc
+    if config.commands is not None:  # what `command send` would refuse, check-config refuses
+        try:
+            config.commands.signer(path.parent.resolve())
+        except ValueError as exc:
+            raise ConfigError(
+                path, [("commands.key_file", str(exc).removeprefix("commands.key_file: "))]
+            ) from None
+    return config
 
 
 def _parse_yaml(path: Path, text: str) -> dict[str, Any]:
