@@ -33,6 +33,12 @@ class Counter(StrEnum):
     BATCHES_REJECTED = "batches_rejected_total"
     CONFIRMATIONS_MALFORMED = "confirmations_malformed_total"
     CONFIRMATIONS_DROPPED_QUEUE_FULL = "confirmations_dropped_queue_full_total"
+    # the command receiver's, since the process started
+    COMMANDS_RECEIVED = "commands_received_total"
+    COMMANDS_UNAUTHENTIC = "commands_unauthentic_total"  # bad envelope, key or signature: no result
+    COMMANDS_REPLAYED = "commands_replayed_total"  # an id seen before: no second result
+    COMMANDS_REFUSED = "commands_refused_total"  # refused or expired, with a signed result
+    COMMANDS_RUN = "commands_run_total"  # admitted and handed to the executor
 
     @property
     def reason(self) -> str:
@@ -59,6 +65,14 @@ UPLINK = (
     Counter.BATCHES_REJECTED,
     Counter.CONFIRMATIONS_MALFORMED,
     Counter.CONFIRMATIONS_DROPPED_QUEUE_FULL,
+)
+
+COMMANDS = (
+    Counter.COMMANDS_RECEIVED,
+    Counter.COMMANDS_UNAUTHENTIC,
+    Counter.COMMANDS_REPLAYED,
+    Counter.COMMANDS_REFUSED,
+    Counter.COMMANDS_RUN,
 )
 
 # The buffer's table before the names were one (an older buffer file is renamed when opened).
