@@ -82,7 +82,12 @@ def check_config(file: Annotated[Path, typer.Argument(help="Collector config fil
     typer.echo(f"OK {file}")
     typer.echo(f"  collector_id  {cfg.collector_id}")
     typer.echo(f"  broker        {b.host}:{b.port} (session kept {b.session_expiry_s} s)")
-    typer.echo(f"  subscription  {subscription(TopicKind.TELEMETRY, cfg.subscription.site, b.share_group)}")
+    site = cfg.subscription.site
+    typer.echo(f"  subscription  {subscription(TopicKind.TELEMETRY, site, b.share_group)} (live)")
+    typer.echo(
+        f"                {subscription(TopicKind.BACKLOG, site, b.share_group)} "
+        f"(backlog, client id {cfg.backlog_client_id})"
+    )
     typer.echo(f"  store         {cfg.store.url}")
     typer.echo(
         f"  ingest        {cfg.ingest.max_messages_per_commit} messages per commit, "

@@ -64,6 +64,11 @@ class UplinkConfig(_Model):
     max_queued_confirmations: int = Field(
         default=1000, ge=1, le=100_000, description="received, not yet applied; past it: drop the newest"
     )
+    backlog_topic: bool = Field(
+        default=True,
+        description="the backlog and re-sends on .../telemetry/backlog; false: all on .../telemetry "
+        "(for a collector older than the backlog topic)",
+    )
 
 
 class ModbusDeviceSpec(DeviceSpec):

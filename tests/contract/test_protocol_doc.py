@@ -111,3 +111,13 @@ def test_the_conflict_reason_is_the_documented_one() -> None:
 
 def test_the_base_message_passes_every_check() -> None:
     assert isinstance(decode_message(TOPIC, pack(body()), max_bytes=MAX_BYTES), Accepted)
+
+
+def test_the_backlog_topic_takes_the_same_batch_with_the_same_checks() -> None:
+    backlog = TOPIC + "/backlog"
+    accepted = decode_message(backlog, pack(body()), max_bytes=MAX_BYTES)
+    assert isinstance(accepted, Accepted)
+    assert accepted.address == TopicAddress("north", "cab-0042", TopicKind.BACKLOG)
+    rejected = decode_message(backlog, pack(body(v=2)), max_bytes=MAX_BYTES)
+    assert isinstance(rejected, Rejected)
+    assert pattern(documented()["version"]).match(rejected.reason)

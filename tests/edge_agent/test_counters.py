@@ -17,6 +17,7 @@ from edge_agent.counters import BUFFER, DROPS, UPLINK, Counter
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.health.status_server import StatusServer
 from edge_agent.uplink.publisher import Publisher
+from edge_agent.uplink.topics import UplinkTopics
 from mqtt_session.link import MqttLink
 from wire.points import Reading
 
@@ -50,7 +51,9 @@ async def test_one_name_from_the_buffer_to_the_status_the_cli_and_the_wire(
         tmp_path / "b.db", gateway="gw", clock=clock, commit_interval_s=0, retention=Retention(max_age_s=60)
     )
     link = MqttLink(client_id="gw", host="127.0.0.1", port=1)  # not connected
-    publisher = Publisher(buffer=buf, link=link, topic="t", config=UplinkConfig(), clock=clock)
+    publisher = Publisher(
+        buffer=buf, link=link, topics=UplinkTopics.single("t"), config=UplinkConfig(), clock=clock
+    )
     publisher.counters.add(Counter.BATCHES_RESENT, 2)
     reporter = HealthReporter(
         buffer=buf, publisher=publisher, link=link, pollers=[], clock=clock, interval_s=60
