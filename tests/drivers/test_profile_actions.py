@@ -5,6 +5,7 @@ malformed declaration is refused naming the profile file, the action and the fie
 from __future__ import annotations
 
 import copy
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,17 @@ import yaml
 
 from drivers.modbus.config import ModbusDevice
 from drivers.opcua.config import OpcUaDevice
+from drivers.profiles import expr
 from drivers.profiles.actions import ArgType
 from drivers.profiles.device_actions import DeviceActions, ResolvedWrite
 from edge_agent.config.load import load_config
 from edge_agent.config.problems import ConfigError
-from tests.drivers.conftest import PROFILES
+from simulators.bollard.codes import Logic
+from simulators.bollard.register_map import BollardMap
+from simulators.bollard.site import BollardSite
+from simulators.luminaire.gateway import DaliGateway
+from simulators.luminaire.model import Luminaire
+from tests.drivers.conftest import PROFILES, SteppedClock
 
 AGENT = """
 gateway: cab-1
@@ -244,3 +251,51 @@ def test_a_device_param_that_is_not_a_number_is_refused_for_a_bound(tmp_path: Pa
     assert "tlc-7) (profile 'traffic-controller') interlocks (known_plans): param 'max_plan'" in str(
         info.value
     )
+
+
+# --- the declared writes against the simulators' register maps -----------------------------------------
+
+
+def registers(actions: DeviceActions, action: str, args: dict[str, int], sequence: int) -> list[int]:
+    """What the executor will write: the value expressions with the args, params and sequence number."""
+    names = {**{k: v for k, v in actions.params.items() if isinstance(v, int)}, **args, "sequence": sequence}
+    (w,) = actions.writes[action]
+    return [expr.evaluate(v, names) for v in w.values]
+
+
+def test_the_bollard_actions_drive_the_simulated_mailbox(tmp_path: Path, clock: SteppedClock) -> None:
+    site = actions_of(load(tmp_path)["site-7"])
+    regs = BollardMap(BollardSite(1, clock, logic=Logic.SEMI_AUTOMATIC))
+    steps = [("lower", {}), ("raise", {}), ("hold_down", {"seconds": 60}), ("release_hold", {})]
+    steps += [("emergency_lower", {}), ("reset_fault", {})]
+    for sequence, (name, args) in enumerate(steps, start=100):
+        regs.write_holding(site.writes[name][0].address, registers(site, name, args, sequence))
+        spec = site.actions[name]
+        assert spec.read_back is not None
+        clock.advance(spec.read_back.settle_s)
+        result, echo = regs.read_holding(103, 2)
+        state = regs.site.reading().state.name.lower()
+        seen: dict[str, object] = {"command_result": result, "last_processed_sequence": echo, "state": state}
+        seen["fault_code"] = regs.site.reading().fault.name.lower()
+        for e in spec.read_back.expect:
+            if e.expr == "sequence":
+                assert seen[e.point] == sequence, name
+            elif e.point == "command_result":
+                assert (e.value, result) == ("ok", 0), name
+            else:
+                assert seen[e.point] == e.value, (name, e.point)
+
+
+def test_set_level_drives_the_simulated_gateway(tmp_path: Path, clock: SteppedClock) -> None:
+    lum = actions_of(load(tmp_path)["lum-08"])  # channel 0, short address 8
+    gateway = DaliGateway([Luminaire(100.0, clock, random.Random(sa)) for sa in range(9)], 0)
+    spec = lum.actions["set_level"]
+    assert spec.read_back is not None
+    (expect,) = spec.read_back.expect
+    for level in (50, 100, 1):
+        (w,) = lum.writes["set_level"]
+        gateway.write(w.address, registers(lum, "set_level", {"level": level}, 0))
+        clock.advance(spec.read_back.settle_s)
+        assert expect.point == "level"
+        (actual,) = gateway.read(7000 * 0 + 100 * 8 + 6, 1)  # the profile's `level` point
+        assert abs(actual - level) <= expect.tolerance, level
