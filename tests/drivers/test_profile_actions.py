@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ from drivers.modbus.config import ModbusDevice
 from drivers.opcua.config import OpcUaDevice
 from drivers.profiles import expr
 from drivers.profiles.actions import ArgType
-from drivers.profiles.device_actions import DeviceActions, ResolvedWrite
+from drivers.profiles.device_actions import DeviceActions, ResolvedWrite, resolve_actions
+from drivers.profiles.model import parse_profile
+from edge_agent.commands.interlocks import Context, check
 from edge_agent.config.load import load_config
 from edge_agent.config.problems import ConfigError
 from simulators.bollard.codes import Logic
@@ -25,6 +28,8 @@ from simulators.bollard.site import BollardSite
 from simulators.luminaire.gateway import DaliGateway
 from simulators.luminaire.model import Luminaire
 from tests.drivers.conftest import PROFILES, SteppedClock
+from wire.errors import InterlockRefusal
+from wire.points import Value
 
 AGENT = """
 gateway: cab-1
@@ -299,3 +304,17 @@ def test_set_level_drives_the_simulated_gateway(tmp_path: Path, clock: SteppedCl
         assert expect.point == "level"
         (actual,) = gateway.read(7000 * 0 + 100 * 8 + 6, 1)  # the profile's `level` point
         assert abs(actual - level) <= expect.tolerance, level
+
+
+def test_the_readme_sample_of_actions_loads_and_checks() -> None:
+    readme = Path(__file__).resolve().parents[2] / "drivers" / "profiles" / "README.md"
+    block = re.findall(r"```yaml\n(.*?)```", readme.read_text(), flags=re.DOTALL)[1]
+    profile = parse_profile(yaml.safe_load(block))
+    actions = resolve_actions(profile.actions, profile.interlocks, profile.param_defaults, {})
+    assert actions.writes["raise"] == (ResolvedWrite(100, (2, 0, "sequence")),)
+    fresh: dict[str, Value] = {"loop_occupied": True}
+    refusal = check(actions, "raise", {}, fresh, Context(now_ms=0, is_night=False, maintenance=False))
+    assert isinstance(refusal, InterlockRefusal)
+    assert refusal.interlock == "loop_clear"
+    ctx = Context(now_ms=0, is_night=False, maintenance=True)
+    assert check(actions, "emergency_lower", {}, fresh, ctx) is None
