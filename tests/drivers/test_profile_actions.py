@@ -27,6 +27,8 @@ from simulators.bollard.register_map import BollardMap
 from simulators.bollard.site import BollardSite
 from simulators.luminaire.gateway import DaliGateway
 from simulators.luminaire.model import Luminaire
+from simulators.traffic.controller import TrafficController
+from simulators.traffic.methods import Methods
 from tests.drivers.conftest import PROFILES, SteppedClock
 from wire.errors import InterlockRefusal
 from wire.points import Value
@@ -318,3 +320,14 @@ def test_the_readme_sample_of_actions_loads_and_checks() -> None:
     assert refusal.interlock == "loop_clear"
     ctx = Context(now_ms=0, is_night=False, maintenance=True)
     assert check(actions, "emergency_lower", {}, fresh, ctx) is None
+
+
+def test_the_traffic_actions_call_methods_the_simulator_serves_with_their_inputs(tmp_path: Path) -> None:
+    tlc = actions_of(load(tmp_path)["tlc-7"])
+    table = Methods(TrafficController()).table()
+    served = {name: [arg for arg, _ in inputs] for name, (_, inputs, _) in table.items()}
+    for name, action in tlc.actions.items():
+        assert action.call is not None
+        method = tlc.methods[name]
+        assert method in served, name
+        assert list(action.call.args) == served[method], name  # every input, in the method's order
