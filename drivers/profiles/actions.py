@@ -239,11 +239,11 @@ def check_actions(
     *,
     params: tuple[str, ...],
     param_defaults: Mapping[str, int | str],
-    points: frozenset[str] | None,
+    points: frozenset[str],
     protocol: str,
 ) -> None:
     """Check what the actions refer to against the profile; raises ValueError naming action and field.
-    ``points`` is None when point names are templates (OPC-UA ``repeat``) and cannot be listed."""
+    ``points`` are the plain point names (a repeated OPC-UA point's names exist per device only)."""
     known_params = set(params) | set(param_defaults)
     if dup := _duplicates([a.name for a in actions]):
         raise ValueError(f"actions: {dup!r} declared twice")
@@ -262,7 +262,7 @@ def _check_action(
     a: ActionSpec,
     interlocks: Mapping[str, PointState | ArgRange | NightFloor],
     params: set[str],
-    points: frozenset[str] | None,
+    points: frozenset[str],
     protocol: str,
 ) -> None:
     where = f"actions ({a.name})"
@@ -285,7 +285,7 @@ def _check_action(
                 raise ValueError(f"{where}.interlocks[{k}]: {name!r} needs arg {used!r}")
 
 
-def _check_inputs(a: ActionSpec, params: set[str], points: frozenset[str] | None, where: str) -> None:
+def _check_inputs(a: ActionSpec, params: set[str], points: frozenset[str], where: str) -> None:
     """A method's inputs and the read-back's expectations name args, params and points that exist."""
     ints = {x.name for x in a.args if x.type in (ArgType.INT, ArgType.BOOL, ArgType.ENUM)}
     for name, c in a.call.args.items() if a.call is not None else ():
@@ -294,7 +294,7 @@ def _check_inputs(a: ActionSpec, params: set[str], points: frozenset[str] | None
         if c.param is not None and c.param not in params:
             raise ValueError(f"{where}.call.args.{name}.param: {c.param!r} is not a param")
     for k, e in enumerate(a.read_back.expect if a.read_back is not None else ()):
-        if points is not None and e.point not in points:
+        if e.point not in points:
             raise ValueError(f"{where}.read_back.expect[{k}].point: {e.point!r} is not a point")
         if e.arg is not None and a.arg(e.arg) is None:
             raise ValueError(f"{where}.read_back.expect[{k}].arg: {e.arg!r} is not an arg")
@@ -303,13 +303,13 @@ def _check_inputs(a: ActionSpec, params: set[str], points: frozenset[str] | None
 
 
 def _check_interlock(
-    lock: PointState | ArgRange | NightFloor, params: set[str], points: frozenset[str] | None
+    lock: PointState | ArgRange | NightFloor, params: set[str], points: frozenset[str]
 ) -> None:
     where = f"interlocks ({lock.name})"
     bounds: list[tuple[str, float | str | None]] = []
     match lock:
         case PointState():
-            unknown = sorted(set(lock.refuse_if) - points) if points is not None else []
+            unknown = sorted(set(lock.refuse_if) - points)
             if unknown:
                 raise ValueError(f"{where}.refuse_if: {unknown[0]!r} is not a point of the profile")
         case ArgRange():

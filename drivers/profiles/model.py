@@ -79,7 +79,7 @@ def parse_profile(data: Any) -> Profile:
     return ModbusProfile.model_validate(data)  # refuses an unknown protocol too
 
 
-def _check(profile: ModbusProfile | OpcUaProfile, points: frozenset[str] | None, protocol: str) -> None:
+def _check(profile: ModbusProfile | OpcUaProfile, points: frozenset[str], protocol: str) -> None:
     if overlap := sorted(set(profile.params) & set(profile.param_defaults)):
         raise ValueError(f"param_defaults: {overlap[0]!r} is a required param: it cannot have a default")
     check_actions(
