@@ -1,4 +1,5 @@
-"""A confirm-only peer: confirms every telemetry batch of one gateway at once, stores nothing.
+"""A confirm-only peer: confirms every telemetry batch of one gateway at once (on .../telemetry and
+.../telemetry/backlog), stores nothing.
 
 Stands in for the collector when a benchmark measures what the agent alone can do (the most any
 collector could get out of it). It reads only the batch key (:func:`peek_key`) and confirms each batch
@@ -39,7 +40,8 @@ async def serve(host: str, port: int, site: str, gateway: str) -> None:
         confirmed += 1
 
     link = MqttLink(client_id="bench-confirm-peer", host=host, port=port)
-    link.route(topics.topic(site, gateway, topics.TopicKind.TELEMETRY), on_message)
+    for kind in (topics.TopicKind.TELEMETRY, topics.TopicKind.BACKLOG):  # live batches, backlog and re-sends
+        link.route(topics.topic(site, gateway, kind), on_message)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

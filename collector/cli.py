@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from collector.commands.cli import command_app
 from collector.config import CollectorConfig, load_config
 from collector.errors import CollectorError, ConfigError, StoreError
 from collector.query import (
@@ -88,7 +89,12 @@ def check_config(file: Annotated[Path, typer.Argument(help="Collector config fil
     typer.echo(f"OK {file}")
     typer.echo(f"  collector_id  {cfg.collector_id}")
     typer.echo(f"  broker        {b.host}:{b.port} (session kept {b.session_expiry_s} s)")
-    typer.echo(f"  subscription  {subscription(TopicKind.TELEMETRY, cfg.subscription.site, b.share_group)}")
+    site = cfg.subscription.site
+    typer.echo(f"  subscription  {subscription(TopicKind.TELEMETRY, site, b.share_group)} (live)")
+    typer.echo(
+        f"                {subscription(TopicKind.BACKLOG, site, b.share_group)} "
+        f"(backlog, client id {cfg.backlog_client_id})"
+    )
     typer.echo(f"  store         {cfg.store.url}")
     typer.echo(
         f"  ingest        {cfg.ingest.max_messages_per_commit} messages per commit, "
@@ -248,6 +254,35 @@ async def _outbox(url: str, gateway: str | None, limit: int) -> list[OutboxRecor
         return await store.messages(gateway=gateway, limit=limit)
     finally:
         await store.close()
+
+
+app.add_typer(command_app, name="command")
+
+
+@app.command()
+def keygen(
+    key_id: Annotated[str, typer.Option("--key-id", help="the centre key's name, e.g. centre-2027")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="private key file (default: /etc/streetgate/keys/<key-id>.key)"),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
+) -> None:
+    """Make a key pair for signing commands: the private key goes to a file only its owner can read;
+    the public-key line printed on stdout goes into every gateway's config.
+
+    Exit 0 written, 2 bad key id or the file exists (without --force)."""
+    from configfile.secrets import write_secret
+    from wire.signing import new_key_texts
+
+    path = out or Path("/etc/streetgate/keys") / f"{key_id}.key"
+    try:
+        private, public = new_key_texts(key_id)
+        write_secret(path, private, replace=force)
+    except (ValueError, OSError) as exc:
+        _fail(f"keygen: {exc}")
+    typer.echo(f"private key written to {path} (mode 600); the gateways' configs take:", err=True)
+    typer.echo(public)
 
 
 def main() -> None:

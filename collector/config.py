@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 import configfile.loader
+from collector.commands.config import CommandsConfig
 from collector.errors import ConfigError
 from collector.sinks.url import StoreUrl
 from configfile.loader import YamlError
@@ -40,8 +41,10 @@ class BrokerConfig(_Model):
     # The broker keeps the collector's subscriptions and unacknowledged messages this long while it is
     # away; 0 would turn a collector restart into data loss, so it is refused.
     session_expiry_s: Annotated[int, Field(ge=1, le=0xFFFFFFFF)] = 86_400
-    # Unacknowledged messages the broker may have in flight to us (MQTT 5 flow control).
+    # Unacknowledged messages the broker may have in flight to us (MQTT 5 flow control): on the live
+    # session (.../telemetry) and on the backlog session (.../telemetry/backlog), each its own window.
     receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 200
+    backlog_receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 200
     # MQTT 5 shared subscription group, for several collectors splitting the load (later scale-out).
     share_group: str | None = None
 
@@ -85,6 +88,8 @@ class IngestConfig(_Model):
     # message is acknowledged (so it holds no in-flight slot) but neither stored nor confirmed: the
     # gateway re-sends it.
     max_queued_messages: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
+    # The same bound for the backlog session's messages (its own queue: a commit takes live ones first).
+    max_queued_backlog_messages: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
 
 
 class CollectorConfig(_Model):
@@ -93,6 +98,7 @@ class CollectorConfig(_Model):
     subscription: SubscriptionConfig = SubscriptionConfig()
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
+    commands: CommandsConfig | None = None  # absent: this collector sends no commands
 
     @field_validator("collector_id")
     @classmethod
@@ -101,13 +107,29 @@ class CollectorConfig(_Model):
 
     @model_validator(mode="after")
     def _queue_holds_a_window(self) -> CollectorConfig:
-        if self.ingest.max_queued_messages < self.broker.receive_maximum:
-            raise PydanticCustomError(
-                "queue_too_small",
-                "ingest.max_queued_messages: must be at least broker.receive_maximum ({r}), got {q}",
-                {"q": self.ingest.max_queued_messages, "r": self.broker.receive_maximum},
-            )
+        ingest, broker = self.ingest, self.broker
+        pairs = (
+            ("max_queued_messages", ingest.max_queued_messages, "receive_maximum", broker.receive_maximum),
+            (
+                "max_queued_backlog_messages",
+                ingest.max_queued_backlog_messages,
+                "backlog_receive_maximum",
+                broker.backlog_receive_maximum,
+            ),
+        )
+        for queue, q, window, r in pairs:
+            if q < r:
+                raise PydanticCustomError(
+                    "queue_too_small",
+                    "ingest.{queue}: must be at least broker.{window} ({r}), got {q}",
+                    {"queue": queue, "window": window, "q": q, "r": r},
+                )
         return self
+
+    @property
+    def backlog_client_id(self) -> str:
+        """The MQTT client id of the backlog session."""
+        return f"{self.collector_id}-backlog"
 
 
 def load_config(path: Path | str) -> CollectorConfig:
@@ -119,9 +141,17 @@ def load_config(path: Path | str) -> CollectorConfig:
         raise ConfigError(path, [("", f"cannot read: {exc}")]) from exc
     raw = _parse_yaml(path, text)
     try:
-        return CollectorConfig.model_validate(raw, context={"base_dir": path.parent.resolve()})
+        config = CollectorConfig.model_validate(raw, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigError(path, [_problem(e) for e in exc.errors()]) from exc
+    if config.commands is not None:  # what `command send` would refuse, check-config refuses
+        try:
+            config.commands.signer(path.parent.resolve())
+        except ValueError as exc:
+            raise ConfigError(
+                path, [("commands.key_file", str(exc).removeprefix("commands.key_file: "))]
+            ) from None
+    return config
 
 
 def _parse_yaml(path: Path, text: str) -> dict[str, Any]:

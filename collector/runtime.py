@@ -1,9 +1,16 @@
 """Builds the collector from its config, runs it, and owns shutdown.
 
+Two MQTT sessions, supervised in one task group with the writer: ``live`` (``.../telemetry``, client id
+``collector_id``; it carries the confirmations and the retained status, whose last will it holds) and
+``backlog`` (``.../telemetry/backlog``, client id ``<collector_id>-backlog``). Both feed one
+:class:`Inbox`, from which the writer takes live messages first. ``online`` is announced once both
+sessions are connected and subscribed (the broker acknowledged both subscriptions), again on every
+reconnect of either.
+
 Shutdown (stop event, SIGTERM/SIGINT or cancellation): the writer finishes the commit in progress and
 settles it (acks, confirmations) within ``shutdown_grace_s``, otherwise it is abandoned unacknowledged
-and the broker redelivers it to the next run; then the retained status says ``offline`` and the MQTT
-session is closed (the broker keeps it, with anything unacknowledged, for ``session_expiry_s``).
+and the broker redelivers it to the next run; then the retained status says ``offline`` and both MQTT
+sessions are closed (the broker keeps them, with anything unacknowledged, for ``session_expiry_s``).
 """
 
 from __future__ import annotations
@@ -16,13 +23,14 @@ from collections.abc import Callable
 
 from collector.config import CollectorConfig
 from collector.ingest.counters import IngestCounters
+from collector.ingest.inbox import Inbox, Lane
 from collector.ingest.outbox import OutboxIngest
 from collector.ingest.subscriber import Subscriber
 from collector.ingest.writer import Writer
 from collector.sinks import open_sink
 from collector.sinks.base import Sink
 from collector.status import CollectorStatus, package_version
-from mqtt_session import Backoff, NotConnected
+from mqtt_session import Backoff, MqttLink, NotConnected
 from wire.status import LinkState
 
 log = logging.getLogger(__name__)
@@ -49,22 +57,38 @@ class CollectorRuntime:
         self._grace = shutdown_grace_s
         self._now_ms = now_ms
         self._status = CollectorStatus(config.collector_id, package_version())
+        ingest, broker = config.ingest, config.broker
+        self.inbox = Inbox(
+            {Lane.LIVE: ingest.max_queued_messages, Lane.BACKLOG: ingest.max_queued_backlog_messages}
+        )
         self._subscriber = Subscriber(
-            collector_id=config.collector_id,
-            broker=config.broker,
+            client_id=config.collector_id,
+            broker=broker,
             site=config.subscription.site,
-            max_queued=config.ingest.max_queued_messages,
+            lane=Lane.LIVE,
+            inbox=self.inbox,
+            receive_maximum=broker.receive_maximum,
             counters=self.counters,
             will=self._status.will(),
-            on_connected=self._announce,
+            on_subscribed=self._announce,
+        )
+        self._backlog = Subscriber(
+            client_id=config.backlog_client_id,
+            broker=broker,
+            site=config.subscription.site,
+            lane=Lane.BACKLOG,
+            inbox=self.inbox,
+            receive_maximum=broker.backlog_receive_maximum,
+            counters=self.counters,
+            on_subscribed=self._announce,
         )
         self._writer = Writer(
-            queue=self._subscriber.queue,
-            link=self._subscriber.link,
+            inbox=self.inbox,
+            confirm_link=self._subscriber.link,
             sink=sink,
             counters=self.counters,
-            max_messages=config.ingest.max_messages_per_commit,
-            max_payload_bytes=config.ingest.max_payload_bytes,
+            max_messages=ingest.max_messages_per_commit,
+            max_payload_bytes=ingest.max_payload_bytes,
             retry=retry,
         )
         self._outbox = OutboxIngest(  # results and events: a queue and a writer of their own
@@ -80,19 +104,26 @@ class CollectorRuntime:
             retry=retry,
         )
 
+    @property
+    def links(self) -> tuple[MqttLink, MqttLink]:
+        """The live session's link and the backlog session's."""
+        return self._subscriber.link, self._backlog.link
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set (then return) or the task is cancelled (then re-raise)."""
         cfg = self.config
         log.info(
-            "collector %s starting: broker %s:%d, subscription %s, store %s",
+            "collector %s starting: broker %s:%d, subscriptions %s and %s, store %s",
             cfg.collector_id,
             cfg.broker.host,
             cfg.broker.port,
             self._subscriber.filter,
+            self._backlog.filter,
             cfg.store.url,
         )
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._subscriber.run(), name="collector-mqtt")
+            tg.create_task(self._backlog.run(), name="collector-mqtt-backlog")
             writer = tg.create_task(self._writer.run(), name="collector-writer")
             outbox = tg.create_task(self._outbox.run(), name="collector-outbox")
             try:
@@ -116,10 +147,15 @@ class CollectorRuntime:
             writer.cancel()
             await asyncio.wait({writer})
         offline = self._status.payload(LinkState.OFFLINE, self._now_ms())
+        await self._backlog.close()
         await self._subscriber.close(final=(self._status.topic, offline))
         log.info("collector %s stopped: %s", self.config.collector_id, self.counters)
 
     def _announce(self) -> None:
+        """``online`` once both sessions are subscribed (each calls this on every connect, once the broker
+        acknowledged its subscription)."""
+        if not all(link.subscribed.is_set() for link in self.links):
+            return
         try:
             self._subscriber.link.publish(
                 self._status.topic, self._status.payload(LinkState.ONLINE, self._now_ms()), retain=True

@@ -43,6 +43,12 @@ class Counter(StrEnum):
     OUTBOX_RESENT = "outbox_messages_resent_total"
     OUTBOX_CONFIRMATIONS_MALFORMED = "outbox_confirmations_malformed_total"
     OUTBOX_CONFIRMATIONS_DROPPED_QUEUE_FULL = "outbox_confirmations_dropped_queue_full_total"
+    # the command receiver's, since the process started
+    COMMANDS_RECEIVED = "commands_received_total"
+    COMMANDS_UNAUTHENTIC = "commands_unauthentic_total"  # bad envelope, key or signature: no result
+    COMMANDS_REPLAYED = "commands_replayed_total"  # an id seen before: no second result
+    COMMANDS_REFUSED = "commands_refused_total"  # refused or expired, with a signed result
+    COMMANDS_RUN = "commands_run_total"  # admitted and handed to the executor
 
     @property
     def reason(self) -> str:
@@ -76,6 +82,14 @@ OUTBOX_SENDER = (
     Counter.OUTBOX_RESENT,
     Counter.OUTBOX_CONFIRMATIONS_MALFORMED,
     Counter.OUTBOX_CONFIRMATIONS_DROPPED_QUEUE_FULL,
+)
+
+COMMANDS = (
+    Counter.COMMANDS_RECEIVED,
+    Counter.COMMANDS_UNAUTHENTIC,
+    Counter.COMMANDS_REPLAYED,
+    Counter.COMMANDS_REFUSED,
+    Counter.COMMANDS_RUN,
 )
 
 # The buffer's table before the names were one (an older buffer file is renamed when opened).

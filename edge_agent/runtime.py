@@ -31,6 +31,7 @@ from edge_agent.poll.report import ReportFilter
 from edge_agent.state.lastvalues import LastValues
 from edge_agent.supervisor import Supervisor, cancel, first_failure
 from edge_agent.uplink.publisher import Publisher
+from edge_agent.uplink.topics import UplinkTopics
 from mqtt_session import Backoff, MqttLink, NotConnected, Will
 from wire import topics
 from wire.status import GatewayStatus, LinkState, encode_status
@@ -115,7 +116,7 @@ class Agent:
         publisher = Publisher(
             buffer=buffer,
             link=link,
-            topic=topics.topic(cfg.site, cfg.gateway, topics.TopicKind.TELEMETRY),
+            topics=UplinkTopics.of(cfg.site, cfg.gateway, cfg.uplink),
             config=cfg.uplink,
             clock=clock,
         )

@@ -3,6 +3,8 @@
 ``await run()`` in a task (again after :meth:`close`, to resume); :meth:`route` topic filters to
 handlers before or after connecting (every route is subscribed on every connect); :meth:`publish` on
 the hot path (returns at once), :meth:`publish_confirmed` to wait for the broker's PUBACK.
+``subscribed`` is set (and ``on_subscribed`` called) once the broker has answered every route's
+SUBSCRIBE of the current connection: from then on, what is published to those filters reaches us.
 
 A persistent session (``clean_start=False``, ``session_expiry`` > 0 s) makes the broker keep the
 subscriptions and queue matching QoS-1 messages while the link is away. ``manual_ack`` messages
@@ -50,6 +52,7 @@ class MqttLink:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         on_connected: Callable[[], None] | None = None,
+        on_subscribed: Callable[[], None] | None = None,
         tls: TlsSettings | None = None,
         credentials: Credentials | None = None,
     ) -> None:
@@ -63,6 +66,7 @@ class MqttLink:
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._on_connected_cb = on_connected
+        self._on_subscribed_cb = on_subscribed
         self._tls = tls
         self._tls_applied = False
         self._tracker = PublishTracker()
@@ -70,6 +74,7 @@ class MqttLink:
         self.connected = asyncio.Event()
         self.disconnected = asyncio.Event()  # the mirror of ``connected``, for waiters on a loss
         self.disconnected.set()
+        self.subscribed = asyncio.Event()  # every route's SUBACK of this connection came
         self._lost = asyncio.Event()
         self._closing = False
         self.connects = 0
@@ -88,7 +93,7 @@ class MqttLink:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_publish = lambda _c, _u, mid, reason, _p: self._tracker.settle(mid, reason)
-        c.on_subscribe = lambda _c, _u, mid, reasons, _p: self.router.subscribed(
+        c.on_subscribe = lambda _c, _u, mid, reasons, _p: self._on_suback(
             mid, [str(r) for r in reasons if r.is_failure]
         )
         self._bridge = LoopBridge(c)
@@ -148,6 +153,7 @@ class MqttLink:
             except Exception as exc:  # the socket is closed below all the same
                 log.debug("no clean disconnect from %s:%d: %s", self.host, self.port, exc)
         self.connected.clear()
+        self.subscribed.clear()
         self.disconnected.set()
         self._tracker.fail_all("the link stopped")
         self._bridge.release()
@@ -173,6 +179,7 @@ class MqttLink:
         now if connected, and on every connect."""
         route = self.router.add(filter, handler, qos)
         if self.connected.is_set():
+            self.subscribed.clear()  # set again when this one's SUBACK comes
             self._subscribe(route)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
@@ -258,6 +265,7 @@ class MqttLink:
         self.last_error = None
         self.session_resumed = bool(flags.session_present)
         self.router.forget_pending()
+        self.subscribed.clear()
         for route in self.router.routes:
             self._subscribe(route)
         self.disconnected.clear()
@@ -266,6 +274,17 @@ class MqttLink:
         log.info("connected to broker %s:%d%s", self.host, self.port, resumed)
         if self._on_connected_cb is not None:
             self._on_connected_cb()
+        self._note_subscribed()
+
+    def _on_suback(self, mid: int, failures: list[str]) -> None:
+        self.router.subscribed(mid, failures)
+        self._note_subscribed()
+
+    def _note_subscribed(self) -> None:
+        if self.connected.is_set() and not self.router.pending and not self.subscribed.is_set():
+            self.subscribed.set()
+            if self._on_subscribed_cb is not None:
+                self._on_subscribed_cb()
 
     def _on_disconnect(
         self,
@@ -277,6 +296,7 @@ class MqttLink:
     ) -> None:
         was = self.connected.is_set()
         self.connected.clear()
+        self.subscribed.clear()
         self.disconnected.set()
         self._lost.set()
         self._tracker.fail_all(f"connection lost ({reason})")

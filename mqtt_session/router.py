@@ -64,6 +64,11 @@ class Router:
     def routes(self) -> list[Route]:
         return list(self._routes.values())
 
+    @property
+    def pending(self) -> int:
+        """SUBSCRIBEs of this connection still waiting for their SUBACK."""
+        return len(self._subscribing)
+
     def subscribing(self, mid: int, filter: str) -> None:
         self._subscribing[mid] = filter
 

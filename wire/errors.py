@@ -11,7 +11,11 @@
     ├── WrongGateway             addressed to another gateway
     ├── Expired                  its expiry has passed (allowing for clock skew)
     ├── IssuedInFuture           issued later than now plus the skew allowance
-    └── TtlTooLong               valid for longer than its action allows
+    ├── TtlTooLong               valid for longer than its action allows
+    ├── Replayed / BeforeHorizon its id was seen, or may have been forgotten (the agent's ledger)
+    ├── UnknownAction            the device declares no such action
+    ├── BadArgument              an argument unknown, missing or out of bounds; ``arg`` names it
+    └── InterlockRefusal         an interlock said no on a fresh read; ``interlock`` names it
 
 A ``SignatureError`` gets no result: its id cannot be trusted. A ``Refusal`` becomes a signed result in
 state ``refused`` (``expired`` for :class:`Expired`) whose reason is the refusal's message.
@@ -66,3 +70,32 @@ class IssuedInFuture(Refusal):
 
 class TtlTooLong(Refusal):
     pass
+
+
+class Replayed(Refusal):
+    """The command's id was received before: a command runs at most once."""
+
+
+class BeforeHorizon(Refusal):
+    """Issued at or before the gateway's replay horizon: its id may be forgotten, so a replay could not
+    be told from a first delivery."""
+
+
+class UnknownAction(Refusal):
+    """The device's profile declares no action of this name."""
+
+
+class BadArgument(Refusal):
+    """An argument that is not declared, missing while required, or of the wrong type or bounds."""
+
+    def __init__(self, arg: str, reason: str) -> None:
+        super().__init__(f"argument {arg!r}: {reason}")
+        self.arg = arg
+
+
+class InterlockRefusal(Refusal):
+    """An interlock (declared in the device's profile, or ``maintenance_mode``) refused the command."""
+
+    def __init__(self, interlock: str, reason: str) -> None:
+        super().__init__(f"interlock {interlock!r}: {reason}")
+        self.interlock = interlock

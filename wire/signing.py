@@ -38,6 +38,7 @@ from wire.commands import (
 from wire.errors import BadSignature, PayloadError, RevokedKey, UnknownKey
 
 PUBLIC_KEY_PREFIX = "ed25519:"
+PRIVATE_KEY_PREFIX = "ed25519-private:"
 KEY_BYTES = 32
 SIG_BYTES = 64
 MAX_ENVELOPE = 64 * 1024
@@ -91,6 +92,15 @@ def generate_key_pair() -> KeyPair:
     return KeyPair(key.private_bytes_raw(), key.public_key().public_bytes_raw())
 
 
+def new_key_texts(key_id: str) -> tuple[str, str]:
+    """A new key pair for ``key_id`` as text: the private key for its owner's key file, and the line
+    ``<key_id>: ed25519:<public>`` for the other side's config."""
+    if not KEY_ID_RE.match(key_id):
+        raise ValueError(f"key id {key_id!r} must be 1-64 letters, digits, '_', '.', ':' or '-'")
+    pair = generate_key_pair()
+    return format_private_key(pair.private), f"{key_id}: {format_public_key(pair.public)}"
+
+
 def format_public_key(raw: bytes) -> str:
     """The text form of a public key in configs: ``ed25519:`` and the 32 bytes in standard base64."""
     if len(raw) != KEY_BYTES:
@@ -109,6 +119,26 @@ def parse_public_key(text: str) -> bytes:
         raise ValueError(f"an Ed25519 public key is {KEY_BYTES} bytes, got {len(raw)}")
     if format_public_key(raw) != text:  # one text per key: no stray padding bits
         raise ValueError("a public key must be in canonical base64")
+    return raw
+
+
+def format_private_key(raw: bytes) -> str:
+    """The text form of a private key in a key file: ``ed25519-private:`` and the 32-byte seed in base64."""
+    if len(raw) != KEY_BYTES:
+        raise ValueError(f"an Ed25519 private key is {KEY_BYTES} bytes, got {len(raw)}")
+    return PRIVATE_KEY_PREFIX + base64.b64encode(raw).decode("ascii")
+
+
+def parse_private_key(text: str) -> bytes:
+    text = text.strip()
+    if not text.startswith(PRIVATE_KEY_PREFIX):
+        raise ValueError(f"a private key must start with {PRIVATE_KEY_PREFIX!r}")
+    try:
+        raw = base64.b64decode(text[len(PRIVATE_KEY_PREFIX) :], validate=True)
+    except ValueError as exc:
+        raise ValueError(f"a private key must be base64 after {PRIVATE_KEY_PREFIX!r}: {exc}") from exc
+    if len(raw) != KEY_BYTES:
+        raise ValueError(f"an Ed25519 private key is {KEY_BYTES} bytes, got {len(raw)}")
     return raw
 
 

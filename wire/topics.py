@@ -14,7 +14,9 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class TopicKind(enum.StrEnum):
-    TELEMETRY = "telemetry"  # gateway -> centre, QoS 1, msgpack batch
+    TELEMETRY = "telemetry"  # gateway -> centre, QoS 1, msgpack batch: fresh (live) readings
+    # gateway -> centre, QoS 1, the same msgpack batch: the backlog and re-sends (added within v1)
+    BACKLOG = "telemetry/backlog"
     STATUS = "status"  # gateway -> centre, QoS 1, retained JSON; last will says offline
     CONFIRM = "confirm"  # centre -> gateway, QoS 1, msgpack: batches stored (or rejected)
     COMMAND = "cmd"  # centre -> gateway, QoS 1, signed msgpack envelope (wire.commands, wire.signing)
@@ -32,6 +34,9 @@ def check_name(kind: str, name: str) -> str:
             "starting with a letter or digit"
         )
     return name
+
+
+BATCH_KINDS = frozenset({TopicKind.TELEMETRY, TopicKind.BACKLOG})  # the kinds that carry telemetry batches
 
 
 def topic(site: str, gateway: str, kind: TopicKind) -> str:

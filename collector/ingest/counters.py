@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(slots=True)
 class IngestCounters:
-    received: int = 0  # MQTT messages handed to ingest
+    received: int = 0  # MQTT messages handed to ingest, both sessions (live and backlog)
+    backlog_received: int = 0  # of which on the backlog session (.../telemetry/backlog)
     stored_batches: int = 0
     stored_readings: int = 0
     duplicates: int = 0  # batches already in the store: confirmed again, not stored again
@@ -17,6 +18,7 @@ class IngestCounters:
     # Messages refused by a full queue: acknowledged to the broker (it does not redeliver them) but
     # neither stored nor confirmed; the gateway re-sends each batch when its confirmation does not come.
     overflow: int = 0
+    backlog_overflow: int = 0  # of which refused by the backlog lane
     confirms_unsent: int = 0  # confirmations not published (not connected): the gateway resends
     stale_acks: int = 0  # commits whose message came on an older connection (the broker redelivers)
     # gateways' outbox messages (command results and events; collector.ingest.outbox)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from wire.errors import PayloadError
 from wire.telemetry import BatchKey, TelemetryBatch, decode_batch, peek_key
-from wire.topics import TopicAddress, TopicKind, check_name, parse_topic
+from wire.topics import BATCH_KINDS, TopicAddress, TopicKind, check_name, parse_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +40,12 @@ def decode_message(topic: str, payload: bytes, *, max_bytes: int) -> Accepted | 
         check_name("gateway", address.gateway)
     except ValueError as exc:
         return Rejected(f"topic: {exc}", key=peek_key(payload))
-    if address.kind is not TopicKind.TELEMETRY:
-        return Rejected(f"topic: kind {address.kind.value!r} is not telemetry", address, peek_key(payload))
+    if address.kind not in BATCH_KINDS:
+        return Rejected(
+            f"topic: kind {address.kind.value!r} is not {TopicKind.TELEMETRY} or {TopicKind.BACKLOG}",
+            address,
+            peek_key(payload),
+        )
     try:
         batch = decode_batch(payload, max_bytes=max_bytes)
     except PayloadError as exc:

@@ -1,10 +1,12 @@
-"""The writer: drains the ingest queue into the sink, one transaction at a time, then settles.
+"""The writer: drains the ingest queues into the sink, one transaction at a time, then settles.
 
-One cycle: take up to ``max_messages_per_commit`` messages (waiting only for the first), decode each,
+One cycle: take up to ``max_messages_per_commit`` messages (waiting only for the first; live ones first,
+then backlog ones: :class:`~collector.ingest.inbox.Inbox`), decode each,
 write the good batches in ONE sink transaction and quarantine the rest, and the batches whose key the
 store holds with other content (a conflict: quarantined, counted, confirmed as rejected and as a
 conflict, never dropped in silence). Only after that commit:
-acknowledge every message to the broker and publish one confirmation per gateway and epoch.
+acknowledge every message to the broker, on the session it came on, and publish one confirmation per
+gateway and epoch, on the live session.
 
 A failed commit (any exception from the sink) is logged at ERROR once, retried with capped backoff
 (DEBUG while it keeps failing, INFO on recovery) and the messages stay unacknowledged meanwhile; the
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from collector.ingest.confirmations import ConfirmationSet
 from collector.ingest.counters import IngestCounters
 from collector.ingest.decode import Accepted, Rejected, decode_message
+from collector.ingest.inbox import Inbox, Received
 from collector.sinks.base import Sink, WriteOutcome
 from mqtt_session import Backoff, Message, MqttLink, NotConnected
 
@@ -34,16 +37,16 @@ class Writer:
     def __init__(
         self,
         *,
-        queue: asyncio.Queue[Message],
-        link: MqttLink,
+        inbox: Inbox,
+        confirm_link: MqttLink,
         sink: Sink,
         counters: IngestCounters,
         max_messages: int,
         max_payload_bytes: int,
         retry: Backoff | None = None,
     ) -> None:
-        self._queue = queue
-        self._link = link
+        self._inbox = inbox
+        self._confirm_link = confirm_link
         self._sink = sink
         self._counters = counters
         self._max_messages = max_messages
@@ -63,23 +66,11 @@ class Writer:
             if messages:
                 await self._commit(messages)
 
-    async def _take(self) -> list[Message]:
-        getter = asyncio.ensure_future(self._queue.get())
-        stopper = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopper.cancel()
-            if not getter.done():
-                getter.cancel()  # a message it was about to take stays in the queue
-        if not getter.done() or getter.cancelled():
-            return []
-        messages = [getter.result()]
-        while len(messages) < self._max_messages and not self._queue.empty():
-            messages.append(self._queue.get_nowait())
-        return messages
+    async def _take(self) -> list[Received]:
+        return await self._inbox.take(self._max_messages, self._stopping)
 
-    async def _commit(self, messages: Sequence[Message]) -> None:
+    async def _commit(self, received: Sequence[Received]) -> None:
+        messages = [r.message for r in received]
         decoded = [decode_message(m.topic, m.payload, max_bytes=self._max_payload_bytes) for m in messages]
         failures = 0
         while True:
@@ -100,7 +91,7 @@ class Writer:
                     return
         if failures:
             log.info("store recovered after %d failed attempts", failures)
-        self._settle(messages, decoded, outcomes)
+        self._settle(received, decoded, outcomes)
 
     async def _store(self, messages: Sequence[Message], decoded: Sequence[_Decoded]) -> list[WriteOutcome]:
         batches = [d.batch for d in decoded if isinstance(d, Accepted)]
@@ -123,13 +114,14 @@ class Writer:
         return True
 
     def _settle(
-        self, messages: Sequence[Message], decoded: Sequence[_Decoded], outcomes: Sequence[WriteOutcome]
+        self, received: Sequence[Received], decoded: Sequence[_Decoded], outcomes: Sequence[WriteOutcome]
     ) -> None:
-        """After the commit: count, acknowledge every message, publish the confirmations."""
+        """After the commit: count, acknowledge every message on its session, publish the confirmations."""
         counters = self._counters
         confirmations = ConfirmationSet()
         pending = iter(outcomes)
-        for m, d in zip(messages, decoded, strict=True):
+        for r, d in zip(received, decoded, strict=True):
+            m = r.message
             if isinstance(d, Accepted):
                 outcome = next(pending)
                 if outcome is WriteOutcome.CONFLICT:
@@ -149,11 +141,11 @@ class Writer:
                 self._log_quarantine(m, d)
                 if d.address is not None and d.key is not None:
                     confirmations.rejected(d.address, d.key)
-            if not self._link.ack(m):
+            if not r.link.ack(m):
                 counters.stale_acks += 1  # came on an older connection: the broker redelivers it
         for topic, payload in confirmations.messages():
             try:
-                self._link.publish(topic, payload, qos=1)
+                self._confirm_link.publish(topic, payload, qos=1)
             except NotConnected:
                 counters.confirms_unsent += 1  # the gateway re-sends, and is confirmed then
                 log.debug("confirmation to %s not sent: not connected", topic)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.enum_map import EnumMap
 from drivers.errors import PointError
+from drivers.profiles.device_actions import DeviceActions
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -153,6 +154,7 @@ class ModbusDevice:
     poll_interval_s: float
     points: tuple[ModbusPoint, ...]
     timeout_s: float | None = None  # None: the link's timeout_s
+    actions: DeviceActions | None = None  # from its profile's ``actions:``; None: it takes no command
 
 
 class ModbusTcpLink(_Model):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.enum_map import EnumMap
 from drivers.opcua.nodes import BrowseName, NodeRef, format_path
+from drivers.profiles.device_actions import DeviceActions
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -161,3 +162,4 @@ class OpcUaDevice:
     root: tuple[BrowseName, ...] = ()  # browse path from the Objects folder; () = the Objects folder
     namespace: str | None = None  # URI of the browse names without a prefix
     timeout_s: float | None = None  # None: the link's timeout_s
+    actions: DeviceActions | None = None  # from its profile's ``actions:``; None: it takes no command

@@ -6,6 +6,7 @@ Only integer literals, parameter names, ``+ - * //`` and parentheses: a profile 
 from __future__ import annotations
 
 import ast
+import contextlib
 from collections.abc import Mapping
 
 _OPS = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__, ast.FloorDiv: int.__floordiv__}
@@ -20,6 +21,22 @@ def evaluate(expr: int | str, params: Mapping[str, int]) -> int:
     except SyntaxError as exc:
         raise ValueError(f"cannot parse register expression {expr!r}: {exc.msg}") from None
     return _eval(tree.body, params, expr)
+
+
+def names(expr: int | str) -> set[str]:
+    """The names an expression uses; raises ValueError if it is not a valid expression (whatever the
+    names' values): used to check a profile before any device gives its params."""
+    if isinstance(expr, int):
+        return set()
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"cannot parse register expression {expr!r}: {exc.msg}") from None
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    # a divisor that is 0 only for these stand-in values is no fault: the shape is what is checked here
+    with contextlib.suppress(ZeroDivisionError):
+        _eval(tree.body, dict.fromkeys(used, 1), expr)
+    return used
 
 
 def _eval(node: ast.AST, params: Mapping[str, int], expr: str) -> int:

@@ -6,16 +6,21 @@ in the agent's config names the profile and gives the params' values.
 ``protocol`` tells the kinds apart: ``modbus`` (the default, so older profiles need not say it) or
 ``opcua``, whose points name nodes by browse path under the device's ``root`` (``"Intersection_{id}"``)
 or by node id, and may be expanded per param (``repeat: {n: [1, signal_groups]}``).
+
+``actions`` and ``interlocks`` declare what a command may do to such a device
+(:mod:`drivers.profiles.actions`); ``param_defaults`` are optional params (a luminaire's ``min_level``)
+that a device may set.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.modbus.config import ModbusPointSpec, Order
 from drivers.opcua.config import OpcUaPointSpec, ReadMode
+from drivers.profiles.actions import ActionSpec, InterlockSpec, check_actions
 
 ProfileName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
@@ -30,6 +35,14 @@ class ModbusProfile(BaseModel):
     word_order: Order = Order.BIG
     byte_order: Order = Order.BIG
     points: tuple[ModbusPointSpec, ...]
+    param_defaults: dict[str, int] = Field(default_factory=dict)
+    interlocks: tuple[InterlockSpec, ...] = ()
+    actions: tuple[ActionSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _actions_refer_to_the_profile(self) -> Self:
+        _check(self, frozenset(p.name for p in self.points), "modbus")
+        return self
 
 
 class OpcUaProfile(BaseModel):
@@ -44,6 +57,15 @@ class OpcUaProfile(BaseModel):
     read: ReadMode = ReadMode.POLL
     sampling_interval_ms: float = Field(default=1000.0, ge=0, le=3_600_000)
     points: tuple[OpcUaPointSpec, ...]
+    param_defaults: dict[str, int | str] = Field(default_factory=dict)
+    interlocks: tuple[InterlockSpec, ...] = ()
+    actions: tuple[ActionSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _actions_refer_to_the_profile(self) -> Self:
+        # a read-back or interlock names a plain point: a repeated one's names exist per device only
+        _check(self, frozenset(p.name for p in self.points if not p.repeat), "opcua")
+        return self
 
 
 Profile = ModbusProfile | OpcUaProfile
@@ -55,3 +77,16 @@ def parse_profile(data: Any) -> Profile:
     if isinstance(data, dict) and data.get("protocol") == "opcua":
         return OpcUaProfile.model_validate(data)
     return ModbusProfile.model_validate(data)  # refuses an unknown protocol too
+
+
+def _check(profile: ModbusProfile | OpcUaProfile, points: frozenset[str], protocol: str) -> None:
+    if overlap := sorted(set(profile.params) & set(profile.param_defaults)):
+        raise ValueError(f"param_defaults: {overlap[0]!r} is a required param: it cannot have a default")
+    check_actions(
+        profile.actions,
+        profile.interlocks,
+        params=profile.params,
+        param_defaults=profile.param_defaults,
+        points=points,
+        protocol=protocol,
+    )

@@ -31,6 +31,7 @@ app = typer.Typer(
 app.add_typer(scan_app, name="scan")
 
 DEFAULT_CONFIG = Path("/etc/streetgate/agent.yaml")
+DEFAULT_KEYS = Path("/etc/streetgate/keys")
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="agent config (YAML)")]
 
 
@@ -155,6 +156,33 @@ def read(
     from edge_agent.cli.live import read_command
 
     raise typer.Exit(read_command(_load(config), device, point, chosen(fmt, as_json)))
+
+
+@app.command()
+def keygen(
+    key_id: Annotated[str, typer.Option("--key-id", help="the name this gateway's key is registered under")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="private key file (default: /etc/streetgate/keys/<key-id>.key)"),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
+) -> None:
+    """Make the gateway's key pair for signing command results: the private key goes to a file only
+    root can read; the public-key line printed on stdout goes into the collector's config.
+
+    Exit 0 written, 2 bad key id or the file exists (without --force)."""
+    from configfile.secrets import write_secret
+    from wire.signing import new_key_texts
+
+    path = out or DEFAULT_KEYS / f"{key_id}.key"
+    try:
+        private, public = new_key_texts(key_id)
+        write_secret(path, private, replace=force)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"keygen: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"private key written to {path} (mode 600); the collector's config takes:", err=True)
+    typer.echo(public)
 
 
 def main() -> None:

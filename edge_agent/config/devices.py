@@ -8,7 +8,7 @@ These are the ``devices`` (and ``link``) entries of the bus registry, :mod:`edge
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,6 +19,8 @@ from drivers.modbus.config import ModbusDevice, Order, resolve_points
 from drivers.modbus.plan import plan_reads
 from drivers.opcua import resolve as opcua
 from drivers.opcua.config import OpcUaDevice, OpcUaSecurity, ReadMode
+from drivers.profiles.device_actions import DeviceActions, resolve_actions
+from drivers.profiles.model import ModbusProfile, OpcUaProfile
 from edge_agent.config.model import (
     DaliSerialBus,
     ModbusDeviceSpec,
@@ -46,8 +48,8 @@ def modbus_devices(
 ) -> list[ModbusDevice]:
     if isinstance(bus, ModbusRtuBus) and spec.unit == 0:
         raise ConfigError([f"{where}.unit: 0 is the broadcast address of a serial line: it never answers"])
-    if spec.profile is not None:
-        profile = ctx.profiles.get_modbus(spec.profile, f"{where}.profile")
+    profile = ctx.profiles.get_modbus(spec.profile, f"{where}.profile") if spec.profile is not None else None
+    if profile is not None:
         points, word, byte = profile.points + spec.points, profile.word_order, profile.byte_order
         required = set(profile.params)
     else:
@@ -69,7 +71,8 @@ def modbus_devices(
             plan_reads(resolved, bus.max_registers, bus.max_gap)
         except ValueError as exc:
             raise ConfigError([f"{where} ({name}).points: {exc} (the bus's max_registers)"]) from None
-        devices.append(ModbusDevice(name, spec.unit, spec.poll_interval_s, resolved, spec.timeout_s))
+        actions = _actions(profile, params, f"{where} ({name})") if profile is not None else None
+        devices.append(ModbusDevice(name, spec.unit, spec.poll_interval_s, resolved, spec.timeout_s, actions))
     return devices
 
 
@@ -110,7 +113,21 @@ def opcua_devices(bus: OpcUaBus, spec: OpcUaDeviceSpec, ctx: Resolving, where: s
             raise _point_error(
                 exc, f"{where} ({name})", len(points) - len(spec.points), spec.profile
             ) from None
+        if profile is not None:
+            devices[-1] = replace(devices[-1], actions=_actions(profile, params, f"{where} ({name})"))
     return devices
+
+
+def _actions(
+    profile: ModbusProfile | OpcUaProfile, params: Mapping[str, int | str], where: str
+) -> DeviceActions | None:
+    """The device's actions from its profile (None if it declares none), refused naming the place."""
+    if not profile.actions:
+        return None
+    try:
+        return resolve_actions(profile.actions, profile.interlocks, profile.param_defaults, params)
+    except ValueError as exc:
+        raise ConfigError([f"{where} (profile {profile.name!r}) {exc}"]) from None
 
 
 def opcua_link(bus: OpcUaBus, ctx: Resolving, where: str) -> OpcUaBus:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from edge_agent.config.commands import resolve_commands
 from edge_agent.config.devices import Resolving
 from edge_agent.config.kinds import BUS_KINDS, BusKinds
 from edge_agent.config.model import AgentConfig
@@ -59,6 +60,12 @@ def load_config(path: str | Path, kinds: BusKinds = BUS_KINDS) -> ResolvedConfig
                 names.setdefault(dev.name, where)
                 devices.append(dev)
         buses.append(ResolvedBus(bus.name, link, tuple(devices)))
+    commands = None
+    if cfg.commands is not None:
+        try:
+            commands = resolve_commands(cfg.commands, base)
+        except ValueError as exc:
+            problems.append(f"{path}: {exc}")
     if problems:
         raise ConfigError(problems)
     return ResolvedConfig(
@@ -68,4 +75,5 @@ def load_config(path: str | Path, kinds: BusKinds = BUS_KINDS) -> ResolvedConfig
         status_socket=(base / cfg.status_socket).resolve(),
         buses=tuple(buses),
         outbox_path=None if cfg.outbox.path is None else (base / cfg.outbox.path).resolve(),
+        commands=commands,
     )

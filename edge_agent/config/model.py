@@ -16,6 +16,7 @@ from drivers.device import DeviceName, DeviceSpec
 from drivers.modbus.config import ModbusPointSpec, ModbusRtuLink, ModbusTcpLink, Order
 from drivers.opcua.config import OpcUaLink, OpcUaPointSpec, ReadMode
 from edge_agent.buffer.retention import WhenFull
+from edge_agent.config.commands import CommandsConfig
 from edge_agent.poll.report import ReportSpec
 from wire.topics import check_name
 
@@ -62,6 +63,11 @@ class UplinkConfig(_Model):
     confirm_timeout_s: float = Field(default=15.0, gt=0, le=3600, description="re-send after this")
     max_queued_confirmations: int = Field(
         default=1000, ge=1, le=100_000, description="received, not yet applied; past it: drop the newest"
+    )
+    backlog_topic: bool = Field(
+        default=True,
+        description="the backlog and re-sends on .../telemetry/backlog; false: all on .../telemetry "
+        "(for a collector older than the backlog topic)",
     )
 
 
@@ -187,6 +193,7 @@ class AgentConfig(_Model):
         default=(), description="report by exception: the first rule matching a device and point applies"
     )
     buses: tuple[Bus, ...] = Field(min_length=1)
+    commands: CommandsConfig | None = None  # absent: the gateway takes no commands
 
     @field_validator("gateway")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 from drivers.dali.config import DaliDevice
 from drivers.modbus.config import ModbusDevice
 from drivers.opcua.config import OpcUaDevice
+from edge_agent.config.commands import ResolvedCommands
 from edge_agent.config.model import AgentConfig, AnyBus
 from edge_agent.poll.report import ReportSpec
 
@@ -43,6 +44,8 @@ class ResolvedConfig:
     def outbox_file(self) -> Path:
         """The outbox's SQLite file: ``outbox.path``, or ``outbox.db`` beside the buffer's file."""
         return self.outbox_path or self.buffer_path.with_name("outbox.db")
+
+    commands: ResolvedCommands | None = None  # None: the gateway takes no commands
 
     @property
     def devices(self) -> tuple[AnyDevice, ...]:

@@ -13,6 +13,10 @@ batches stay sealed, are re-sent after ``confirm_timeout_s`` and confirmed again
 Live first: what was in the buffer when the connection came up is the backlog. Fresh readings (those
 committed since) take the first free slot of the window; the backlog drains behind them in full
 batches, oldest first, as fast as confirmations free slots. Each part keeps its series in order.
+
+Fresh batches go on the live topic (``.../telemetry``), the backlog and every re-send on the backlog
+topic (``.../telemetry/backlog``, :class:`UplinkTopics`), so that a collector can take the live ones
+first across all gateways (docs/protocol.md). With ``uplink.backlog_topic: false`` both are one topic.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from edge_agent.buffer.store import Buffer, SealedBatch
 from edge_agent.clock import Clock
 from edge_agent.config.model import UplinkConfig
 from edge_agent.counters import UPLINK, Counter, Counts
+from edge_agent.uplink.topics import UplinkTopics
 from mqtt_session import Message, MqttLink, NotConnected
 from wire.confirm import Confirmation, decode_confirmation
 from wire.errors import PayloadError
@@ -49,11 +54,11 @@ class Counted(Protocol):
 
 class Publisher:
     def __init__(
-        self, *, buffer: Buffer, link: MqttLink, topic: str, config: UplinkConfig, clock: Clock
+        self, *, buffer: Buffer, link: MqttLink, topics: UplinkTopics, config: UplinkConfig, clock: Clock
     ) -> None:
         self._buffer = buffer
         self._link = link
-        self._topic = topic
+        self._topics = topics
         self._cfg = config
         self._clock = clock
         self._in_flight: dict[int, float] = {}  # seq -> monotonic time sent
@@ -185,7 +190,7 @@ class Publisher:
             if batch is None:
                 self._backlog_end = None  # drained: from now on everything is live
                 break
-            self._send(batch)
+            self._send(batch, self._topics.backlog)
             room -= 1
 
     async def _seal_live(self, room: int) -> int:
@@ -203,7 +208,7 @@ class Publisher:
             self._last_seal = self._clock.monotonic()
             if fresh is None:
                 break
-            self._send(fresh)
+            self._send(fresh, self._topics.live)
             sent += 1
         return sent
 
@@ -214,13 +219,13 @@ class Publisher:
         pending = await self._buffer.sealed(limit=limit)
         waiting = [b for b in pending if b.key.seq not in self._in_flight]
         for batch in waiting[:room]:
-            self._send(batch)
+            self._send(batch, self._topics.backlog)
         self._resend_due = len(waiting) > room or len(pending) == limit
         return min(room, len(waiting))
 
-    def _send(self, batch: SealedBatch) -> None:
+    def _send(self, batch: SealedBatch, topic: str) -> None:
         seq = batch.key.seq
-        self._link.publish(self._topic, batch.payload, qos=1)
+        self._link.publish(topic, batch.payload, qos=1)
         self._in_flight[seq] = self._clock.monotonic()
         if seq <= self._highest_sent:
             self.counters.add(Counter.BATCHES_RESENT)

@@ -35,8 +35,14 @@ class FakeGateway:
         if self._task is not None:
             await asyncio.wait_for(self._task, 5)
 
-    def publish(self, payload: bytes, *, gateway: str | None = None) -> None:
-        self.link.publish(topic(self.site, gateway or self.gateway, TopicKind.TELEMETRY), payload, qos=1)
+    def publish(
+        self, payload: bytes, *, gateway: str | None = None, kind: TopicKind = TopicKind.TELEMETRY
+    ) -> None:
+        self.link.publish(topic(self.site, gateway or self.gateway, kind), payload, qos=1)
+
+    async def publish_confirmed(self, payload: bytes, *, kind: TopicKind = TopicKind.TELEMETRY) -> None:
+        """Published, and the broker has it (PUBACK)."""
+        await self.link.publish_confirmed(topic(self.site, self.gateway, kind), payload, qos=1)
 
     async def confirmation(self, timeout: float = 5.0) -> Confirmation:
         return await asyncio.wait_for(self.confirmations.get(), timeout)

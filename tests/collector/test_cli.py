@@ -67,7 +67,8 @@ def test_check_config_ok() -> None:
     r = runner.invoke(app, ["check-config", str(EXAMPLE)])
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith(f"OK {EXAMPLE}\n")
-    assert "streetgate/v1/+/+/telemetry" in r.stdout
+    assert "streetgate/v1/+/+/telemetry (live)" in r.stdout
+    assert "streetgate/v1/+/+/telemetry/backlog (backlog, client id collector-1-backlog)" in r.stdout
 
 
 def test_check_config_error_exits_2_naming_file_and_field(tmp_path: Path) -> None:

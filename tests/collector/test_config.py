@@ -148,3 +148,13 @@ def test_queue_bound_must_hold_a_receive_window(tmp_path: Path) -> None:
         tmp_path, "broker: {host: h, receive_maximum: 500}\ningest: {max_queued_messages: 100}\n"
     )
     assert message == "ingest.max_queued_messages: must be at least broker.receive_maximum (500), got 100"
+
+
+def test_backlog_queue_bound_must_hold_the_backlog_receive_window(tmp_path: Path) -> None:
+    message = _error(
+        tmp_path,
+        "broker: {host: h, backlog_receive_maximum: 300}\ningest: {max_queued_backlog_messages: 50}\n",
+    )
+    assert message == (
+        "ingest.max_queued_backlog_messages: must be at least broker.backlog_receive_maximum (300), got 50"
+    )

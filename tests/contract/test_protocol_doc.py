@@ -192,3 +192,13 @@ def test_the_outbox_conflict_reason_is_the_documented_one() -> None:
 @pytest.mark.parametrize(("topic", "body"), [(EVENT_TOPIC, EVENT), (RESULT_TOPIC, result())])
 def test_the_base_outbox_messages_pass_every_check(topic: str, body: bytes) -> None:
     assert isinstance(decode_outbox_message(topic, pack(frame(b=body)), max_bytes=MAX_BYTES), OutboxAccepted)
+
+
+def test_the_backlog_topic_takes_the_same_batch_with_the_same_checks() -> None:
+    backlog = TOPIC + "/backlog"
+    accepted = decode_message(backlog, pack(body()), max_bytes=MAX_BYTES)
+    assert isinstance(accepted, Accepted)
+    assert accepted.address == TopicAddress("north", "cab-0042", TopicKind.BACKLOG)
+    rejected = decode_message(backlog, pack(body(v=2)), max_bytes=MAX_BYTES)
+    assert isinstance(rejected, Rejected)
+    assert pattern(documented()["version"]).match(rejected.reason)

@@ -1,4 +1,5 @@
-"""Command topics (wire.topics): a gateway's command topic and its result topic never overlap."""
+"""Topics (wire.topics): a gateway's command topic and its result topic never overlap, nor its telemetry
+and backlog topics."""
 
 from __future__ import annotations
 
@@ -23,3 +24,20 @@ def test_a_gateway_hears_commands_only_and_the_centre_results_only() -> None:
     assert centre.matches(RESULT)
     assert not centre.matches(CMD)
     assert not gateway.matches(topic("dijon-centre", "cab-0043", TopicKind.COMMAND))
+
+
+def test_backlog_topic_round_trip_and_no_overlap_with_telemetry() -> None:
+    backlog = topic("dijon-centre", "cab-0042", TopicKind.BACKLOG)
+    telemetry = topic("dijon-centre", "cab-0042", TopicKind.TELEMETRY)
+    assert backlog == "streetgate/v1/dijon-centre/cab-0042/telemetry/backlog"
+    assert parse_topic(backlog) == TopicAddress("dijon-centre", "cab-0042", TopicKind.BACKLOG)
+    assert parse_topic(telemetry).kind is TopicKind.TELEMETRY
+    live = TopicFilter.parse(subscription(TopicKind.TELEMETRY))
+    late = TopicFilter.parse(subscription(TopicKind.BACKLOG))
+    assert live.matches(telemetry)
+    assert not live.matches(backlog)  # a collector's two sessions never take each other's messages
+    assert late.matches(backlog)
+    assert not late.matches(telemetry)
+    assert subscription(TopicKind.BACKLOG, "north", "collectors") == (
+        "$share/collectors/streetgate/v1/north/+/telemetry/backlog"
+    )

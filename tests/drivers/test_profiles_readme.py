@@ -23,7 +23,7 @@ README = Path(__file__).resolve().parents[2] / "drivers" / "profiles" / "README.
 
 
 def sample() -> ModbusProfile:
-    (block,) = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    block = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)[0]  # [1]: actions
     profile = parse_profile(yaml.safe_load(block))
     assert isinstance(profile, ModbusProfile)
     return profile

@@ -23,6 +23,7 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import UplinkConfig
 from edge_agent.uplink.publisher import Publisher
+from edge_agent.uplink.topics import UplinkTopics
 from harness.broker import Broker
 from harness.stack import BIN
 from mqtt_session import MqttLink
@@ -114,7 +115,7 @@ async def test_an_old_buffer_file_is_delivered_once_after_the_upgrade(broker: Br
     pub = Publisher(
         buffer=buf,
         link=link,
-        topic=topics.topic(SITE, gateway, topics.TopicKind.TELEMETRY),
+        topics=UplinkTopics.of(SITE, gateway, uplink),
         config=uplink,
         clock=SystemClock(),
     )

@@ -20,6 +20,7 @@ from edge_agent.health.status_server import StatusServer
 from edge_agent.outbox.sender import OutboxSender
 from edge_agent.outbox.store import Outbox
 from edge_agent.uplink.publisher import Publisher
+from edge_agent.uplink.topics import UplinkTopics
 from mqtt_session.link import MqttLink
 from wire.points import Reading
 from wire.topics import TopicKind
@@ -54,7 +55,9 @@ async def test_one_name_from_the_buffer_to_the_status_the_cli_and_the_wire(
         tmp_path / "b.db", gateway="gw", clock=clock, commit_interval_s=0, retention=Retention(max_age_s=60)
     )
     link = MqttLink(client_id="gw", host="127.0.0.1", port=1)  # not connected
-    publisher = Publisher(buffer=buf, link=link, topic="t", config=UplinkConfig(), clock=clock)
+    publisher = Publisher(
+        buffer=buf, link=link, topics=UplinkTopics.single("t"), config=UplinkConfig(), clock=clock
+    )
     publisher.counters.add(Counter.BATCHES_RESENT, 2)
     reporter = HealthReporter(
         buffer=buf, publisher=publisher, link=link, pollers=[], clock=clock, interval_s=60
@@ -96,7 +99,9 @@ async def test_the_outbox_depth_bound_refusal_and_counters_in_the_status_the_cli
     buf = await Buffer.open(tmp_path / "b.db", gateway="gw", clock=clock, commit_interval_s=0)
     box = await Outbox.open(tmp_path / "outbox.db", gateway="gw", clock=clock, max_messages=2)
     link = MqttLink(client_id="gw", host="127.0.0.1", port=1)  # not connected
-    publisher = Publisher(buffer=buf, link=link, topic="t", config=UplinkConfig(), clock=clock)
+    publisher = Publisher(
+        buffer=buf, link=link, topics=UplinkTopics.single("t"), config=UplinkConfig(), clock=clock
+    )
     sender = OutboxSender(outbox=box, link=link, topic_of=str, confirm_timeout_s=15, clock=clock)
     sender.counters.add(Counter.OUTBOX_RESENT, 3)
     common: dict[str, Any] = {

@@ -19,6 +19,7 @@ from edge_agent.poll.poller import DevicePoller
 from edge_agent.poll.report import ReportFilter, ReportSpec
 from edge_agent.state.lastvalues import LastValues
 from edge_agent.uplink.publisher import Publisher
+from edge_agent.uplink.topics import UplinkTopics
 from mqtt_session.link import MqttLink
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.edge_agent.test_poller import luminaire
@@ -73,7 +74,9 @@ async def test_the_pollers_fill_it_suppressed_and_offline_readings_too(
         identity={},
         buffer=buf,
         link=mqtt,
-        publisher=Publisher(buffer=buf, link=mqtt, topic="t", config=UplinkConfig(), clock=clock),
+        publisher=Publisher(
+            buffer=buf, link=mqtt, topics=UplinkTopics.single("t"), config=UplinkConfig(), clock=clock
+        ),
         pollers=[poller],
         clock=clock,
         last_values=last,

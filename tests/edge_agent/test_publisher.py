@@ -15,6 +15,7 @@ from edge_agent.clock import SystemClock
 from edge_agent.config.model import UplinkConfig
 from edge_agent.counters import Counter
 from edge_agent.uplink.publisher import ConfirmationQueuePolicy, Publisher
+from edge_agent.uplink.topics import UplinkTopics
 from harness.broker import Broker
 from mqtt_session import Message, MqttLink
 from wire import topics
@@ -24,6 +25,7 @@ from wire.telemetry import TelemetryBatch, decode_batch
 
 SITE, GW = "test", "gw-1"
 TELEMETRY = topics.topic(SITE, GW, topics.TopicKind.TELEMETRY)
+BACKLOG = topics.topic(SITE, GW, topics.TopicKind.BACKLOG)
 CONFIRM = topics.topic(SITE, GW, topics.TopicKind.CONFIRM)
 
 
@@ -49,15 +51,18 @@ class FakeCollector:
 
     def __init__(self, broker: Broker, *, routed: bool = True) -> None:
         self.received: list[TelemetryBatch] = []
+        self.topics: dict[int, list[str]] = {}  # seq -> the topic of each delivery, in order
         self.confirming = True
         self.reject: set[int] = set()
         self.link = MqttLink(client_id="fake-collector", host=broker.host, port=broker.port)
         if routed:  # else the test routes the telemetry itself
             self.link.route(TELEMETRY, self.on_message)
+            self.link.route(BACKLOG, self.on_message)
 
     def on_message(self, msg: Message) -> None:
         batch = decode_batch(msg.payload)
         self.received.append(batch)
+        self.topics.setdefault(batch.key.seq, []).append(msg.topic)
         if self.confirming:
             seq = batch.key.seq
             conf = Confirmation(
@@ -78,18 +83,20 @@ async def running(*coros: Callable[[], Coroutine[Any, Any, None]]) -> AsyncItera
 
 
 def make_agent_side(
-    broker: Broker, buf: Buffer, on_confirm: Callable[[Message], None] | None = None, **cfg: float
+    broker: Broker, buf: Buffer, on_confirm: Callable[[Message], None] | None = None, **cfg: float | bool
 ) -> tuple[MqttLink, Publisher]:
     """The agent's end: a link and a publisher; confirmations go to ``on_confirm`` (the publisher's)."""
     link = MqttLink(client_id="gw-1", host=broker.host, port=broker.port)
-    settings: dict[str, float] = {
+    settings: dict[str, float | bool] = {
         "batch_max_readings": 100,
         "batch_linger_s": 0.05,
         "confirm_timeout_s": 1.0,
         "in_flight_batches": 4,
     }
     config = UplinkConfig.model_validate({**settings, **cfg})
-    pub = Publisher(buffer=buf, link=link, topic=TELEMETRY, config=config, clock=SystemClock())
+    pub = Publisher(
+        buffer=buf, link=link, topics=UplinkTopics.of(SITE, GW, config), config=config, clock=SystemClock()
+    )
     link.route(CONFIRM, on_confirm or pub.on_confirm_message)
     return link, pub
 
@@ -184,6 +191,7 @@ async def test_live_first_after_an_outage(broker: Broker, buf: Buffer) -> None:
         loop.call_later(0.5, lambda: collector.link.publish(CONFIRM, conf))
 
     collector.link.route(TELEMETRY, slow_confirm)
+    collector.link.route(BACKLOG, slow_confirm)
     base = 1_767_225_600_000
     for chunk in range(100):  # the backlog, committed while the uplink was down
         await buf.append(
@@ -252,3 +260,57 @@ async def test_a_full_confirmation_queue_drops_the_newest_counted_and_nothing_is
         await collector.link.connected.wait()
         await counted(buf, Counter.CONFIRMED, 50)  # the two kept, then the three re-sent and confirmed
     assert (await buf.stats()).sealed_batches == 0
+
+
+async def _deliveries_by_topic(
+    broker: Broker, buf: Buffer, *, backlog_topic: bool = True
+) -> tuple[dict[int, list[str]], int]:
+    """300 readings of backlog (in the buffer before the uplink connects), then 20 fresh ones whose first
+    delivery the collector does not confirm (so they are re-sent). The topics each batch came on, by
+    seq, and the seq of the fresh batch."""
+    await buf.append(batch_of(300))  # the backlog: three full batches
+    collector = FakeCollector(broker)
+    link, pub = make_agent_side(broker, buf, backlog_topic=backlog_topic)
+    async with running(collector.link.run):
+        await collector.link.connected.wait()
+        async with running(link.run, pub.run):
+            await counted(buf, Counter.CONFIRMED, 300)
+            collector.confirming = False  # the fresh batch's first delivery goes unconfirmed ...
+            await buf.append(batch_of(20, start=300))
+            await wait_for(lambda: fresh_seq(collector) is not None)
+            collector.confirming = True  # ... and its re-send (after confirm_timeout_s) is confirmed
+            await counted(buf, Counter.CONFIRMED, 320)
+    seq = fresh_seq(collector)
+    assert seq is not None
+    return collector.topics, seq
+
+
+def fresh_seq(collector: FakeCollector) -> int | None:
+    """The seq of the batch that carries the 20 fresh readings (values 300..319), if it came."""
+    for b in collector.received:
+        values = [int(r.value) for r in b.readings if isinstance(r.value, int)]
+        if values and values[0] >= 300:
+            assert values == list(range(300, 320)), values  # in one batch
+            return b.key.seq
+    return None
+
+
+async def test_backlog_and_resends_go_on_the_backlog_topic_fresh_batches_on_telemetry(
+    broker: Broker, buf: Buffer
+) -> None:
+    """What the buffer held when the connection came up goes on .../telemetry/backlog; a fresh batch on
+    .../telemetry, and its re-send (its confirmation overdue) on .../telemetry/backlog."""
+    by_seq, fresh = await _deliveries_by_topic(broker, buf)
+    assert set(by_seq) == {1, 2, 3, fresh}
+    for seq in (1, 2, 3):
+        assert set(by_seq[seq]) == {BACKLOG}, (seq, by_seq[seq])
+    assert by_seq[fresh][:2] == [TELEMETRY, BACKLOG]  # sent live, re-sent as backlog
+    assert set(by_seq[fresh][2:]) <= {BACKLOG}
+
+
+async def test_backlog_topic_off_puts_everything_on_telemetry(broker: Broker, buf: Buffer) -> None:
+    """``uplink.backlog_topic: false`` (a collector older than the backlog topic): one topic for all."""
+    by_seq, fresh = await _deliveries_by_topic(broker, buf, backlog_topic=False)
+    assert set(by_seq) == {1, 2, 3, fresh}
+    assert {t for topics_of in by_seq.values() for t in topics_of} == {TELEMETRY}
+    assert len(by_seq[fresh]) >= 2  # re-sent, on telemetry too

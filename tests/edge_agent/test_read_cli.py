@@ -125,7 +125,19 @@ def test_config_defaults_to_etc_streetgate(command: str) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["", "status", "read", "buffer", "flush", "check-config", "run", "scan", "scan modbus", "scan opcua"],
+    [
+        "",
+        "status",
+        "read",
+        "buffer",
+        "flush",
+        "check-config",
+        "run",
+        "scan",
+        "scan modbus",
+        "scan opcua",
+        "keygen",
+    ],
 )
 def test_every_help_renders(command: str) -> None:
     proc = agent(*command.split(), "--help")

@@ -91,3 +91,31 @@ def test_one_handler_per_filter() -> None:
         sub.route("a/+", lambda m: None)
     with pytest.raises(ValueError, match="'#' must be alone"):
         sub.route("a/#/b", lambda m: None)
+
+
+async def test_subscribed_once_every_suback_came(broker: Broker) -> None:
+    """``subscribed`` (and ``on_subscribed``) means the broker acknowledged every route of this connection:
+    a message published right after it is delivered, with no wait."""
+    calls: list[int] = []
+    got: list[bytes] = []
+    sub = MqttLink(
+        client_id="acked",
+        host=broker.host,
+        port=broker.port,
+        on_subscribed=lambda: calls.append(sub.generation),
+    )
+    sub.route("a/+", lambda m: got.append(m.payload))
+    sub.route("b/+", lambda m: got.append(m.payload))
+    async with running(sub), running(link(broker, "publisher")) as pub:
+        await asyncio.wait_for(sub.subscribed.wait(), 5)
+        assert sub.router.pending == 0
+        assert calls == [1]
+        await pub.publish_confirmed("b/1", b"first")
+        await wait_for(lambda: got == [b"first"])
+        sub.route("c/+", lambda m: got.append(m.payload))  # a new route: subscribed again on its SUBACK
+        assert not sub.subscribed.is_set()
+        await asyncio.wait_for(sub.subscribed.wait(), 5)
+        await pub.publish_confirmed("c/1", b"second")
+        await wait_for(lambda: got == [b"first", b"second"])
+    assert not sub.subscribed.is_set()
+    assert calls == [1, 1]
