@@ -20,8 +20,15 @@ import typer
 from collector.commands.cli import command_app
 from collector.config import CollectorConfig, load_config
 from collector.errors import CollectorError, ConfigError, StoreError
-from collector.query import OutputFormat, format_quarantine, format_readings, format_ts, parse_instant
-from collector.sinks.base import QuarantinedPayload, StoredReading
+from collector.query import (
+    OutputFormat,
+    format_outbox,
+    format_quarantine,
+    format_readings,
+    format_ts,
+    parse_instant,
+)
+from collector.sinks.base import OutboxRecord, QuarantinedPayload, StoredReading
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -177,6 +184,23 @@ def quarantine(
     typer.echo(format_quarantine(rows, fmt))
 
 
+@app.command()
+def outbox(
+    *,
+    gateway: Annotated[str | None, typer.Option(help="Only this gateway's.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    fmt: FormatOption = OutputFormat.TABLE,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+) -> None:
+    """List the command results and events gateways sent (time, gateway, kind, what, subject, key)."""
+    rows = _read(_outbox(_store_url(config, store), gateway, limit))
+    if not rows and fmt is OutputFormat.TABLE:
+        typer.echo("no results or events", err=True)
+        return
+    typer.echo(format_outbox(rows, fmt))
+
+
 def _read(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
@@ -216,6 +240,20 @@ async def _quarantined(url: str, limit: int) -> list[QuarantinedPayload]:
         return await sink.quarantined(limit)
     finally:
         await sink.close()
+
+
+async def _outbox(url: str, gateway: str | None, limit: int) -> list[OutboxRecord]:
+    from collector.sinks import open_outbox_store, open_sink
+
+    sink = await open_sink(url, create=False)  # checks the store and brings its schema up to date
+    try:
+        store = await open_outbox_store(url)
+    finally:
+        await sink.close()
+    try:
+        return await store.messages(gateway=gateway, limit=limit)
+    finally:
+        await store.close()
 
 
 app.add_typer(command_app, name="command")

@@ -1,4 +1,5 @@
-"""What ``collector query`` and ``collector quarantine`` print, and how they read times (pure functions).
+"""What ``collector query``, ``collector quarantine`` and ``collector outbox`` print, and how they read
+times (pure functions).
 
 Times: a duration (``30s``, ``15m``, ``1h``, ``2d``: that long before now) or ISO-8601 (a time without
 an offset is UTC). Output: an aligned table, CSV or JSON; timestamps are ISO-8601 UTC with milliseconds.
@@ -15,7 +16,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from collector.sinks.base import QuarantinedPayload, StoredReading
+from collector.sinks.base import OutboxRecord, QuarantinedPayload, StoredReading
 from wire.points import Value
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,6 +91,28 @@ def format_quarantine(rows: Sequence[QuarantinedPayload], fmt: OutputFormat) -> 
         )
     header = ("received", "topic", "reason", "size")
     body = [(format_ts(q.received_at_ms), q.topic, q.reason, str(q.size)) for q in rows]
+    return _csv(header, body) if fmt is OutputFormat.CSV else _table(header, body)
+
+
+def format_outbox(rows: Sequence[OutboxRecord], fmt: OutputFormat) -> str:
+    """Results and events as stored (not their bodies: a result is a signed envelope)."""
+    if fmt is OutputFormat.JSON:
+        return json.dumps(
+            [
+                {
+                    "at": format_ts(r.at_ms),
+                    "gateway": r.gateway,
+                    "key": f"{r.epoch}/{r.seq}",
+                    "kind": r.kind,
+                    "what": r.what,
+                    "subject": r.subject,
+                }
+                for r in rows
+            ],
+            indent=2,
+        )
+    header = ("at", "gateway", "kind", "what", "subject", "key")
+    body = [(format_ts(r.at_ms), r.gateway, r.kind, r.what, r.subject, f"{r.epoch}/{r.seq}") for r in rows]
     return _csv(header, body) if fmt is OutputFormat.CSV else _table(header, body)
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from collector.config import CollectorConfig
 from collector.ingest.counters import IngestCounters
 from collector.ingest.inbox import Inbox, Lane
+from collector.ingest.outbox import OutboxIngest
 from collector.ingest.subscriber import Subscriber
 from collector.ingest.writer import Writer
 from collector.sinks import open_sink
@@ -90,6 +91,18 @@ class CollectorRuntime:
             max_payload_bytes=ingest.max_payload_bytes,
             retry=retry,
         )
+        self._outbox = OutboxIngest(  # results and events: a queue and a writer of their own
+            link=self._subscriber.link,
+            sink=sink,
+            store_url=config.store.store_url,
+            counters=self.counters,
+            site=config.subscription.site,
+            share_group=config.broker.share_group,
+            max_queued=config.ingest.max_queued_messages,
+            max_messages=config.ingest.max_messages_per_commit,
+            max_payload_bytes=config.ingest.max_payload_bytes,
+            retry=retry,
+        )
 
     @property
     def links(self) -> tuple[MqttLink, MqttLink]:
@@ -112,15 +125,20 @@ class CollectorRuntime:
             tg.create_task(self._subscriber.run(), name="collector-mqtt")
             tg.create_task(self._backlog.run(), name="collector-mqtt-backlog")
             writer = tg.create_task(self._writer.run(), name="collector-writer")
+            outbox = tg.create_task(self._outbox.run(), name="collector-outbox")
             try:
                 await (stop or asyncio.Event()).wait()
             finally:
-                await self._shutdown(writer)
+                await self._shutdown(writer, outbox)
 
-    async def _shutdown(self, writer: asyncio.Task[None]) -> None:
+    async def _shutdown(self, writer: asyncio.Task[None], outbox: asyncio.Task[None]) -> None:
         self._writer.stop()
-        done, _ = await asyncio.wait({writer}, timeout=self._grace)
-        if not done:
+        self._outbox.stop()
+        _, pending = await asyncio.wait({writer, outbox}, timeout=self._grace)
+        if outbox in pending:  # its commit is abandoned unacknowledged: the broker redelivers it
+            outbox.cancel()
+            await asyncio.wait({outbox})
+        if writer in pending:
             log.warning(
                 "commit in progress did not finish within %.1f s: abandoned unacknowledged, "
                 "the broker redelivers it",

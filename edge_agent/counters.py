@@ -33,6 +33,16 @@ class Counter(StrEnum):
     BATCHES_REJECTED = "batches_rejected_total"
     CONFIRMATIONS_MALFORMED = "confirmations_malformed_total"
     CONFIRMATIONS_DROPPED_QUEUE_FULL = "confirmations_dropped_queue_full_total"
+    # the outbox's (results and events), persisted in its file
+    OUTBOX_PUT = "outbox_messages_put_total"
+    OUTBOX_CONFIRMED = "outbox_messages_confirmed_total"  # stored by the collector: deleted
+    OUTBOX_REJECTED = "outbox_messages_rejected_total"  # quarantined by the collector: dead-lettered
+    OUTBOX_REFUSED = "outbox_refused_total"  # new work or a message refused: the outbox was full
+    # the outbox sender's, since the process started
+    OUTBOX_SENT = "outbox_messages_sent_total"
+    OUTBOX_RESENT = "outbox_messages_resent_total"
+    OUTBOX_CONFIRMATIONS_MALFORMED = "outbox_confirmations_malformed_total"
+    OUTBOX_CONFIRMATIONS_DROPPED_QUEUE_FULL = "outbox_confirmations_dropped_queue_full_total"
     # the command receiver's, since the process started
     COMMANDS_RECEIVED = "commands_received_total"
     COMMANDS_UNAUTHENTIC = "commands_unauthentic_total"  # bad envelope, key or signature: no result
@@ -65,6 +75,13 @@ UPLINK = (
     Counter.BATCHES_REJECTED,
     Counter.CONFIRMATIONS_MALFORMED,
     Counter.CONFIRMATIONS_DROPPED_QUEUE_FULL,
+)
+OUTBOX = (Counter.OUTBOX_PUT, Counter.OUTBOX_CONFIRMED, Counter.OUTBOX_REJECTED, Counter.OUTBOX_REFUSED)
+OUTBOX_SENDER = (
+    Counter.OUTBOX_SENT,
+    Counter.OUTBOX_RESENT,
+    Counter.OUTBOX_CONFIRMATIONS_MALFORMED,
+    Counter.OUTBOX_CONFIRMATIONS_DROPPED_QUEUE_FULL,
 )
 
 COMMANDS = (

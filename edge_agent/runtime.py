@@ -2,8 +2,8 @@
 
 Everything is constructed here and passed in; nothing is global. Only the drivers the config uses are
 imported. Shutdown (SIGTERM/SIGINT): stop polling, let in-progress commits finish, publish the
-retained ``offline`` status, disconnect, close the buffer. Sealed, unconfirmed batches stay in the
-buffer and are re-sent on the next start.
+retained ``offline`` status, disconnect, close the buffer and the outbox. Sealed, unconfirmed batches
+stay in the buffer, unconfirmed results and events in the outbox; both are re-sent on the next start.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from edge_agent.config.kinds import BUS_KINDS, BusKinds
 from edge_agent.config.resolved import ResolvedConfig
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.health.status_server import StatusServer
+from edge_agent.outbox.sender import OutboxSender
+from edge_agent.outbox.store import Outbox
 from edge_agent.poll.build import build_driver, build_pollers
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.poll.report import ReportFilter
@@ -50,6 +52,8 @@ class Agent:
     pollers: list[DevicePoller]
     health: HealthReporter
     clock: Clock
+    outbox: Outbox  # results and events, ahead of the telemetry backlog
+    outbox_sender: OutboxSender
     buses: list[BusScheduler] = field(default_factory=list)  # one request queue per bus, same order
     last_values: LastValues = field(default_factory=LastValues)  # every point's, as last polled
     supervisor: Supervisor = field(init=False)
@@ -84,6 +88,13 @@ class Agent:
             ),
             start=False,  # its writer runs in the agent's task group (run)
         )
+        try:
+            outbox = await Outbox.open(
+                config.outbox_file, gateway=cfg.gateway, clock=clock, max_messages=cfg.outbox.max_messages
+            )
+        except BaseException:
+            await buffer.close()
+            raise
         status_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS)
         confirm_topic = topics.topic(cfg.site, cfg.gateway, topics.TopicKind.CONFIRM)
 
@@ -110,6 +121,18 @@ class Agent:
             clock=clock,
         )
         link.route(confirm_topic, publisher.on_confirm_message, qos=1)
+        outbox_sender = OutboxSender(
+            outbox=outbox,
+            link=link,
+            topic_of=lambda kind: topics.topic(cfg.site, cfg.gateway, kind),
+            confirm_timeout_s=cfg.outbox.confirm_timeout_s,
+            clock=clock,
+        )
+        link.route(
+            topics.topic(cfg.site, cfg.gateway, topics.TopicKind.OUTBOX_CONFIRM),
+            outbox_sender.on_confirm_message,
+            qos=1,
+        )
         drivers: list[Driver] = []
         pollers: list[DevicePoller] = []
         buses: list[BusScheduler] = []
@@ -132,16 +155,30 @@ class Agent:
             interval_s=cfg.health_interval_s,
             buses=buses,
             report=report,
+            outbox=outbox,
+            outbox_sender=outbox_sender,
         )
         return cls(
-            config, buffer, link, publisher, drivers, pollers, health, clock, buses, last_values=last_values
+            config,
+            buffer,
+            link,
+            publisher,
+            drivers,
+            pollers,
+            health,
+            clock,
+            outbox,
+            outbox_sender,
+            buses,
+            last_values=last_values,
         )
 
     def start(self, tasks: asyncio.TaskGroup) -> None:
-        """Start the parts — MQTT link, uplink, health, pollers — as tasks of ``tasks``."""
+        """Start the parts — MQTT link, uplink, outbox sender, health, pollers — as tasks of ``tasks``."""
         spawn = self.supervisor.spawn
         spawn(tasks, self.link.run(), "mqtt-link")
         spawn(tasks, self.publisher.run(), "uplink")
+        spawn(tasks, self.outbox_sender.run(), "outbox-sender")
         if self.pollers:
             spawn(tasks, self.health.run(), "health")
         for p in self.pollers:
@@ -194,7 +231,12 @@ class Agent:
             with contextlib.suppress(Exception):
                 await d.aclose()
         await self.buffer.close()
-        log.info("agent stopped; %d readings wait in the buffer", self.buffer.unsealed)
+        await self.outbox.close()
+        log.info(
+            "agent stopped; %d readings wait in the buffer, %d results and events in the outbox",
+            self.buffer.unsealed,
+            self.outbox.depth,
+        )
 
     def _offline(self) -> tuple[str, bytes]:
         cfg = self.config.config
@@ -216,6 +258,8 @@ async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
         buffer=agent.buffer,
         link=agent.link,
         publisher=agent.publisher,
+        outbox=agent.outbox,
+        outbox_sender=agent.outbox_sender,
         pollers=agent.pollers,
         clock=agent.clock,
         last_values=agent.last_values,

@@ -20,8 +20,10 @@ class TopicKind(enum.StrEnum):
     STATUS = "status"  # gateway -> centre, QoS 1, retained JSON; last will says offline
     CONFIRM = "confirm"  # centre -> gateway, QoS 1, msgpack: batches stored (or rejected)
     COMMAND = "cmd"  # centre -> gateway, QoS 1, signed msgpack envelope (wire.commands, wire.signing)
-    COMMAND_RESULT = "cmd/result"  # gateway -> centre, QoS 1, signed envelope, through the agent's outbox
+    COMMAND_RESULT = "cmd/result"  # gateway -> centre, QoS 1, outbox frame around a signed result envelope
     CONFIG = "config"  # centre -> gateway, retained (reserved: fleet configuration)
+    EVENT = "event"  # gateway -> centre, QoS 1, outbox frame around an event (wire.outbox, wire.events)
+    OUTBOX_CONFIRM = "outbox/confirm"  # centre -> gateway, QoS 1, msgpack confirmation of outbox messages
 
 
 def check_name(kind: str, name: str) -> str:

@@ -21,3 +21,7 @@ class IngestCounters:
     backlog_overflow: int = 0  # of which refused by the backlog lane
     confirms_unsent: int = 0  # confirmations not published (not connected): the gateway resends
     stale_acks: int = 0  # commits whose message came on an older connection (the broker redelivers)
+    # gateways' outbox messages (command results and events; collector.ingest.outbox)
+    outbox_stored: int = 0
+    outbox_duplicates: int = 0  # already in the store: confirmed again, not stored again
+    outbox_overflow: int = 0  # refused by a full outbox queue (acknowledged, not confirmed: re-sent)

@@ -7,9 +7,14 @@ names is imported.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collector.errors import StoreError
 from collector.sinks.base import Sink
 from collector.sinks.url import Engine, StoreUrl
+
+if TYPE_CHECKING:
+    from collector.sinks.sqlite_outbox import SqliteOutboxStore
 
 
 async def open_sink(url: str | StoreUrl, *, create: bool = True) -> Sink:
@@ -25,3 +30,14 @@ async def open_sink(url: str | StoreUrl, *, create: bool = True) -> Sink:
     raise StoreError(
         parsed.url, f"the {parsed.engine.value} sink is not built yet: use a sqlite:/// store for now"
     )
+
+
+async def open_outbox_store(url: str | StoreUrl) -> SqliteOutboxStore:
+    """The outbox table (gateways' results and events) of the store ``url`` names, which the sink has
+    opened (created or migrated) already."""
+    parsed = StoreUrl.parse(url) if isinstance(url, str) else url
+    if parsed.engine is Engine.SQLITE:
+        from collector.sinks.sqlite_outbox import SqliteOutboxStore
+
+        return await SqliteOutboxStore.open(parsed)
+    raise StoreError(parsed.url, f"the {parsed.engine.value} sink has no outbox table yet")

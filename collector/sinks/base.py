@@ -41,6 +41,20 @@ class QuarantinedPayload:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """One result or event as the store keeps it."""
+
+    gateway: str
+    epoch: str
+    seq: int
+    kind: str  # cmd/result or event
+    what: str  # the event's kind or the result's state
+    subject: str  # the event's device or the result's command id
+    at_ms: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoreCounts:
     series: int
     batches: int

@@ -1,4 +1,4 @@
-"""The SQLite store's schema (version 2) and the statements the sink runs on it.
+"""The SQLite store's schema (version 3) and the statements the sink runs on it.
 
 Per-series rows built for time-range queries (``readings_series_ts``), not JSON blobs. A value keeps its
 Python type through ``value_kind`` (see :mod:`collector.sinks.value`). There is no unique (series, ts):
@@ -8,11 +8,30 @@ batch (same digest: a duplicate) from a re-used key (another digest: a conflict)
 
 Version 2 added ``batches.digest``; :data:`MIGRATIONS` brings an older store up to date at open (rows
 stored before have no digest, and a re-send of one of them counts as a duplicate: nothing to compare).
+Version 3 added ``outbox_messages``: gateways' command results and events, stored once by their outbox
+key (:mod:`collector.sinks.sqlite_outbox`).
 """
 
-SCHEMA_VERSION = 2  # PRAGMA user_version
-MIGRATIONS = {1: "ALTER TABLE batches ADD COLUMN digest BLOB"}  # one statement from version N to N + 1
-SCHEMA = """
+OUTBOX_TABLE = """CREATE TABLE IF NOT EXISTS outbox_messages (
+    id INTEGER PRIMARY KEY,
+    gateway TEXT NOT NULL,
+    epoch TEXT NOT NULL,  -- the gateway's outbox epoch (not its buffer's)
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,  -- the topic kind it came on: cmd/result or event
+    what TEXT NOT NULL,  -- the event's kind, or the result's state
+    subject TEXT NOT NULL,  -- the event's device, or the result's command id
+    at_ms INTEGER NOT NULL,  -- the event's time, or the result's
+    body BLOB NOT NULL,  -- the signed result envelope or the event, as sent
+    digest BLOB NOT NULL,  -- wire.outbox.body_digest: a re-send (same) from a re-used key (other)
+    stored_at_ms INTEGER NOT NULL,
+    UNIQUE (gateway, epoch, seq)
+)"""
+SCHEMA_VERSION = 3  # PRAGMA user_version
+MIGRATIONS = {  # one statement from version N to N + 1
+    1: "ALTER TABLE batches ADD COLUMN digest BLOB",
+    2: OUTBOX_TABLE,
+}
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
     gateway TEXT NOT NULL,
@@ -50,6 +69,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     payload BLOB NOT NULL,
     reason TEXT NOT NULL
 );
+{OUTBOX_TABLE};
 """
 INSERT_BATCHES = """INSERT INTO batches (gateway, epoch, seq, readings, stored_at_ms, digest) VALUES {values}
     ON CONFLICT (gateway, epoch, seq) DO NOTHING RETURNING gateway, epoch, seq, id"""

@@ -66,6 +66,7 @@ def degraded(st: dict[str, Any]) -> bool:
         any(d["online"] is False or _bad_points(d) for d in devices)
         or not st["uplink"]["connected"]
         or bool(st["buffer"].get("disk_full"))
+        or bool((st.get("outbox") or {}).get("refusal"))
     )
 
 
@@ -91,6 +92,12 @@ def print_status(st: dict[str, Any]) -> int:
         f"({buf['unconfirmed_readings']} readings) unconfirmed, oldest {age}, {buf['bytes'] / 1e6:.1f} MB"
         f"{cap}; dropped {dropped}{why}{disk}"
     )
+    if (box := st.get("outbox")) is not None:  # an older agent has none
+        refusing = f"; REFUSING NEW WORK: {box['refusal']}" if box.get("refusal") else ""
+        typer.echo(
+            f"outbox  {box['depth']} of {box['bound']} results and events unconfirmed, "
+            f"{box[Counter.OUTBOX_CONFIRMED]} confirmed, {box[Counter.OUTBOX_REFUSED]} refused{refusing}"
+        )
     typer.echo(
         f"devices {len(devices)}: {len(devices) - len(offline)} online ({len(with_bad)} with bad points), "
         f"{len(offline)} offline"

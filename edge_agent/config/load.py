@@ -74,5 +74,6 @@ def load_config(path: str | Path, kinds: BusKinds = BUS_KINDS) -> ResolvedConfig
         buffer_path=(base / cfg.buffer.path).resolve(),
         status_socket=(base / cfg.status_socket).resolve(),
         buses=tuple(buses),
+        outbox_path=None if cfg.outbox.path is None else (base / cfg.outbox.path).resolve(),
         commands=commands,
     )

@@ -71,6 +71,18 @@ class UplinkConfig(_Model):
     )
 
 
+class OutboxConfig(_Model):
+    """Command results and events wait here until the collector confirms them; never dropped."""
+
+    path: str | None = Field(
+        default=None, description="the outbox's SQLite file; default: outbox.db beside buffer.path"
+    )
+    max_messages: int = Field(
+        default=500, ge=1, le=100_000, description="the bound: when reached, new work is refused"
+    )
+    confirm_timeout_s: float = Field(default=15.0, gt=0, le=3600, description="re-send after this")
+
+
 class ModbusDeviceSpec(DeviceSpec):
     """A Modbus device (a unit id), or one per value of its ``repeat`` (the values are params too)."""
 
@@ -171,6 +183,7 @@ class AgentConfig(_Model):
     broker: BrokerConfig = BrokerConfig()
     buffer: BufferConfig = BufferConfig()
     uplink: UplinkConfig = UplinkConfig()
+    outbox: OutboxConfig = OutboxConfig()
     status_socket: str = Field(
         default="/run/streetgate/edge-agent.sock", description="local socket for `edge-agent status`"
     )
@@ -191,6 +204,12 @@ class AgentConfig(_Model):
     @classmethod
     def _site(cls, v: str) -> str:
         return check_name("site", v)
+
+    @model_validator(mode="after")
+    def _outbox_apart(self) -> AgentConfig:
+        if self.outbox.path is not None and self.outbox.path == self.buffer.path:
+            raise ValueError("outbox.path: must not be buffer.path (each has its own file)")
+        return self
 
     @field_validator("buses")
     @classmethod

@@ -38,6 +38,13 @@ class ResolvedConfig:
     buffer_path: Path
     status_socket: Path
     buses: tuple[Bus, ...]  # in the config's order, every kind
+    outbox_path: Path | None = None  # None: outbox.db beside the buffer
+
+    @property
+    def outbox_file(self) -> Path:
+        """The outbox's SQLite file: ``outbox.path``, or ``outbox.db`` beside the buffer's file."""
+        return self.outbox_path or self.buffer_path.with_name("outbox.db")
+
     commands: ResolvedCommands | None = None  # None: the gateway takes no commands
 
     @property

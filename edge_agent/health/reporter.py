@@ -1,4 +1,6 @@
-"""Periodic ``_agent`` readings: buffer depth and drops, the buffer's cap and disk, uplink state, devices
+"""Periodic ``_agent`` readings: buffer depth and drops, the buffer's cap and disk, the outbox's depth and
+bound (``outbox_depth``, ``outbox_bound``, its counters, and ``outbox_refusal``: why new work is refused,
+empty text while it is accepted), uplink state, devices
 offline, and per bus (``bus.<name>.*``) the requests sent, the queue depth (now and the most seen) and
 the share of the last period the line was busy.
 
@@ -14,6 +16,8 @@ from drivers.scheduler import BusScheduler, BusStats
 from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock
 from edge_agent.counters import DROPS, Counter
+from edge_agent.outbox.sender import OutboxSender
+from edge_agent.outbox.store import Outbox
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.poll.report import ReportFilter
 from edge_agent.uplink.publisher import Counted
@@ -35,6 +39,8 @@ class HealthReporter:
         interval_s: float,
         buses: Sequence[BusScheduler] = (),
         report: ReportFilter | None = None,
+        outbox: Outbox | None = None,
+        outbox_sender: OutboxSender | None = None,
     ) -> None:
         self._buffer = buffer
         self._publisher = publisher
@@ -44,6 +50,8 @@ class HealthReporter:
         self._interval_s = interval_s
         self._buses = buses
         self._report = report
+        self._outbox = outbox
+        self._outbox_sender = outbox_sender
         self._last: dict[str, BusStats] = {}  # each bus's counters at the previous report
 
     async def run(self) -> None:
@@ -54,7 +62,7 @@ class HealthReporter:
     async def report(self) -> list[Reading]:
         stats = await self._buffer.stats()
         ts = self._clock.now_ms()
-        values: dict[str, float | int | bool] = {
+        values: dict[str, float | int | bool | str] = {
             "buffer_unsealed": stats.unsealed,
             "buffer_sealed_readings": stats.sealed_readings,
             "buffer_bytes": stats.bytes,
@@ -69,6 +77,8 @@ class HealthReporter:
             Counter.SUPPRESSED: 0 if self._report is None else self._report.suppressed,
             **self._publisher.counters.as_dict(),  # ... and the uplink's
         }
+        if self._outbox is not None:
+            values.update(await self._outbox_values(self._outbox))
         if stats.disk_free_bytes is not None:
             values["buffer_disk_free_bytes"] = stats.disk_free_bytes
         for bus in self._buses:
@@ -77,6 +87,18 @@ class HealthReporter:
         with contextlib.suppress(BufferFull):  # counted by the buffer (dropped: disk full), and logged
             await self._buffer.append(readings)
         return readings
+
+    async def _outbox_values(self, outbox: Outbox) -> dict[str, float | int | bool | str]:
+        stats = await outbox.stats()
+        values: dict[str, float | int | bool | str] = {
+            "outbox_depth": stats.depth,
+            "outbox_bound": stats.bound,
+            "outbox_refusal": stats.refusal or "",
+            **{str(c): n for c, n in stats.counters.items()},
+        }
+        if self._outbox_sender is not None:
+            values.update(self._outbox_sender.counters.as_dict())
+        return values
 
     def _bus_values(self, bus: BusScheduler) -> dict[str, float | int | bool]:
         now, before = bus.stats(), self._last.get(bus.name)

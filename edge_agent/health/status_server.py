@@ -24,6 +24,8 @@ from drivers.errors import DriverError
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock
 from edge_agent.counters import DROPS, Counter
+from edge_agent.outbox.sender import OutboxSender
+from edge_agent.outbox.store import Outbox
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.state.lastvalues import LastValues
 from edge_agent.uplink.publisher import Publisher
@@ -46,6 +48,8 @@ class StatusServer:
         clock: Clock,
         read_timeout_s: float = 10.0,
         last_values: LastValues | None = None,
+        outbox: Outbox | None = None,
+        outbox_sender: OutboxSender | None = None,
     ) -> None:
         self.path = path
         self._identity = identity
@@ -57,6 +61,8 @@ class StatusServer:
         self._read_timeout_s = read_timeout_s
         self._last_values = last_values or LastValues()
         self._server: asyncio.AbstractServer | None = None
+        self._outbox = outbox
+        self._outbox_sender = outbox_sender
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +132,7 @@ class StatusServer:
             }
             for name, p in self._pollers.items()
         }
-        return {
+        answer: dict[str, Any] = {
             "ok": True,
             **self._identity,
             "now_ms": now,
@@ -152,6 +158,24 @@ class StatusServer:
                 Counter.DROPPED: sum(stats.counters[c] for c in DROPS),
             },
             "devices": devices,
+        }
+        if self._outbox is not None:
+            answer["outbox"] = await self._outbox_status(self._outbox)
+        return answer
+
+    async def _outbox_status(self, outbox: Outbox) -> dict[str, Any]:
+        stats = await outbox.stats()
+        sender = self._outbox_sender
+        return {
+            "epoch": stats.epoch,
+            "depth": stats.depth,
+            "bound": stats.bound,
+            "dead_letters": stats.dead_letters,
+            "refusal": stats.refusal,  # why new work is refused now, or null
+            "in_flight": None if sender is None else sender.in_flight,
+            "last_confirm_ms": None if sender is None else sender.last_confirm_ms,
+            **{str(k): v for k, v in stats.counters.items()},
+            **({} if sender is None else sender.counters.as_dict()),
         }
 
     async def _values(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from collector.cli import app
-from collector.sinks import open_sink
+from collector.sinks import open_outbox_store, open_sink
+from collector.sinks.base import OutboxRecord
 from tests.collector.harness import EPOCH, T0
 from wire.points import Quality, Reading
 from wire.telemetry import BatchKey, TelemetryBatch
@@ -198,3 +199,34 @@ def test_quarantine_listing(store: str) -> None:
     header, row = r.stdout.splitlines()
     assert header.split() == ["received", "topic", "reason", "size"]
     assert "streetgate/v1/n/cab-0042/telemetry  not msgpack: bad  3" in row
+
+
+def test_outbox_lists_results_and_events_newest_first(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+
+    async def fill() -> None:
+        sink = await open_sink(url)
+        await sink.close()
+        store = await open_outbox_store(url)
+        try:
+            await store.write(
+                [
+                    OutboxRecord("cab-0042", EPOCH, 1, "event", "lamp_failure", "lum-07", T0, b"e1"),
+                    OutboxRecord("cab-0043", EPOCH, 1, "cmd/result", "done", "0f8e7a3c", T0 + 1000, b"r1"),
+                ]
+            )
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    r = runner.invoke(app, ["outbox", "--store", url, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [(x["gateway"], x["kind"], x["what"], x["subject"]) for x in rows] == [
+        ("cab-0043", "cmd/result", "done", "0f8e7a3c"),
+        ("cab-0042", "event", "lamp_failure", "lum-07"),
+    ]
+    r = runner.invoke(app, ["outbox", "--store", url, "--gateway", "cab-0042"])
+    assert r.exit_code == 0, r.output
+    assert "lamp_failure" in r.stdout
+    assert "done" not in r.stdout

@@ -14,7 +14,7 @@ import pytest
 from collector.errors import StoreError
 from collector.sinks import open_sink
 from collector.sinks.base import Sink, StoreCounts, WriteOutcome
-from collector.sinks.sqlite_schema import SCHEMA
+from collector.sinks.sqlite_schema import OUTBOX_TABLE, SCHEMA, SCHEMA_VERSION
 from tests.collector.harness import EPOCH, T0, mixed_readings, readings
 from wire.points import Quality, Reading
 from wire.telemetry import BatchKey, TelemetryBatch
@@ -194,7 +194,9 @@ async def test_sqlite_schema_is_per_series_rows_with_a_time_index(tmp_path: Path
 
 async def test_a_version_1_store_gets_the_digest_column_at_open(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
-    v1_schema = SCHEMA.replace("    digest BLOB,  -- NULL only for batches stored by a version-1 store\n", "")
+    v1_schema = SCHEMA.replace(
+        "    digest BLOB,  -- NULL only for batches stored by a version-1 store\n", ""
+    ).replace(f"{OUTBOX_TABLE};", "")
     assert v1_schema != SCHEMA
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.executescript(f"{v1_schema} PRAGMA user_version = 1;")
@@ -214,6 +216,7 @@ async def test_a_version_1_store_gets_the_digest_column_at_open(tmp_path: Path) 
     finally:
         await sink.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("SELECT count(*) FROM outbox_messages").fetchone() == (0,)
         digests = db.execute("SELECT seq, length(digest) FROM batches ORDER BY seq").fetchall()
         assert digests == [(4, None), (5, 16)]

@@ -155,3 +155,27 @@ def test_report_rules_resolve_first_match(tmp_path: Path) -> None:
     msg = errors(tmp_path, text.replace("deadband_percent: 2", "deadband_percent: 2, deadband: 1"))
     assert "report[1]" in msg
     assert "not both" in msg
+
+
+def test_the_outbox_file_sits_beside_the_buffer_unless_configured(tmp_path: Path) -> None:
+    default = load_config(write(tmp_path, BASE + "buffer: {path: var/buffer.db}\n"))
+    assert default.outbox_file == (tmp_path / "var" / "outbox.db").resolve()
+    assert default.config.outbox.max_messages == 500
+    own = load_config(
+        write(tmp_path, BASE + "outbox: {path: box/o.db, max_messages: 20, confirm_timeout_s: 5}\n")
+    )
+    assert own.outbox_file == (tmp_path / "box" / "o.db").resolve()
+    assert (own.config.outbox.max_messages, own.config.outbox.confirm_timeout_s) == (20, 5)
+
+
+@pytest.mark.parametrize(
+    ("block", "where"),
+    [
+        ("outbox: {max_messages: 0}", "outbox.max_messages"),
+        ("outbox: {confirm_timeout_s: 0}", "outbox.confirm_timeout_s"),
+        ("outbox: {size: 3}", "outbox.size"),
+        ("buffer: {path: same.db}\noutbox: {path: same.db}", "outbox.path: must not be buffer.path"),
+    ],
+)
+def test_a_bad_outbox_block_is_refused_naming_the_field(tmp_path: Path, block: str, where: str) -> None:
+    assert where in errors(tmp_path, BASE + block + "\n")

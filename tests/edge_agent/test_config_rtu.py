@@ -111,6 +111,7 @@ async def test_the_runtime_builds_one_scheduler_per_bus(tmp_path: Path) -> None:
         assert reach["lum"].policy == PollBackoff(20.0, 60.0)
     finally:
         await agent.buffer.close()
+        await agent.outbox.close()
 
 
 async def test_the_health_points_carry_each_bus(tmp_path: Path) -> None:

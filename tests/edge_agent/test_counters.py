@@ -7,19 +7,23 @@ import contextlib
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.store import Buffer
 from edge_agent.cli.live import print_status
 from edge_agent.clock import ManualClock
 from edge_agent.config.model import UplinkConfig
-from edge_agent.counters import BUFFER, DROPS, UPLINK, Counter
+from edge_agent.counters import BUFFER, DROPS, OUTBOX, OUTBOX_SENDER, UPLINK, Counter
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.health.status_server import StatusServer
+from edge_agent.outbox.sender import OutboxSender
+from edge_agent.outbox.store import Outbox
 from edge_agent.uplink.publisher import Publisher
 from edge_agent.uplink.topics import UplinkTopics
 from mqtt_session.link import MqttLink
 from wire.points import Reading
+from wire.topics import TopicKind
 
 
 async def test_an_older_buffer_file_keeps_its_counts_under_the_new_names(tmp_path: Path) -> None:
@@ -86,3 +90,54 @@ async def test_one_name_from_the_buffer_to_the_status_the_cli_and_the_wire(
     print_status(st)
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "dropped 4 (4 age)" in out
+
+
+async def test_the_outbox_depth_bound_refusal_and_counters_in_the_status_the_cli_and_the_wire(
+    tmp_path: Path, capsys: object
+) -> None:
+    clock = ManualClock()
+    buf = await Buffer.open(tmp_path / "b.db", gateway="gw", clock=clock, commit_interval_s=0)
+    box = await Outbox.open(tmp_path / "outbox.db", gateway="gw", clock=clock, max_messages=2)
+    link = MqttLink(client_id="gw", host="127.0.0.1", port=1)  # not connected
+    publisher = Publisher(
+        buffer=buf, link=link, topics=UplinkTopics.single("t"), config=UplinkConfig(), clock=clock
+    )
+    sender = OutboxSender(outbox=box, link=link, topic_of=str, confirm_timeout_s=15, clock=clock)
+    sender.counters.add(Counter.OUTBOX_RESENT, 3)
+    common: dict[str, Any] = {
+        "buffer": buf,
+        "publisher": publisher,
+        "link": link,
+        "pollers": [],
+        "clock": clock,
+    }
+    reporter = HealthReporter(**common, interval_s=60, outbox=box, outbox_sender=sender)
+    status = StatusServer(
+        **common,
+        path=tmp_path / "s.sock",
+        identity={"gateway": "gw", "site": "s", "version": "0", "config": "c"},
+        outbox=box,
+        outbox_sender=sender,
+    )
+    try:
+        for _ in range(2):
+            await box.put(TopicKind.EVENT, b"e")
+        assert box.refusal() is not None  # a command would be refused: counted
+        st = await status.answer(json.dumps({"cmd": "status"}).encode())
+        points = {r.point: r.value for r in await reporter.report()}
+    finally:
+        await buf.close()
+        await box.close()
+    out = st["outbox"]
+    assert (out["depth"], out["bound"]) == (points["outbox_depth"], points["outbox_bound"]) == (2, 2)
+    assert out["refusal"] == points["outbox_refusal"]
+    assert str(out["refusal"]).startswith("outbox full: 2 results and events wait for the collector")
+    for c in OUTBOX:
+        assert points[c] == out[c], c
+    for c in OUTBOX_SENDER:
+        assert points[c] == out[c] == sender.counters[c], c
+    assert (points[Counter.OUTBOX_PUT], points[Counter.OUTBOX_REFUSED]) == (2, 1)
+    assert points[Counter.OUTBOX_RESENT] == 3
+    print_status(st)
+    text = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "outbox  2 of 2 results and events unconfirmed, 0 confirmed, 1 refused; REFUSING NEW WORK" in text

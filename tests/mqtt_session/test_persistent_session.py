@@ -49,6 +49,7 @@ async def agent(request: pytest.FixtureRequest, broker: Broker, tmp_path: Path) 
         yield agent
     finally:
         await agent.buffer.close()
+        await agent.outbox.close()
 
 
 async def test_a_command_sent_while_away_arrives_after_reconnect(agent: Agent, broker: Broker) -> None:

@@ -1,0 +1,120 @@
+"""Events: what a gateway tells the centre happened (a lamp failed, a command started), through its outbox.
+
+An event is the body of an outbox frame (:mod:`wire.outbox`) on ``.../event``; the frame carries its key.
+Rarely sent and read by people, so the keys are the field names in full (as in :mod:`wire.commands`)::
+
+    {"v": 1, "kind": "lamp_failure", "device": "lum-07", "at_ms": 1767225600000,
+     "details": {"led_failure": true, "level": 0}}
+
+``details`` maps names (1-128 characters) to scalar values (number, text, bool or nil), at most 32 of them.
+Unknown keys and unknown kinds are refused: an event the centre cannot read is quarantined, not guessed.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from wire import PROTOCOL_VERSION
+from wire.errors import PayloadError
+from wire.points import Value
+
+MAX_NAME = 128
+MAX_TEXT = 512
+MAX_DETAILS = 32
+MAX_EVENT_BYTES = 16 * 1024
+TS_MIN = 946_684_800_000  # 2000-01-01: anything earlier is a clock that was never set
+TS_MAX = 4_102_444_800_000  # 2100-01-01
+_KEYS = frozenset({"v", "kind", "device", "at_ms", "details"})
+
+
+class EventKind(enum.StrEnum):
+    LAMP_FAILURE = "lamp_failure"  # a lamp or its gear reports a failure
+    LAMP_RESTORED = "lamp_restored"  # ... and the failure is gone
+    COMMAND_RECEIVED = "command_received"  # a command's lifecycle, beside its signed result
+    COMMAND_STARTED = "command_started"
+    COMMAND_FINISHED = "command_finished"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    device: str
+    at_ms: int
+    details: Mapping[str, Value] = field(default_factory=dict)
+
+
+def encode_event(event: Event) -> bytes:
+    """The event's bytes; raises :class:`PayloadError` for what :func:`decode_event` would refuse."""
+    body = {
+        "v": PROTOCOL_VERSION,
+        "kind": str(event.kind),
+        "device": event.device,
+        "at_ms": event.at_ms,
+        "details": dict(event.details),
+    }
+    payload: bytes = msgpack.packb(body, use_bin_type=True)
+    decode_event(payload)  # the centre must be able to read what a gateway sends
+    return payload
+
+
+def decode_event(payload: bytes) -> Event:
+    """Decode and check an event; a flaw raises :class:`PayloadError` naming the field."""
+    if len(payload) > MAX_EVENT_BYTES:
+        raise PayloadError("", f"event of {len(payload)} bytes exceeds the limit of {MAX_EVENT_BYTES}")
+    try:
+        body: Any = msgpack.unpackb(payload, raw=False, strict_map_key=True)
+    except Exception as exc:
+        raise PayloadError("", f"not msgpack: {exc}") from exc
+    if not isinstance(body, dict):
+        raise PayloadError("", f"event must be a map, got {type(body).__name__}")
+    if unknown := sorted(set(body) - _KEYS, key=str):
+        raise PayloadError(str(unknown[0]), "unknown event field")
+    if body.get("v") != PROTOCOL_VERSION:
+        raise PayloadError("v", f"unsupported protocol version {body.get('v')!r} (this side speaks 1)")
+    kind = body.get("kind")
+    try:
+        event_kind = EventKind(kind) if isinstance(kind, str) else None
+    except ValueError:
+        event_kind = None
+    if event_kind is None:
+        raise PayloadError("kind", f"{kind!r} is not one of {[k.value for k in EventKind]}")
+    device = _name(body.get("device"), "device")
+    at_ms = body.get("at_ms")
+    if not isinstance(at_ms, int) or isinstance(at_ms, bool) or not TS_MIN <= at_ms < TS_MAX:
+        raise PayloadError("at_ms", f"timestamp {at_ms!r} is not milliseconds UTC in 2000..2100")
+    details = body.get("details", {})
+    if not isinstance(details, dict):
+        raise PayloadError("details", "must be a map of names to values")
+    if len(details) > MAX_DETAILS:
+        raise PayloadError("details", f"{len(details)} entries exceed the limit of {MAX_DETAILS}")
+    checked: dict[str, Value] = {}
+    for name, value in details.items():
+        where = f"details.{name}" if isinstance(name, str) else "details"
+        checked[_name(name, where)] = _value(value, where)
+    return Event(event_kind, device, at_ms, checked)
+
+
+def _name(v: object, where: str) -> str:
+    if not isinstance(v, str) or not 0 < len(v) <= MAX_NAME:
+        raise PayloadError(where, f"must be a non-empty string of at most {MAX_NAME} characters")
+    return v
+
+
+def _value(v: object, where: str) -> Value:
+    if v is None or isinstance(v, bool | int):
+        return v
+    if isinstance(v, float):
+        if math.isnan(v):
+            raise PayloadError(where, "value is NaN")
+        return v
+    if isinstance(v, str):
+        if len(v) > MAX_TEXT:
+            raise PayloadError(where, f"text of {len(v)} characters exceeds {MAX_TEXT}")
+        return v
+    raise PayloadError(where, f"value of type {type(v).__name__} is not a number, text, bool or nil")
