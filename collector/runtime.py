@@ -102,6 +102,11 @@ class CollectorRuntime:
             max_messages=config.ingest.max_messages_per_commit,
             max_payload_bytes=config.ingest.max_payload_bytes,
             retry=retry,
+            rings=(
+                None
+                if config.commands is None
+                else {gw: keys.key_ring() for gw, keys in config.commands.gateways.items()}
+            ),
         )
 
     @property

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from collector.ingest.counters import IngestCounters
 from collector.ingest.outbox_decode import (
@@ -34,6 +34,7 @@ from collector.sinks.url import StoreUrl
 from mqtt_session import Backoff, Message, MqttLink, NotConnected
 from wire.confirm import Confirmation, encode_confirmation
 from wire.outbox import OUTBOX_KINDS
+from wire.signing import KeyRing
 from wire.topics import TopicKind, subscription, topic
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,11 @@ class OutboxIngest:
         max_messages: int,
         max_payload_bytes: int,
         retry: Backoff | None = None,
+        rings: Mapping[str, KeyRing] | None = None,
     ) -> None:
+        """``rings``: each gateway's public keys (the config's ``commands.gateways``) to verify results
+        with; None (no ``commands:`` section): results are checked for shape only."""
+        self._rings = rings
         self._link = link
         self._sink = sink
         self._url = store_url
@@ -114,7 +119,8 @@ class OutboxIngest:
 
     async def _commit(self, store: SqliteOutboxStore, messages: Sequence[Message]) -> None:
         decoded = [
-            decode_outbox_message(m.topic, m.payload, max_bytes=self._max_payload_bytes) for m in messages
+            decode_outbox_message(m.topic, m.payload, max_bytes=self._max_payload_bytes, rings=self._rings)
+            for m in messages
         ]
         failures = 0
         while True:

@@ -2,19 +2,22 @@
 into the reason it must be quarantined (pure). The checks and their reasons are listed in
 ``docs/protocol.md`` ("What the collector checks on an outbox message").
 
-A result is checked for shape only (envelope and body): its signature is verified by whoever acts on it,
-with the gateway's key (the centre's command service, issue 11); the store keeps the envelope as sent.
+A result's envelope and body are checked for shape; when the collector has a ``commands:`` section
+(``rings``: each gateway's public keys), its signature is verified with the gateway's keys too, and a
+result that does not verify is quarantined: whoever controls the broker cannot report a ``done`` that
+did not happen. The store keeps the envelope as sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wire.commands import decode_result
-from wire.errors import PayloadError
+from wire.errors import PayloadError, SignatureError
 from wire.events import decode_event
 from wire.outbox import OUTBOX_KINDS, OutboxFrame, OutboxKey, decode_frame, peek_outbox_key
-from wire.signing import decode_envelope
+from wire.signing import KeyRing, decode_envelope
 from wire.topics import TopicAddress, TopicKind, check_name, parse_topic
 
 
@@ -38,7 +41,9 @@ class OutboxRejected:
         return self.address.gateway if self.address else (self.key.gateway if self.key else None)
 
 
-def decode_outbox_message(topic: str, payload: bytes, *, max_bytes: int) -> OutboxAccepted | OutboxRejected:
+def decode_outbox_message(
+    topic: str, payload: bytes, *, max_bytes: int, rings: Mapping[str, KeyRing] | None = None
+) -> OutboxAccepted | OutboxRejected:
     try:
         address = parse_topic(topic)
         check_name("site", address.site)
@@ -77,6 +82,18 @@ def decode_outbox_message(topic: str, payload: bytes, *, max_bytes: int) -> Outb
             address,
             frame.key,
         )
+    if rings is not None:
+        ring = rings.get(address.gateway)
+        if ring is None:
+            return OutboxRejected(
+                f"b: no public key of gateway {address.gateway!r} (collector config commands.gateways)",
+                address,
+                frame.key,
+            )
+        try:
+            ring.verify_result(frame.body)
+        except (SignatureError, PayloadError) as exc:
+            return OutboxRejected(f"b: the gateway's signature does not verify: {exc}", address, frame.key)
     return OutboxAccepted(address, frame, result.state.value, str(result.command_id), result.ts_ms)
 
 

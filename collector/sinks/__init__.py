@@ -14,6 +14,7 @@ from collector.sinks.base import Sink
 from collector.sinks.url import Engine, StoreUrl
 
 if TYPE_CHECKING:
+    from collector.sinks.sqlite_audit import SqliteAudit
     from collector.sinks.sqlite_outbox import SqliteOutboxStore
 
 
@@ -30,6 +31,16 @@ async def open_sink(url: str | StoreUrl, *, create: bool = True) -> Sink:
     raise StoreError(
         parsed.url, f"the {parsed.engine.value} sink is not built yet: use a sqlite:/// store for now"
     )
+
+
+async def open_audit(url: str | StoreUrl) -> SqliteAudit:
+    """The command audit of the store ``url`` names, which the sink has opened (created or migrated)."""
+    parsed = StoreUrl.parse(url) if isinstance(url, str) else url
+    if parsed.engine is Engine.SQLITE:
+        from collector.sinks.sqlite_audit import SqliteAudit
+
+        return await SqliteAudit.open(parsed)
+    raise StoreError(parsed.url, f"the {parsed.engine.value} sink has no command audit yet")
 
 
 async def open_outbox_store(url: str | StoreUrl) -> SqliteOutboxStore:

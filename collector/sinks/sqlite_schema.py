@@ -1,4 +1,4 @@
-"""The SQLite store's schema (version 3) and the statements the sink runs on it.
+"""The SQLite store's schema (version 4) and the statements the sink runs on it.
 
 Per-series rows built for time-range queries (``readings_series_ts``), not JSON blobs. A value keeps its
 Python type through ``value_kind`` (see :mod:`collector.sinks.value`). There is no unique (series, ts):
@@ -9,7 +9,9 @@ batch (same digest: a duplicate) from a re-used key (another digest: a conflict)
 Version 2 added ``batches.digest``; :data:`MIGRATIONS` brings an older store up to date at open (rows
 stored before have no digest, and a re-send of one of them counts as a duplicate: nothing to compare).
 Version 3 added ``outbox_messages``: gateways' command results and events, stored once by their outbox
-key (:mod:`collector.sinks.sqlite_outbox`).
+key (:mod:`collector.sinks.sqlite_outbox`). Version 4 added ``commands_sent``: the commands the centre
+signed and sent, for the audit (:mod:`collector.sinks.sqlite_audit`); their results are the
+``cmd/result`` rows of ``outbox_messages``.
 """
 
 OUTBOX_TABLE = """CREATE TABLE IF NOT EXISTS outbox_messages (
@@ -26,10 +28,24 @@ OUTBOX_TABLE = """CREATE TABLE IF NOT EXISTS outbox_messages (
     stored_at_ms INTEGER NOT NULL,
     UNIQUE (gateway, epoch, seq)
 )"""
-SCHEMA_VERSION = 3  # PRAGMA user_version
+COMMANDS_TABLE = """CREATE TABLE IF NOT EXISTS commands_sent (
+    id TEXT PRIMARY KEY,  -- the command's UUID
+    gateway TEXT NOT NULL,
+    device TEXT NOT NULL,
+    action TEXT NOT NULL,
+    args TEXT NOT NULL,  -- JSON
+    issuer TEXT NOT NULL,  -- who asked (the operator the centre authenticated; the OS user for the CLI)
+    key_id TEXT NOT NULL,  -- the centre's key that signed it
+    issued_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    sent_at_ms INTEGER,  -- when the broker took it; NULL: not (yet) sent
+    send_error TEXT  -- why the broker did not take it
+)"""
+SCHEMA_VERSION = 4  # PRAGMA user_version
 MIGRATIONS = {  # one statement from version N to N + 1
     1: "ALTER TABLE batches ADD COLUMN digest BLOB",
     2: OUTBOX_TABLE,
+    3: COMMANDS_TABLE,
 }
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS series (
@@ -70,6 +86,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason TEXT NOT NULL
 );
 {OUTBOX_TABLE};
+{COMMANDS_TABLE};
 """
 INSERT_BATCHES = """INSERT INTO batches (gateway, epoch, seq, readings, stored_at_ms, digest) VALUES {values}
     ON CONFLICT (gateway, epoch, seq) DO NOTHING RETURNING gateway, epoch, seq, id"""
