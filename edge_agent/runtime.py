@@ -148,9 +148,9 @@ class Agent:
             pollers.extend(
                 build_pollers(bus, driver, buffer, clock, report, kinds=kinds, last_values=last_values)
             )
-        try:
+        try:  # no commands without the buses (a flush): they would all be refused as unknown devices
             commands = await CommandPath.build(
-                config,
+                config if poll else None,
                 link=link,
                 results=outbox,
                 drivers=drivers,

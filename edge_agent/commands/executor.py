@@ -38,7 +38,7 @@ from drivers.profiles.device_actions import DeviceActions
 from drivers.scheduler import Priority
 from edge_agent.clock import Clock
 from edge_agent.commands import astro, interlocks
-from wire.commands import Command, CommandResult, ReadBack, ResultState
+from wire.commands import MAX_TEXT, Command, CommandResult, ReadBack, ResultState
 from wire.errors import InterlockRefusal, Refusal, UnknownAction
 from wire.points import Value
 
@@ -268,7 +268,7 @@ class Executor:
         if misses:
             reason = "unconfirmed: " + "; ".join(misses)
             log.error("command %s (%s on %s): %s", cmd.id, cmd.action, cmd.device, reason)
-            return self._result(cmd, ResultState.FAILED, reason[:512], tuple(read_back))
+            return self._result(cmd, ResultState.FAILED, reason, tuple(read_back))
         return self._result(cmd, ResultState.DONE, None, tuple(read_back))
 
     def _night_unknown(
@@ -310,6 +310,8 @@ class Executor:
         reason: str | None = None,
         read_back: tuple[ReadBack, ...] = (),
     ) -> CommandResult:
+        if reason is not None and len(reason) > MAX_TEXT:
+            reason = reason[: MAX_TEXT - 1] + "…"
         return CommandResult(
             cmd.id,
             self._gateway,

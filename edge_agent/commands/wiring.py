@@ -58,7 +58,7 @@ class CommandPath:
     @classmethod
     async def build(
         cls,
-        config: ResolvedConfig,
+        config: ResolvedConfig | None,
         *,
         link: MqttLink,
         results: Results,
@@ -66,9 +66,10 @@ class CommandPath:
         last_heard: Callable[[], float | None],
         clock: Clock,
     ) -> CommandPath | None:
-        """None when the config has no ``commands:`` section (the gateway takes no commands)."""
-        commands = config.commands
-        if commands is None:
+        """None when the config has no ``commands:`` section (the gateway takes no commands), or no
+        config is given (the agent runs without its buses)."""
+        commands = config.commands if config is not None else None
+        if config is None or commands is None:
             return None
         cfg = config.config
         targets = command_targets(config.buses[: len(drivers)], drivers)
