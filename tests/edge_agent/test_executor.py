@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from configfile.secrets import write_secret
 from drivers.base import Driver
 from drivers.scheduler import BusScheduler
 from edge_agent.commands.executor import Executor, Location
-from edge_agent.commands.wiring import command_targets
+from edge_agent.commands.wiring import CommandPath, command_targets
 from edge_agent.config.load import load_config
+from edge_agent.outbox.store import Outbox
 from edge_agent.poll.build import build_driver
+from mqtt_session import MqttLink
 from simulators.bollard.server import BollardSiteServer
 from simulators.luminaire.bank import LuminaireBankServer
 from simulators.luminaire.model import Fault
@@ -29,6 +32,7 @@ from tests.drivers.conftest import PROFILES, until
 from wire.commands import Command, CommandResult, ResultState
 from wire.errors import UnknownAction
 from wire.points import Value
+from wire.signing import new_key_texts
 
 WALL_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC: night in Dijon
 DIJON = Location(47.32, 5.04)
@@ -282,3 +286,35 @@ def test_unknown_devices_and_actions_are_refused_for_their_ttl(rig: Rig) -> None
         ex.max_ttl_ms("nope", "lower")
     with pytest.raises(UnknownAction, match="no action 'fly'"):
         ex.max_ttl_ms("site-7", "fly")
+
+
+async def test_the_command_path_has_every_device_with_actions_and_feeds_the_controllers(
+    rig: Rig, tmp_path: Path
+) -> None:
+    private, _ = new_key_texts("cab-0042-k")
+    write_secret(tmp_path / "cab.key", private)
+    centre_public = new_key_texts("centre-k")[1].split(": ", 1)[1]
+    with rig.config.open("a") as f:
+        f.write(
+            f"commands:\n  key_id: cab-0042-k\n  key_file: cab.key\n  ledger: {tmp_path / 'ledger.db'}\n"
+            f'  centre_keys: {{centre-k: "{centre_public}"}}\n'
+        )
+    outbox = await Outbox.open(tmp_path / "outbox.db", gateway="cab-0042", clock=rig.clock, max_messages=10)
+    path = await CommandPath.build(
+        load_config(rig.config),
+        link=MqttLink(client_id="unused", host="127.0.0.1", port=1),
+        results=outbox,
+        drivers=rig.drivers,
+        last_heard=rig.clock.monotonic,  # just heard from the centre
+        clock=rig.clock,
+    )
+    try:
+        assert path is not None
+        assert path.executor.devices == ("lum-0", "lum-5", "site-7", "tlc-1")
+        assert path.feeder is not None
+        await path.feeder.feed_once()
+        assert path.feeder.fed == 1  # the controller's Heartbeat method took it
+    finally:
+        if path is not None:
+            await path.close()
+        await outbox.close()
