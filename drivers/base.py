@@ -2,9 +2,9 @@
 server). It owns that link: requests on it are serialised by the driver, never issued concurrently.
 
 - ``read(device)`` reads every point of one device with as few requests as its plan allows;
-- ``write(device, point, value)`` and ``call(device, action, args)`` are the command path (reserved:
-  interlocked commands come later; a ``call`` is an OPC-UA method or a command register with a
-  sequence handshake);
+- ``write(device, point, value)`` and ``call(device, action, args)`` are the command path (the
+  interlocked commands of :mod:`edge_agent.commands.executor` use ``call`` for OPC-UA methods and the
+  Modbus driver's ``write_registers`` for command mailboxes, and read with ``priority=COMMAND``);
 - ``aclose()`` releases the link.
 
 A failure is a typed :mod:`drivers.errors` exception (the whole device) or a :class:`PointValue` with an

@@ -19,6 +19,7 @@ from drivers.scheduler import BusScheduler
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import Clock, SystemClock
+from edge_agent.commands.wiring import CommandPath
 from edge_agent.config.kinds import BUS_KINDS, BusKinds
 from edge_agent.config.resolved import ResolvedConfig
 from edge_agent.health.reporter import HealthReporter
@@ -56,6 +57,7 @@ class Agent:
     outbox_sender: OutboxSender
     buses: list[BusScheduler] = field(default_factory=list)  # one request queue per bus, same order
     last_values: LastValues = field(default_factory=LastValues)  # every point's, as last polled
+    commands: CommandPath | None = None  # None: no ``commands:`` section, the gateway takes no commands
     supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -146,6 +148,19 @@ class Agent:
             pollers.extend(
                 build_pollers(bus, driver, buffer, clock, report, kinds=kinds, last_values=last_values)
             )
+        try:  # no commands without the buses (a flush): they would all be refused as unknown devices
+            commands = await CommandPath.build(
+                config if poll else None,
+                link=link,
+                results=outbox,
+                drivers=drivers,
+                last_heard=lambda: publisher.last_confirm_mono,
+                clock=clock,
+            )
+        except BaseException:
+            await buffer.close()
+            await outbox.close()
+            raise
         health = HealthReporter(
             buffer=buffer,
             publisher=publisher,
@@ -171,6 +186,7 @@ class Agent:
             outbox_sender,
             buses,
             last_values=last_values,
+            commands=commands,
         )
 
     def start(self, tasks: asyncio.TaskGroup) -> None:
@@ -183,6 +199,8 @@ class Agent:
             spawn(tasks, self.health.run(), "health")
         for p in self.pollers:
             spawn(tasks, p.run(), f"poll-{p.device}")
+        if self.commands is not None:
+            self.commands.start(spawn, tasks)
         log.info(
             "agent %s/%s started: %d devices on %d buses, buffer %s (epoch %s)",
             self.config.config.site,
@@ -231,6 +249,8 @@ class Agent:
             with contextlib.suppress(Exception):
                 await d.aclose()
         await self.buffer.close()
+        if self.commands is not None:
+            await self.commands.close()
         await self.outbox.close()
         log.info(
             "agent stopped; %d readings wait in the buffer, %d results and events in the outbox",

@@ -39,9 +39,9 @@ from pymodbus.pdu import ModbusPDU
 
 from drivers.base import PointValue, ReadStats, Value
 from drivers.errors import DeviceUnreachable, DriverError, ExceptionResponse, NoResponse
-from drivers.modbus.command import refused_call, writable
+from drivers.modbus.command import refused_call, registers, writable
 from drivers.modbus.config import ModbusDevice, ModbusRtuLink, ModbusTcpLink
-from drivers.modbus.pdu import Call, exception_text, read_call, values, write_call
+from drivers.modbus.pdu import Call, exception_text, read_call, registers_call, values, write_call
 from drivers.modbus.plan import ReadRequest, plan_reads
 from drivers.scheduler import BusScheduler, Priority
 
@@ -101,7 +101,8 @@ class ModbusDriver:
         """The requests one ``read(device)`` sends."""
         return self._plans[self._device(device).name]
 
-    async def read(self, device: str) -> Sequence[PointValue]:
+    async def read(self, device: str, *, priority: Priority = Priority.POLL) -> Sequence[PointValue]:
+        """Every point of ``device``; ``priority`` COMMAND: a command's fresh read, ahead of queued polls."""
         dev = self._device(device)
         attempts = 1 if dev.unit in self._unanswered else 1 + self._link.retries
         results: dict[str, PointValue] = {}
@@ -109,7 +110,7 @@ class ModbusDriver:
         try:
             for req in self._plans[dev.name]:
                 what = f"reading {req.describe()}"
-                response = await self._request(dev, what, read_call(req, dev.unit), Priority.POLL, attempts)
+                response = await self._request(dev, what, read_call(req, dev.unit), priority, attempts)
                 if not response.isError():
                     received += req.count
                 results.update((v.point, v) for v in values(req, response))
@@ -133,6 +134,21 @@ class ModbusDriver:
             code = response.exception_code
             reason = f"{exception_text(code)} {what}"
             raise ExceptionResponse(code, reason, device=dev.name, address=p.address)
+
+    async def write_registers(self, device: str, address: int, values: Sequence[int]) -> None:
+        """Write holding registers from ``address`` in one request (FC16: a command mailbox sees them at
+        once), at command priority, never retried. Values outside 0..65535, or more than 123 of them, are
+        a :class:`WriteError` raised before the bus; the device refusing: :class:`ExceptionResponse`."""
+        dev = self._devices.get(device)
+        words = registers(self._name, dev, device, address, values)
+        assert dev is not None
+        what = f"writing holding {address}+{len(words)}"
+        response = await self._request(
+            dev, what, registers_call(address, words, dev.unit), Priority.COMMAND, 1
+        )
+        if response.isError():
+            code = response.exception_code
+            raise ExceptionResponse(code, f"{exception_text(code)} {what}", device=dev.name, address=address)
 
     async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value:
         """No Modbus device has actions yet: :class:`UnsupportedAction` (command mailboxes come later)."""

@@ -5,7 +5,7 @@ Refusals are :class:`drivers.errors.WriteError` and :class:`drivers.errors.Unsup
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from drivers.base import Value
 from drivers.errors import CallError, UnsupportedAction, WriteError
@@ -28,6 +28,27 @@ def writable(
         return p, encode(p, value)
     except ValueError as exc:  # the codec's reason: does not fit, not in the enum, not a number
         raise WriteError(str(exc), device=dev.name, point=point) from exc
+
+
+MAX_WRITE = 123  # registers in one FC16 request
+
+
+def registers(
+    bus: str, dev: ModbusDevice | None, device: str, address: int, values: Sequence[int]
+) -> list[int]:
+    """The words of a raw holding-register write, checked: the device exists, 1..123 words of 16 bits
+    within the register space."""
+    if dev is None:
+        raise WriteError(f"no device {device!r} on {bus}", device=device)
+    words = list(values)
+    if not 1 <= len(words) <= MAX_WRITE:
+        raise WriteError(f"{len(words)} registers: one request takes 1..{MAX_WRITE}", device=dev.name)
+    if not 0 <= address <= 0x10000 - len(words):
+        raise WriteError(f"holding {address}+{len(words)} is outside 0..65535", device=dev.name)
+    for i, w in enumerate(words):
+        if not 0 <= w <= 0xFFFF:
+            raise WriteError(f"holding {address + i}: {w} does not fit 16 bits", device=dev.name)
+    return words
 
 
 def refused_call(

@@ -50,6 +50,15 @@ def write_call(p: ModbusPoint, words: list[int], unit: int) -> Call:
     return call
 
 
+def registers_call(address: int, words: list[int], unit: int) -> Call:
+    """FC16, whatever the count: a mailbox's registers arrive in one request."""
+
+    def call(c: Client) -> Awaitable[ModbusPDU]:
+        return c.write_registers(address, words, device_id=unit)
+
+    return call
+
+
 def values(req: ReadRequest, response: ModbusPDU) -> list[PointValue]:
     """One value (or error) per point of the request."""
     if response.isError():

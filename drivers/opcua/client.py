@@ -70,14 +70,21 @@ class OpcUaDriver:
     def connected(self) -> bool:
         return self._session.connected
 
-    async def read(self, device: str) -> Sequence[PointValue]:
+    async def read(self, device: str, *, priority: Priority = Priority.POLL) -> Sequence[PointValue]:
+        """Every point of ``device``. ``priority`` COMMAND is a command's fresh read: ahead of queued polls,
+        and every node read from the server now, subscribed ones too (never the last notification)."""
         dev = self._device(device)
-        conn = await self._session.connection(dev, Priority.POLL)
+        fresh = priority is Priority.COMMAND
+        conn = await self._session.connection(dev, priority)
         nodes = conn.nodes[dev.name]
-        polled = [p for p in dev.points if p.read is ReadMode.POLL and isinstance(nodes[p.name], ua.NodeId)]
+        polled = [
+            p
+            for p in dev.points
+            if (fresh or p.read is ReadMode.POLL) and isinstance(nodes[p.name], ua.NodeId)
+        ]
         results: dict[str, PointValue] = {}
         if polled:
-            async with self._request(conn, dev, f"reading {len(polled)} nodes", Priority.POLL):
+            async with self._request(conn, dev, f"reading {len(polled)} nodes", priority):
                 values = await read(
                     conn.client, [node for p in polled if isinstance(node := nodes[p.name], ua.NodeId)]
                 )
@@ -88,7 +95,7 @@ class OpcUaDriver:
             node = nodes[p.name]
             if isinstance(node, str):
                 out.append(PointValue(p.name, None, node))
-            elif p.read is ReadMode.POLL:
+            elif p.name in results:
                 out.append(results[p.name])
             else:
                 out.append(latest.get(p.name) or PointValue(p.name, None, "no value received yet"))

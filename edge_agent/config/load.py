@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from drivers.modbus.config import ModbusDevice
+from drivers.opcua.config import OpcUaDevice
 from edge_agent.config.commands import resolve_commands
 from edge_agent.config.devices import Resolving
 from edge_agent.config.kinds import BUS_KINDS, BusKinds
@@ -61,7 +63,8 @@ def load_config(path: str | Path, kinds: BusKinds = BUS_KINDS) -> ResolvedConfig
                 devices.append(dev)
         buses.append(ResolvedBus(bus.name, link, tuple(devices)))
     commands = None
-    if cfg.commands is not None:
+    if cfg.commands is not None:  # a gateway that takes no commands calls no method
+        problems.extend(f"{path}: {p}" for p in _missing_secrets(buses, cfg.secrets))
         try:
             commands = resolve_commands(cfg.commands, base)
         except ValueError as exc:
@@ -77,3 +80,19 @@ def load_config(path: str | Path, kinds: BusKinds = BUS_KINDS) -> ResolvedConfig
         outbox_path=None if cfg.outbox.path is None else (base / cfg.outbox.path).resolve(),
         commands=commands,
     )
+
+
+def _missing_secrets(buses: list[Bus], secrets: dict[str, str]) -> list[str]:
+    """Every method input taken from a secret the config does not hold, named by device and action."""
+    out = []
+    for bi, bus in enumerate(buses):
+        for dev in bus.devices:
+            actions = dev.actions if isinstance(dev, ModbusDevice | OpcUaDevice) else None
+            for spec in actions.actions.values() if actions is not None else ():
+                for name, arg in spec.call.args.items() if spec.call is not None else ():
+                    if arg.secret is not None and arg.secret not in secrets:
+                        out.append(
+                            f"secrets: {arg.secret!r} is not set (buses[{bi}] device {dev.name!r}, action "
+                            f"{spec.name!r}, input {name})"
+                        )
+    return out

@@ -170,6 +170,13 @@ AnyBus = BusConfig | DaliSerialBus | OpcUaBus
 Bus = Annotated[AnyBus, Field(discriminator="kind")]
 
 
+class Location(_Model):
+    """Where the cabinet stands: the astronomical clock's sunset and sunrise (night-floor interlocks)."""
+
+    latitude: float = Field(ge=-90, le=90, description="degrees, north positive")
+    longitude: float = Field(ge=-180, le=180, description="degrees, east positive")
+
+
 class ReportRule(ReportSpec):
     """Report by exception for the points it matches (shell-style patterns: ``lum-*``, ``active_*``)."""
 
@@ -194,6 +201,14 @@ class AgentConfig(_Model):
     )
     buses: tuple[Bus, ...] = Field(min_length=1)
     commands: CommandsConfig | None = None  # absent: the gateway takes no commands
+    location: Location | None = Field(
+        default=None, description="absent: a command a night-floor interlock judges is refused"
+    )
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="values a profile's method calls take by name (a controller's security code); "
+        "never from a command",
+    )
 
     @field_validator("gateway")
     @classmethod

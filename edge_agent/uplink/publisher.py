@@ -73,6 +73,7 @@ class Publisher:
         self._last_seal = clock.monotonic()
         self.counters = Counts(UPLINK)
         self.last_confirm_ms: int | None = None
+        self.last_confirm_mono: float | None = None  # the same moment on the clock's monotonic scale
         buffer.listeners.append(self._wake.set)
 
     @property
@@ -158,6 +159,7 @@ class Publisher:
                     Counter.BATCHES_CONFIRMED, sum(1 for s in conf.stored if s in self._in_flight)
                 )
                 self.last_confirm_ms = self._clock.now_ms()
+                self.last_confirm_mono = self._clock.monotonic()
             if conf.conflicts:  # also in conf.rejected: the store has other content under these keys
                 log.error(
                     "the collector holds other content under batch keys %s of epoch %s (key re-used): "

@@ -10,6 +10,7 @@ import pytest
 
 from configfile.secrets import write_secret
 from edge_agent.config.load import ConfigError, load_config
+from tests.drivers.conftest import PROFILES
 from tests.edge_agent.test_config import BASE, write
 from wire.signing import new_key_texts, parse_public_key
 
@@ -82,3 +83,37 @@ def test_three_valid_centre_keys_are_refused_until_one_is_revoked(tmp_path: Path
     cfg = load_config(ok)
     assert cfg.commands is not None
     assert cfg.commands.ring.valid == {"centre-1", "centre-2"}
+
+
+TLC_BUS = """
+  - name: tlc-bus
+    kind: opcua
+    endpoint: opc.tcp://127.0.0.1:4840/
+    devices:
+      - {name: tlc-1, profile: traffic-controller, params: {id: 1, signal_groups: 5, detectors: 4}}
+"""
+
+
+def with_controller(tmp_path: Path, extra: str) -> Path:
+    """The base config with a traffic controller first (its actions need the ``security_code`` secret)."""
+    kid, public = centre_key("centre-2027")
+    text = section(tmp_path, centre={kid: public}).replace("buses:\n", "buses:" + TLC_BUS, 1)
+    return write(tmp_path, text + f"profile_paths: [{PROFILES}]\n" + extra)
+
+
+def test_a_method_input_from_a_secret_the_config_lacks_is_refused(tmp_path: Path, own_key: str) -> None:
+    problem = refused(with_controller(tmp_path, ""))
+    assert "secrets: 'security_code' is not set (buses[0] device 'tlc-1', action 'set_time_plan'" in problem
+
+
+def test_secrets_and_a_location_load(tmp_path: Path, own_key: str) -> None:
+    extra = 'secrets: {security_code: "1234"}\nlocation: {latitude: 47.32, longitude: 5.04}\n'
+    cfg = load_config(with_controller(tmp_path, extra))
+    assert cfg.config.secrets == {"security_code": "1234"}
+    assert cfg.config.location is not None
+    assert (cfg.config.location.latitude, cfg.config.location.longitude) == (47.32, 5.04)
+
+
+def test_a_latitude_out_of_range_is_refused(tmp_path: Path, own_key: str) -> None:
+    extra = 'secrets: {security_code: "1234"}\nlocation: {latitude: 91, longitude: 5.04}\n'
+    assert "location.latitude" in refused(with_controller(tmp_path, extra))

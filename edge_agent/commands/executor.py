@@ -1,0 +1,374 @@
+"""The executor: runs an admitted command on its device (the receiver's :class:`Runner`).
+
+For one command, in order (``docs/protocol.md``, "Execution"):
+
+1. wait for the device: one command at a time per device (a per-device lock, first come first served);
+   a command whose expiry passed while it waited ends ``expired``, untouched;
+2. a **fresh read** of the device through its bus queue at ``COMMAND`` priority — never the last
+   polled values; a device that cannot be read ends ``failed`` (nothing was written);
+3. the interlocks (:func:`edge_agent.commands.interlocks.check`) on that read, with the astronomical
+   clock at the agent's ``location`` and the device's maintenance flag: ``refused``, naming the interlock;
+4. the act, **never retried**: a Modbus write of holding registers (values evaluated over the args with
+   their defaults, the params and ``sequence``: the mailbox number, one more than both the last this
+   executor sent and the last the device says it processed) or an OPC-UA method call (inputs from args,
+   constants, params and the agent's ``secrets``). A driver error ends ``failed`` with its reason;
+5. after the action's ``settle_s`` (the injected clock), a fresh read again: every ``expect`` holds ->
+   ``done`` with the values read; otherwise ``failed`` with a reason starting ``unconfirmed:``.
+
+**Emergency actions** (``emergency: true``, the bollards' emergency lower) do not queue: they end every
+command still waiting for that device as ``failed: pre-empted by emergency <action> (<id>)`` and go to
+the bus at once, beside a command that already holds the device (whose write is on the line already;
+its read-back then reports what the emergency left, as ``unconfirmed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from drivers.base import PointValue
+from drivers.errors import DriverError
+from drivers.profiles import expr
+from drivers.profiles.actions import SEQUENCE, ActionSpec, ArgType, Expect, NightFloor
+from drivers.profiles.device_actions import DeviceActions
+from drivers.scheduler import Priority
+from edge_agent.clock import Clock
+from edge_agent.commands import astro, interlocks
+from wire.commands import MAX_TEXT, Command, CommandResult, ReadBack, ResultState
+from wire.errors import InterlockRefusal, Refusal, UnknownAction
+from wire.points import Value
+
+log = logging.getLogger(__name__)
+
+SEQUENCE_MODULO = 0x10000  # a mailbox's sequence register is 16 bits; 0 is never sent
+
+
+@runtime_checkable
+class CommandBus(Protocol):
+    """What the executor needs of a driver: a fresh read at a given priority, and a method call."""
+
+    async def read(self, device: str, *, priority: Priority = Priority.POLL) -> Sequence[PointValue]: ...
+
+    async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value: ...
+
+
+@runtime_checkable
+class RegisterBus(Protocol):
+    """A driver that writes raw holding registers (Modbus)."""
+
+    async def write_registers(self, device: str, address: int, values: Sequence[int]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One device that takes commands: its name, its resolved actions and the driver of its bus."""
+
+    name: str
+    actions: DeviceActions
+    bus: CommandBus
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+@dataclass(slots=True)
+class _Device:
+    target: Target
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: dict[uuid.UUID, asyncio.Future[str]] = field(default_factory=dict)  # -> pre-emption reason
+    sequence: int = 0  # the last mailbox sequence number sent
+    maintenance: bool = False
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        gateway: str,
+        key_id: str,
+        targets: Sequence[Target],
+        clock: Clock,
+        location: Location | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> None:
+        self._gateway = gateway
+        self._key_id = key_id
+        self._devices = {t.name: _Device(t) for t in targets}
+        self._clock = clock
+        self._location = location
+        self._secrets = dict(secrets or {})
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        return tuple(self._devices)
+
+    def set_maintenance(self, device: str, on: bool) -> None:
+        """Put a device in maintenance mode (only emergency commands run) or take it out."""
+        self._device(device).maintenance = on
+        log.info("device %s: maintenance mode %s", device, "on" if on else "off")
+
+    def maintenance(self, device: str) -> bool:
+        return self._device(device).maintenance
+
+    def max_ttl_ms(self, device: str, action: str) -> int:
+        return self._spec(self._device(device), action).ttl_ms
+
+    async def run(self, cmd: Command) -> CommandResult:
+        dev = self._devices.get(cmd.device)
+        if dev is None:
+            return self._result(cmd, ResultState.REFUSED, f"no device {cmd.device!r} takes commands here")
+        spec = dev.target.actions.actions.get(cmd.action)
+        if spec is not None and spec.emergency:
+            self._pre_empt(dev, cmd)
+            return await self._execute(dev, cmd)
+        preempted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        dev.waiting[cmd.id] = preempted
+        acquire: asyncio.Future[bool] = asyncio.ensure_future(dev.lock.acquire())
+        try:
+            either: list[asyncio.Future[Any]] = [acquire, preempted]
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            dev.waiting.pop(cmd.id, None)
+            if not acquire.done():
+                acquire.cancel()
+                await asyncio.gather(acquire, return_exceptions=True)
+        if preempted.done():
+            if acquire.done() and not acquire.cancelled():
+                dev.lock.release()
+            return self._result(cmd, ResultState.FAILED, preempted.result())
+        try:
+            if self._clock.now_ms() >= cmd.expires_at_ms:
+                return self._result(
+                    cmd, ResultState.EXPIRED, "its expiry passed while it waited for the device"
+                )
+            return await self._execute(dev, cmd)
+        finally:
+            dev.lock.release()
+
+    def _pre_empt(self, dev: _Device, cmd: Command) -> None:
+        reason = f"pre-empted by emergency {cmd.action} ({cmd.id})"
+        for cmd_id, fut in list(dev.waiting.items()):
+            if not fut.done():
+                log.warning("command %s on %s: %s", cmd_id, dev.target.name, reason)
+                fut.set_result(reason)
+
+    async def _execute(self, dev: _Device, cmd: Command) -> CommandResult:
+        actions = dev.target.actions
+        try:
+            spec = self._spec(dev, cmd.action)
+        except UnknownAction as exc:
+            return self._result(cmd, ResultState.REFUSED, str(exc))
+        try:
+            fresh = await self._read(dev)
+        except DriverError as exc:
+            return self._result(cmd, ResultState.FAILED, f"fresh read: {exc}")
+        now = self._clock.now_ms()
+        refusal: Refusal | None = self._night_unknown(actions, spec, cmd.args)
+        if refusal is None:
+            ctx = interlocks.Context(now, self._is_night(now), dev.maintenance)
+            refusal = interlocks.check(actions, cmd.action, cmd.args, _values(fresh), ctx)
+        if refusal is not None:
+            log.warning("command %s (%s on %s) refused: %s", cmd.id, cmd.action, dev.target.name, refusal)
+            return self._result(cmd, ResultState.REFUSED, str(refusal))
+        args = interlocks.with_defaults(spec, cmd.args)
+        sequence = self._next_sequence(dev, spec, fresh)
+        try:
+            await self._act(dev, spec, args, sequence)
+        except Refusal as exc:  # raised before anything was sent
+            return self._result(cmd, ResultState.REFUSED, str(exc))
+        except DriverError as exc:
+            log.error("command %s (%s on %s) failed: %s", cmd.id, cmd.action, dev.target.name, exc)
+            return self._result(cmd, ResultState.FAILED, str(exc))
+        if spec.read_back is None:
+            return self._result(cmd, ResultState.DONE)
+        await self._clock.sleep(spec.read_back.settle_s)
+        try:
+            after = await self._read(dev)
+        except DriverError as exc:
+            return self._result(cmd, ResultState.FAILED, f"unconfirmed: the read-back failed: {exc}")
+        return self._confirm(cmd, spec=spec, actions=actions, args=args, sequence=sequence, after=after)
+
+    async def _read(self, dev: _Device) -> dict[str, tuple[PointValue, int]]:
+        values = await dev.target.bus.read(dev.target.name, priority=Priority.COMMAND)
+        now = self._clock.now_ms()
+        return {v.point: (v, v.ts_ms if v.ts_ms is not None else now) for v in values}
+
+    async def _act(self, dev: _Device, spec: ActionSpec, args: Mapping[str, Value], sequence: int) -> None:
+        actions = dev.target.actions
+        if spec.call is not None:
+            inputs = {name: self._input(spec, actions, name, args) for name in spec.call.args}
+            await dev.target.bus.call(dev.target.name, actions.methods[spec.name], inputs)
+            return
+        bus = dev.target.bus
+        if not isinstance(bus, RegisterBus):
+            raise DriverError("its driver cannot write registers", device=dev.target.name)
+        names = _ints(spec, actions, args, sequence)
+        for w in actions.writes[spec.name]:
+            values = [expr.evaluate(v, names) for v in w.values]
+            await bus.write_registers(dev.target.name, w.address, values)
+
+    def _input(self, spec: ActionSpec, actions: DeviceActions, name: str, args: Mapping[str, Value]) -> Value:
+        assert spec.call is not None
+        source = spec.call.args[name]
+        if source.arg is not None:
+            return _coded(spec, source.arg, args.get(source.arg))
+        if source.param is not None:
+            return actions.params[source.param]
+        if source.secret is not None:
+            if source.secret not in self._secrets:
+                raise Refusal(f"secret {source.secret!r} is not configured (input {name} of {spec.name!r})")
+            return self._secrets[source.secret]
+        return source.const
+
+    def _next_sequence(
+        self, dev: _Device, spec: ActionSpec, fresh: Mapping[str, tuple[PointValue, int]]
+    ) -> int:
+        """One more than both the last sent and the last the device reports processed (its point is the
+        one the read-back expects to equal ``sequence``); 0 is skipped."""
+        if not spec.write:
+            return 0
+        last = dev.sequence
+        point = _sequence_point(spec)
+        if point is not None and point in fresh:
+            seen = fresh[point][0].value
+            if isinstance(seen, int) and not isinstance(seen, bool):
+                last = max(last, seen)
+        dev.sequence = (last + 1) % SEQUENCE_MODULO or 1
+        return dev.sequence
+
+    def _confirm(
+        self,
+        cmd: Command,
+        *,
+        spec: ActionSpec,
+        actions: DeviceActions,
+        args: Mapping[str, Value],
+        sequence: int,
+        after: Mapping[str, tuple[PointValue, int]],
+    ) -> CommandResult:
+        assert spec.read_back is not None
+        read_back: list[ReadBack] = []
+        misses: list[str] = []
+        names = _ints(spec, actions, args, sequence)
+        for e in spec.read_back.expect:
+            pv, ts = after.get(e.point, (PointValue(e.point, None, "not read"), self._clock.now_ms()))
+            read_back.append(ReadBack(e.point, pv.value, ts))
+            wanted = _wanted(e, args, names)
+            if pv.error is not None:
+                misses.append(f"{e.point} was not read ({pv.error}), expected {wanted!r}")
+            elif not _matches(pv.value, wanted, e.tolerance):
+                misses.append(f"{e.point} is {pv.value!r}, expected {wanted!r}")
+        if misses:
+            reason = "unconfirmed: " + "; ".join(misses)
+            log.error("command %s (%s on %s): %s", cmd.id, cmd.action, cmd.device, reason)
+            return self._result(cmd, ResultState.FAILED, reason, tuple(read_back))
+        return self._result(cmd, ResultState.DONE, None, tuple(read_back))
+
+    def _night_unknown(
+        self, actions: DeviceActions, spec: ActionSpec, args: Mapping[str, Value]
+    ) -> InterlockRefusal | None:
+        """Without a location, night cannot be told from day: a night floor that would judge refuses."""
+        if self._location is not None:
+            return None
+        for name in spec.interlocks:
+            lock = actions.interlocks[name]
+            if isinstance(lock, NightFloor) and args.get(lock.override_arg) is not True:
+                return InterlockRefusal(name, "no location configured: night cannot be told from day")
+        return None
+
+    def _is_night(self, now_ms: int) -> bool:
+        if self._location is None:
+            return False  # only reached when no night floor judges the command (_night_unknown)
+        return astro.is_night(self._location.latitude, self._location.longitude, now_ms)
+
+    def _device(self, device: str) -> _Device:
+        dev = self._devices.get(device)
+        if dev is None:
+            known = ", ".join(self._devices) or "none"
+            raise UnknownAction(f"no device {device!r} takes commands here (devices: {known})")
+        return dev
+
+    @staticmethod
+    def _spec(dev: _Device, action: str) -> ActionSpec:
+        spec = dev.target.actions.actions.get(action)
+        if spec is None:
+            known = ", ".join(dev.target.actions.actions) or "none"
+            raise UnknownAction(f"the device has no action {action!r} (it has: {known})")
+        return spec
+
+    def _result(
+        self,
+        cmd: Command,
+        state: ResultState,
+        reason: str | None = None,
+        read_back: tuple[ReadBack, ...] = (),
+    ) -> CommandResult:
+        if reason is not None and len(reason) > MAX_TEXT:
+            reason = reason[: MAX_TEXT - 1] + "…"
+        return CommandResult(
+            cmd.id,
+            self._gateway,
+            state,
+            self._clock.now_ms(),
+            self._key_id,
+            reason=reason,
+            read_back=read_back,
+        )
+
+
+def _values(fresh: Mapping[str, tuple[PointValue, int]]) -> dict[str, Value]:
+    """The fresh read as the interlocks take it: a point with an error is not read (None)."""
+    return {name: (pv.value if pv.error is None else None) for name, (pv, _) in fresh.items()}
+
+
+def _sequence_point(spec: ActionSpec) -> str | None:
+    if spec.read_back is None:
+        return None
+    return next(
+        (e.point for e in spec.read_back.expect if e.expr is not None and e.expr.strip() == SEQUENCE), None
+    )
+
+
+def _coded(spec: ActionSpec, name: str, value: Value) -> Value:
+    """An arg as written to the device: an enum's code, a bool as itself."""
+    arg = spec.arg(name)
+    if arg is not None and arg.type is ArgType.ENUM and arg.values is not None and isinstance(value, str):
+        return arg.values[value]
+    return value
+
+
+def _ints(
+    spec: ActionSpec, actions: DeviceActions, args: Mapping[str, Value], sequence: int
+) -> dict[str, int]:
+    """The names an expression may use: integer params, int/bool/enum args (a bool 0/1, an enum its
+    code) and ``sequence``."""
+    names = {k: v for k, v in actions.params.items() if isinstance(v, int)}
+    for k, v in args.items():
+        coded = _coded(spec, k, v)
+        if isinstance(coded, bool | int):
+            names[k] = int(coded)
+    names[SEQUENCE] = sequence
+    return names
+
+
+def _wanted(e: Expect, args: Mapping[str, Value], names: Mapping[str, int]) -> Value:
+    if e.arg is not None:
+        return args.get(e.arg)
+    if e.expr is not None:
+        return expr.evaluate(e.expr, names)
+    return e.value
+
+
+def _matches(value: Value, wanted: Value, tolerance: float) -> bool:
+    if isinstance(value, bool) or isinstance(wanted, bool):
+        return value is wanted
+    if isinstance(value, int | float) and isinstance(wanted, int | float):
+        return abs(value - wanted) <= tolerance
+    return value == wanted

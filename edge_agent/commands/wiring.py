@@ -1,0 +1,126 @@
+"""The command path of a running agent, built from the ``commands:`` section: the ledger, the executor
+over every device whose profile declares actions, the receiver on the gateway's command topic (results
+to the outbox), the ledger's pruning, and the traffic controllers' central watchdog.
+
+:meth:`CommandPath.build` opens the ledger and routes the command topic; :meth:`CommandPath.start`
+runs, supervised: the receiver (first reporting every command a restart left without a final state as
+``failed: outcome unknown``), the pruning, and the watchdog feeder; :meth:`CommandPath.close` closes
+the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.base import Driver, Value
+from drivers.modbus.config import ModbusDevice
+from drivers.opcua.config import OpcUaDevice
+from edge_agent.clock import Clock
+from edge_agent.commands.executor import CommandBus, Executor, Location, RegisterBus, Target
+from edge_agent.commands.ledger import Ledger
+from edge_agent.commands.receiver import Receiver, Results
+from edge_agent.commands.watchdog import CentreWatchdogFeeder
+from edge_agent.config.resolved import Bus, ResolvedConfig
+from mqtt_session import MqttLink
+from wire import topics
+
+PRUNE_EVERY_S = 600.0
+Spawn = Callable[[asyncio.TaskGroup, Coroutine[Any, Any, None], str], object]
+
+
+def command_targets(buses: Sequence[Bus], drivers: Sequence[Driver]) -> list[Target]:
+    """Every device that declares actions, with the driver of its bus (``drivers`` in the buses' order)."""
+    targets = []
+    for bus, driver in zip(buses, drivers, strict=True):
+        for dev in bus.devices:
+            if (
+                isinstance(dev, ModbusDevice | OpcUaDevice)
+                and dev.actions is not None
+                and dev.actions.actions
+            ):
+                if not isinstance(driver, CommandBus):
+                    raise TypeError(f"bus {bus.name!r}: its driver cannot run commands")
+                targets.append(Target(dev.name, dev.actions, driver))
+    return targets
+
+
+@dataclass
+class CommandPath:
+    ledger: Ledger
+    executor: Executor
+    receiver: Receiver
+    feeder: CentreWatchdogFeeder | None
+    clock: Clock
+
+    @classmethod
+    async def build(
+        cls,
+        config: ResolvedConfig | None,
+        *,
+        link: MqttLink,
+        results: Results,
+        drivers: Sequence[Driver],
+        last_heard: Callable[[], float | None],
+        clock: Clock,
+    ) -> CommandPath | None:
+        """None when the config has no ``commands:`` section (the gateway takes no commands), or no
+        config is given (the agent runs without its buses)."""
+        commands = config.commands if config is not None else None
+        if config is None or commands is None:
+            return None
+        cfg = config.config
+        targets = command_targets(config.buses[: len(drivers)], drivers)
+        location = Location(cfg.location.latitude, cfg.location.longitude) if cfg.location else None
+        executor = Executor(
+            gateway=cfg.gateway,
+            key_id=commands.signer.key_id,
+            targets=targets,
+            clock=clock,
+            location=location,
+            secrets=cfg.secrets,
+        )
+        ledger = await Ledger.open(commands.ledger_path, clock=clock, skew_ms=commands.skew_ms)
+        receiver = Receiver(
+            gateway=cfg.gateway,
+            ring=commands.ring,
+            signer=commands.signer,
+            ledger=ledger,
+            runner=executor,
+            results=results,
+            clock=clock,
+            skew_ms=commands.skew_ms,
+        )
+        link.route(topics.topic(cfg.site, cfg.gateway, topics.TopicKind.COMMAND), receiver.on_message, qos=1)
+        controllers = [t for t in targets if t.actions.methods and not isinstance(t.bus, RegisterBus)]
+        feeder = None
+        if controllers:
+            by_device = {t.name: t.bus for t in controllers}
+
+            async def call(device: str, action: str, args: Mapping[str, Value]) -> Value:
+                return await by_device[device].call(device, action, args)
+
+            feeder = CentreWatchdogFeeder(
+                call=call, devices=list(by_device), last_heard=last_heard, clock=clock
+            )
+        return cls(ledger, executor, receiver, feeder, clock)
+
+    def start(self, spawn: Spawn, tasks: asyncio.TaskGroup) -> None:
+        spawn(tasks, self._receive(), "commands")
+        spawn(tasks, self._prune(), "commands-prune")
+        if self.feeder is not None:
+            spawn(tasks, self.feeder.run(), "centre-watchdog")
+
+    async def close(self) -> None:
+        await self.ledger.close()
+
+    async def _receive(self) -> None:
+        await self.receiver.recover()  # the outbox is open: results of commands a restart cut short
+        await self.receiver.run()
+
+    async def _prune(self) -> None:
+        while True:
+            await self.clock.sleep(PRUNE_EVERY_S)
+            await self.ledger.prune()
