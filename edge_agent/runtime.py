@@ -1,4 +1,5 @@
-"""Build the agent from its resolved config, run it, and shut it down cleanly.
+"""Build the agent from its resolved config, run its parts, and shut them down cleanly (the process around
+it: :mod:`edge_agent.service`).
 
 Everything is constructed here and passed in; nothing is global. Only the drivers the config uses are
 imported. Shutdown (SIGTERM/SIGINT): stop polling, let in-progress commits finish, publish the
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import dataclass, field
 
 from drivers.base import Driver
@@ -30,7 +30,7 @@ from edge_agent.poll.build import build_driver, build_pollers
 from edge_agent.poll.poller import DevicePoller
 from edge_agent.poll.report import ReportFilter
 from edge_agent.state.lastvalues import LastValues
-from edge_agent.supervisor import Supervisor, cancel, first_failure
+from edge_agent.supervisor import Supervisor, cancel
 from edge_agent.uplink.publisher import Publisher
 from edge_agent.uplink.topics import UplinkTopics
 from mqtt_session import Backoff, MqttLink, NotConnected, Will
@@ -262,72 +262,3 @@ class Agent:
         cfg = self.config.config
         offline = GatewayStatus(LinkState.OFFLINE, self.clock.now_ms(), VERSION)
         return topics.topic(cfg.site, cfg.gateway, topics.TopicKind.STATUS), encode_status(offline)
-
-
-async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
-    """Run until SIGTERM or SIGINT (exit code 0), or until a part of the agent fails (exit code 1)."""
-    agent = await Agent.build(config, clock)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    cfg = config.config
-    status: StatusServer | None = StatusServer(
-        path=config.status_socket,
-        identity={"gateway": cfg.gateway, "site": cfg.site, "version": VERSION, "config": str(config.source)},
-        buffer=agent.buffer,
-        link=agent.link,
-        publisher=agent.publisher,
-        outbox=agent.outbox,
-        outbox_sender=agent.outbox_sender,
-        pollers=agent.pollers,
-        clock=agent.clock,
-        last_values=agent.last_values,
-    )
-    assert status is not None
-    try:
-        await status.start()
-    except OSError as exc:  # the agent's job is the data; a missing status socket is worth a warning only
-        log.warning(
-            "no status socket at %s (edge-agent status will not see this agent): %s",
-            config.status_socket,
-            exc,
-        )
-        status = None
-    try:
-        return await supervise(agent, stop, status)
-    finally:
-        if status is not None:
-            await status.close()
-
-
-async def supervise(agent: Agent, stop: asyncio.Event, status: StatusServer | None = None) -> int:
-    """Run ``agent`` until ``stop`` is set (0), or until one of its parts fails (1, logged)."""
-    try:
-        await agent.run(stop, status)
-    except Exception as exc:  # the failing part logged its traceback
-        log.error("the agent stopped after a failure (%r); exit code 1", first_failure(exc), exc_info=exc)
-        return 1
-    return 0
-
-
-async def flush_buffer(config: ResolvedConfig, timeout_s: float) -> int:
-    """Deliver what the buffer holds without polling; return how many readings are still left."""
-    agent = await Agent.build(config, poll=False)
-    stop = asyncio.Event()
-    runner = asyncio.create_task(agent.run(stop), name="agent")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    left = -1
-    try:
-        while not runner.done():
-            stats = await agent.buffer.stats()
-            left = stats.unsealed + stats.sealed_readings
-            if left == 0 or loop.time() >= deadline:
-                break
-            agent.publisher.wake()
-            await asyncio.sleep(0.2)
-    finally:
-        stop.set()
-        await runner  # a part that failed raises here
-    return left

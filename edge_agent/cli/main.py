@@ -74,7 +74,7 @@ def flush(
     """
     cfg = _load(config)
     logging.basicConfig(level="WARNING", stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    from edge_agent.runtime import flush_buffer
+    from edge_agent.service import flush_buffer
 
     left = asyncio.run(flush_buffer(cfg, timeout))
     if left:

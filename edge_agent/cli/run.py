@@ -39,7 +39,7 @@ def start(config: Path, log_level: str, clock: Clock | None = None) -> int:
         # pymodbus logs every failed request at ERROR on its own; the poller logs a failing device once.
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         logging.getLogger("asyncua").setLevel(logging.CRITICAL)  # the OPC-UA driver logs what matters
-    from edge_agent.runtime import run_agent
+    from edge_agent.service import run_agent
 
     return asyncio.run(run_agent(cfg, clock))
 

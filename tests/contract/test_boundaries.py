@@ -127,7 +127,7 @@ def test_relative_imports_are_resolved(tmp_path: Path) -> None:
 
 def test_agent_runtime_imports_no_protocol_it_does_not_use() -> None:
     code = (
-        "import sys, edge_agent.runtime, edge_agent.cli.main\n"
+        "import sys, edge_agent.runtime, edge_agent.service, edge_agent.cli.main\n"
         "heavy = [m for m in ('asyncua', 'pymodbus', 'collector', 'serial') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

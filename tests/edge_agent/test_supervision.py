@@ -15,7 +15,8 @@ import pytest
 
 from edge_agent.config.load import load_config
 from edge_agent.counters import Counter
-from edge_agent.runtime import Agent, supervise
+from edge_agent.runtime import Agent
+from edge_agent.service import supervise
 from edge_agent.supervisor import PartEnded, Supervisor, first_failure
 from harness.broker import Broker
 from mqtt_session import MqttLink
