@@ -7,11 +7,14 @@ luminaire is at the level asked for. Real time: the action's settle wait is its 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import time
 import uuid
 from pathlib import Path
 
 from collector.config import CollectorConfig
+from collector.config import load_config as load_collector_config
 from collector.sinks import open_sink
 from collector.sinks.base import OutboxRecord
 from collector.sinks.sqlite_outbox import SqliteOutboxStore
@@ -19,6 +22,7 @@ from configfile.secrets import write_secret
 from edge_agent.config.load import load_config
 from edge_agent.runtime import Agent
 from harness.broker import Broker
+from harness.stack import BIN
 from mqtt_session import MqttLink
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.collector.harness import make_config, running
@@ -123,3 +127,55 @@ async def test_a_signed_command_is_accepted_done_and_stored_at_the_collector(
     assert isinstance(level.value, int | float)
     assert abs(level.value - 60) <= 1
     assert sim.luminaire(0).state().target_arc > 0
+
+
+async def test_collector_command_send_wait_round_trip_to_the_audit(broker: Broker, tmp_path: Path) -> None:
+    """The operator's path: ``collector command send --wait`` signs and sends, the real agent runs it on
+    the simulator, the collector verifies and stores the results, and the CLI prints ``done`` from the
+    audit (exit 0); ``command show`` has both states."""
+    centre_private, centre_line = new_key_texts("centre-k")
+    write_secret(tmp_path / "centre-k.key", centre_private)
+    async with LuminaireBankServer(count=1) as sim:
+        config = agent_config(tmp_path, broker, sim.port, centre_line.split(": ", 1)[1])
+        gw_public = (tmp_path / "gw-cmd-k.pub").read_text().split(": ", 1)[1]
+        collector_yaml = tmp_path / "collector.yaml"
+        collector_yaml.write_text(
+            f"collector_id: centre-e2e\nbroker: {{host: 127.0.0.1, port: {broker.port}, keepalive_s: 10}}\n"
+            f"subscription: {{site: {SITE}}}\nstore: {{url: 'sqlite:///store/collector.db'}}\n"
+            f"commands:\n  key_id: centre-k\n  key_file: centre-k.key\n"
+            f"  gateways:\n    {GW}: {{site: {SITE}, keys: {{gw-cmd-k: '{gw_public}'}}}}\n"
+        )
+        collector_config = load_collector_config(collector_yaml)
+        sink = await open_sink(collector_config.store.url)
+        agent = await Agent.build(load_config(config))
+        stop = asyncio.Event()
+        try:
+            async with running(collector_config, sink):
+                runner = asyncio.create_task(agent.run(stop))
+                try:
+                    await asyncio.wait_for(agent.link.subscribed.wait(), 10)
+                    argv = ["command", "send", "-c", str(collector_yaml), "-g", GW, "-d", "lum-00"]
+                    argv += ["-a", "set_level", "--arg", "level=30", "--expires", "40s", "--wait"]
+                    done = await asyncio.to_thread(cli, *argv)
+                    assert done.returncode == 0, done.stdout + done.stderr
+                    sent, audited = (json.loads(line) for line in done.stdout.strip().splitlines())
+                    shown = await asyncio.to_thread(
+                        cli, "command", "show", sent["id"], "-c", str(collector_yaml)
+                    )
+                finally:
+                    stop.set()
+                    await asyncio.wait_for(runner, 20)
+        finally:
+            await sink.close()
+    assert audited["status"] == "done"
+    assert [s["state"] for s in audited["states"]] == ["accepted", "done"]
+    (level,) = audited["states"][1]["read_back"]
+    assert level["point"] == "level"
+    assert abs(level["value"] - 30) <= 1
+    assert [s["state"] for s in json.loads(shown.stdout)["states"]] == ["accepted", "done"]
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "collector"), *argv], capture_output=True, text=True, check=False, timeout=90
+    )
