@@ -53,6 +53,7 @@ class LuminaireBankServer(ModbusTcpSim):
         super().__init__(host, port)
         self.delay_s = delay_ms / 1000
         self.requests = 0  # requests served (for tests and the demo)
+        self.writes: list[tuple[int, tuple[int, ...]]] = []  # (address, values) of every write taken
 
     def luminaire(self, sa: int) -> Luminaire:
         return self.gateway.luminaires[sa]
@@ -82,7 +83,9 @@ class LuminaireBankServer(ModbusTcpSim):
                 await asyncio.sleep(self.delay_s)  # the DALI query behind a real gateway
         try:
             if set_values is not None:
-                self.gateway.write(address, [int(v) for v in set_values])
+                values = [int(v) for v in set_values]
+                self.writes.append((address, tuple(values)))
+                self.gateway.write(address, values)
             else:
                 first = address - start_address
                 registers[first : first + count] = self.gateway.read(address, count)

@@ -52,6 +52,7 @@ commands:
   key_file: gw-cmd-k.key
   centre_keys: {{centre-k: "{centre_public}"}}
   ledger: {tmp_path / "commands.db"}
+  skew_s: 0.5
 buses:
   - name: dali-gw-1
     kind: modbus_tcp
