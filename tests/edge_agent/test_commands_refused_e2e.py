@@ -166,3 +166,30 @@ async def test_a_command_held_in_the_broker_past_its_expiry_is_expired_not_run(s
         await asyncio.wait_for(task, 20)
     assert [r.state for r in got] == [ResultState.EXPIRED]
     assert stand.sim.writes == []
+
+
+async def test_results_once_in_the_audit_across_a_broker_restart_during_execution(
+    stand: Stand, broker: Broker
+) -> None:
+    """The broker restarts (no persistence: every session and queued message is gone) while the luminaire
+    settles before its read-back; the results wait in the agent's outbox and are stored exactly once."""
+    _, stop, task = await run_agent(stand.config_path)
+    try:
+        cmd = stand.command()
+        stand.send(stand.centre.seal_command(cmd))
+        for _ in range(400):  # until the write went out: the action then settles for its read-back
+            if stand.sim.writes:
+                break
+            await asyncio.sleep(0.05)
+        assert stand.sim.writes, "the command was not executed"
+        await asyncio.to_thread(broker.restart, 1.0)
+        done = ResultState.DONE
+        got = await stand.results(cmd, until=lambda r: any(x.state is done for x in r), timeout=60)
+        await asyncio.sleep(1.0)  # anything re-sent meanwhile would be stored by now
+        again = await stand.results(cmd, until=lambda r: False, timeout=0.5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    assert [r.state for r in got] == [ResultState.ACCEPTED, ResultState.DONE]
+    assert [r.state for r in again] == [ResultState.ACCEPTED, ResultState.DONE]  # once each, not twice
+    assert len(stand.sim.writes) == 1  # written once
