@@ -5,6 +5,8 @@ why (or there is none, for what is not authentic)."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +20,7 @@ from collector.sinks import open_sink
 from edge_agent.config.load import load_config
 from edge_agent.runtime import Agent
 from harness.broker import Broker
+from harness.stack import BIN
 from mqtt_session import MqttLink
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.collector.harness import make_config, running
@@ -193,3 +196,42 @@ async def test_results_once_in_the_audit_across_a_broker_restart_during_executio
     assert [r.state for r in got] == [ResultState.ACCEPTED, ResultState.DONE]
     assert [r.state for r in again] == [ResultState.ACCEPTED, ResultState.DONE]  # once each, not twice
     assert len(stand.sim.writes) == 1  # written once
+
+
+async def test_kill_9_between_the_write_and_the_result_reports_outcome_unknown(
+    stand: Stand, tmp_path: Path
+) -> None:
+    """The agent (a process) is killed while the luminaire settles after the write; the restarted agent
+    reports the command ``failed: outcome unknown`` and does not write again."""
+    argv = [str(BIN / "edge-agent"), "run", "--config", str(stand.config_path)]
+    log = (tmp_path / "agent.log").open("w")
+    agent = await asyncio.create_subprocess_exec(*argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        cmd = stand.command()
+        payload = stand.centre.seal_command(cmd)
+        for _ in range(400):  # the agent is up (its status socket) and subscribes right after connecting
+            if (tmp_path / "agent.sock").exists():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+        stand.send(payload)
+        for _ in range(400):
+            if stand.sim.writes:
+                break
+            await asyncio.sleep(0.05)
+        assert stand.sim.writes, (tmp_path / "agent.log").read_text()
+        agent.send_signal(signal.SIGKILL)  # during the settle time: no result yet
+        assert await asyncio.wait_for(agent.wait(), 10) == -signal.SIGKILL
+        agent = await asyncio.create_subprocess_exec(*argv, stdout=log, stderr=subprocess.STDOUT)
+        failed = ResultState.FAILED
+        got = await stand.results(cmd, until=lambda r: any(x.state is failed for x in r), timeout=40)
+    finally:
+        if agent.returncode is None:
+            agent.terminate()
+            await asyncio.wait_for(agent.wait(), 20)
+        log.close()
+    states = [r.state for r in got]
+    assert ResultState.DONE not in states
+    assert states[-1] is ResultState.FAILED, (tmp_path / "agent.log").read_text()
+    assert "outcome unknown" in (got[-1].reason or "")
+    assert len(stand.sim.writes) == 1  # written once, never again
