@@ -17,6 +17,7 @@ from pathlib import Path
 
 from edge_agent.counters import Counter
 from harness.broker import Broker, free_port
+from harness.commands import CommandKeys, write_command_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -96,6 +97,9 @@ class Stack:
     whole_cabinet: bool = False  # also a bollard site (Modbus TCP) and a traffic controller (OPC-UA)
     bollard_port: int = field(default_factory=free_port)
     traffic_port: int = field(default_factory=free_port)
+    commands: bool = False  # signed commands: keys, and both configs' `commands:` (harness/commands.py)
+    profile_dir: Path = ROOT / "configs" / "profiles"
+    command_keys: CommandKeys | None = None
     broker: Broker | None = None
     sim: Proc | None = None
     extra_sims: list[Proc] = field(default_factory=list)
@@ -127,6 +131,9 @@ class Stack:
     def write_configs(self) -> None:
         assert self.broker is not None
         extra = f", {self.buffer_settings}" if self.buffer_settings else ""
+        if self.commands and self.command_keys is None:
+            self.command_keys = write_command_keys(self.workdir, gateway=self.gateway, site=self.site)
+        agent_commands = self.command_keys.agent_section if self.command_keys else ""
         self.agent_config.write_text(
             f"""gateway: {self.gateway}
 site: {self.site}
@@ -136,8 +143,8 @@ uplink: {{batch_max_readings: 500, batch_linger_s: 0.2, in_flight_batches: 8,
           confirm_timeout_s: {self.confirm_timeout_s}}}
 health_interval_s: {self.health_interval_s}
 status_socket: {self.workdir / "agent.sock"}
-profile_paths: [{ROOT / "configs" / "profiles"}]
-buses:
+profile_paths: [{self.profile_dir}]
+{agent_commands}buses:
   - name: dali-gw-1
     kind: modbus_tcp
     host: 127.0.0.1
@@ -161,7 +168,7 @@ buses:
 broker: {{host: 127.0.0.1, port: {self.broker.port}, keepalive_s: 5}}
 store: {{url: "sqlite:///{self.store_path}"}}
 {self.collector_settings}
-"""
+{self.command_keys.collector_section if self.command_keys else ""}"""
 
     def _other_buses(self) -> str:
         return f"""  - name: bollards-1

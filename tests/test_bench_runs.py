@@ -17,6 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 RUNS = {
+    "command_rtt": (
+        "--commands 3 --luminaires 2 --warmup 1",
+        [
+            "command round trip (PUBACK -> done in the audit): p50",
+            "round trip minus settle",
+            "raw MQTT round trip (QoS 1",
+            "ratio of round trip minus settle to raw QoS 0",
+        ],
+    ),
     "agent_load": (
         "--seconds 2 --warmup 2 --luminaires 2",
         ["agent CPU:", "agent RSS:", "readings committed:", "write_bytes"],
