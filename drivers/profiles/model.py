@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.modbus.config import ModbusPointSpec, Order
 from drivers.opcua.config import OpcUaPointSpec, ReadMode
-from drivers.profiles.actions import ActionSpec, InterlockSpec, check_actions
+from drivers.profiles.action_checks import check_actions
+from drivers.profiles.actions import ActionSpec, InterlockSpec
 
 ProfileName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 

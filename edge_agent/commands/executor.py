@@ -28,16 +28,18 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from drivers.base import PointValue
 from drivers.errors import DriverError
 from drivers.profiles import expr
-from drivers.profiles.actions import SEQUENCE, ActionSpec, ArgType, Expect, NightFloor
+from drivers.profiles.actions import ActionSpec, NightFloor
 from drivers.profiles.device_actions import DeviceActions
 from drivers.scheduler import Priority
 from edge_agent.clock import Clock
 from edge_agent.commands import astro, interlocks
+from edge_agent.commands.readback import coded, compare, expression_names, interlock_values, sequence_point
+from edge_agent.commands.targets import Location, RegisterBus, Target
 from wire.commands import MAX_TEXT, Command, CommandResult, ReadBack, ResultState
 from wire.errors import InterlockRefusal, Refusal, UnknownAction
 from wire.points import Value
@@ -45,37 +47,6 @@ from wire.points import Value
 log = logging.getLogger(__name__)
 
 SEQUENCE_MODULO = 0x10000  # a mailbox's sequence register is 16 bits; 0 is never sent
-
-
-@runtime_checkable
-class CommandBus(Protocol):
-    """What the executor needs of a driver: a fresh read at a given priority, and a method call."""
-
-    async def read(self, device: str, *, priority: Priority = Priority.POLL) -> Sequence[PointValue]: ...
-
-    async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value: ...
-
-
-@runtime_checkable
-class RegisterBus(Protocol):
-    """A driver that writes raw holding registers (Modbus)."""
-
-    async def write_registers(self, device: str, address: int, values: Sequence[int]) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One device that takes commands: its name, its resolved actions and the driver of its bus."""
-
-    name: str
-    actions: DeviceActions
-    bus: CommandBus
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    latitude: float
-    longitude: float
 
 
 @dataclass(slots=True)
@@ -173,7 +144,7 @@ class Executor:
         refusal: Refusal | None = self._night_unknown(actions, spec, cmd.args)
         if refusal is None:
             ctx = interlocks.Context(now, self._is_night(now), dev.maintenance)
-            refusal = interlocks.check(actions, cmd.action, cmd.args, _values(fresh), ctx)
+            refusal = interlocks.check(actions, cmd.action, cmd.args, interlock_values(fresh), ctx)
         if refusal is not None:
             log.warning("command %s (%s on %s) refused: %s", cmd.id, cmd.action, dev.target.name, refusal)
             return self._result(cmd, ResultState.REFUSED, str(refusal))
@@ -209,7 +180,7 @@ class Executor:
         bus = dev.target.bus
         if not isinstance(bus, RegisterBus):
             raise DriverError("its driver cannot write registers", device=dev.target.name)
-        names = _ints(spec, actions, args, sequence)
+        names = expression_names(spec, actions, args, sequence)
         for w in actions.writes[spec.name]:
             values = [expr.evaluate(v, names) for v in w.values]
             await bus.write_registers(dev.target.name, w.address, values)
@@ -218,7 +189,7 @@ class Executor:
         assert spec.call is not None
         source = spec.call.args[name]
         if source.arg is not None:
-            return _coded(spec, source.arg, args.get(source.arg))
+            return coded(spec, source.arg, args.get(source.arg))
         if source.param is not None:
             return actions.params[source.param]
         if source.secret is not None:
@@ -235,7 +206,7 @@ class Executor:
         if not spec.write:
             return 0
         last = dev.sequence
-        point = _sequence_point(spec)
+        point = sequence_point(spec)
         if point is not None and point in fresh:
             seen = fresh[point][0].value
             if isinstance(seen, int) and not isinstance(seen, bool):
@@ -253,23 +224,12 @@ class Executor:
         sequence: int,
         after: Mapping[str, tuple[PointValue, int]],
     ) -> CommandResult:
-        assert spec.read_back is not None
-        read_back: list[ReadBack] = []
-        misses: list[str] = []
-        names = _ints(spec, actions, args, sequence)
-        for e in spec.read_back.expect:
-            pv, ts = after.get(e.point, (PointValue(e.point, None, "not read"), self._clock.now_ms()))
-            read_back.append(ReadBack(e.point, pv.value, ts))
-            wanted = _wanted(e, args, names)
-            if pv.error is not None:
-                misses.append(f"{e.point} was not read ({pv.error}), expected {wanted!r}")
-            elif not _matches(pv.value, wanted, e.tolerance):
-                misses.append(f"{e.point} is {pv.value!r}, expected {wanted!r}")
+        read_back, misses = compare(spec, actions, args, sequence, after, now_ms=self._clock.now_ms())
         if misses:
             reason = "unconfirmed: " + "; ".join(misses)
             log.error("command %s (%s on %s): %s", cmd.id, cmd.action, cmd.device, reason)
-            return self._result(cmd, ResultState.FAILED, reason, tuple(read_back))
-        return self._result(cmd, ResultState.DONE, None, tuple(read_back))
+            return self._result(cmd, ResultState.FAILED, reason, read_back)
+        return self._result(cmd, ResultState.DONE, None, read_back)
 
     def _night_unknown(
         self, actions: DeviceActions, spec: ActionSpec, args: Mapping[str, Value]
@@ -321,54 +281,3 @@ class Executor:
             reason=reason,
             read_back=read_back,
         )
-
-
-def _values(fresh: Mapping[str, tuple[PointValue, int]]) -> dict[str, Value]:
-    """The fresh read as the interlocks take it: a point with an error is not read (None)."""
-    return {name: (pv.value if pv.error is None else None) for name, (pv, _) in fresh.items()}
-
-
-def _sequence_point(spec: ActionSpec) -> str | None:
-    if spec.read_back is None:
-        return None
-    return next(
-        (e.point for e in spec.read_back.expect if e.expr is not None and e.expr.strip() == SEQUENCE), None
-    )
-
-
-def _coded(spec: ActionSpec, name: str, value: Value) -> Value:
-    """An arg as written to the device: an enum's code, a bool as itself."""
-    arg = spec.arg(name)
-    if arg is not None and arg.type is ArgType.ENUM and arg.values is not None and isinstance(value, str):
-        return arg.values[value]
-    return value
-
-
-def _ints(
-    spec: ActionSpec, actions: DeviceActions, args: Mapping[str, Value], sequence: int
-) -> dict[str, int]:
-    """The names an expression may use: integer params, int/bool/enum args (a bool 0/1, an enum its
-    code) and ``sequence``."""
-    names = {k: v for k, v in actions.params.items() if isinstance(v, int)}
-    for k, v in args.items():
-        coded = _coded(spec, k, v)
-        if isinstance(coded, bool | int):
-            names[k] = int(coded)
-    names[SEQUENCE] = sequence
-    return names
-
-
-def _wanted(e: Expect, args: Mapping[str, Value], names: Mapping[str, int]) -> Value:
-    if e.arg is not None:
-        return args.get(e.arg)
-    if e.expr is not None:
-        return expr.evaluate(e.expr, names)
-    return e.value
-
-
-def _matches(value: Value, wanted: Value, tolerance: float) -> bool:
-    if isinstance(value, bool) or isinstance(wanted, bool):
-        return value is wanted
-    if isinstance(value, int | float) and isinstance(wanted, int | float):
-        return abs(value - wanted) <= tolerance
-    return value == wanted

@@ -19,9 +19,10 @@ from drivers.base import Driver, Value
 from drivers.modbus.config import ModbusDevice
 from drivers.opcua.config import OpcUaDevice
 from edge_agent.clock import Clock
-from edge_agent.commands.executor import CommandBus, Executor, Location, RegisterBus, Target
+from edge_agent.commands.executor import Executor
 from edge_agent.commands.ledger import Ledger
 from edge_agent.commands.receiver import Receiver, Results
+from edge_agent.commands.targets import CommandBus, Location, RegisterBus, Target
 from edge_agent.commands.watchdog import CentreWatchdogFeeder
 from edge_agent.config.resolved import Bus, ResolvedConfig
 from mqtt_session import MqttLink

@@ -17,7 +17,8 @@ import pytest
 from configfile.secrets import write_secret
 from drivers.base import Driver
 from drivers.scheduler import BusScheduler
-from edge_agent.commands.executor import Executor, Location
+from edge_agent.commands.executor import Executor
+from edge_agent.commands.targets import Location
 from edge_agent.commands.wiring import CommandPath, command_targets
 from edge_agent.config.load import load_config
 from edge_agent.outbox.store import Outbox
