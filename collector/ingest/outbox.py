@@ -27,6 +27,7 @@ from collector.ingest.outbox_decode import (
     decode_outbox_message,
     outbox_conflict_reason,
 )
+from collector.ingest.quarantine_log import QuarantineLog
 from collector.sinks import open_outbox_store
 from collector.sinks.base import OutboxRecord, Sink, WriteOutcome
 from collector.sinks.sqlite_outbox import SqliteOutboxStore
@@ -72,7 +73,7 @@ class OutboxIngest:
         self._rng = random.Random()
         self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=max_queued)
         self._stopping = asyncio.Event()
-        self._noisy_gateways: set[str | None] = set()  # quarantines already logged at ERROR
+        self._log_quarantine = QuarantineLog(log)
         self.filters = [subscription(kind, site, share_group) for kind in sorted(OUTBOX_KINDS)]
         for f in self.filters:
             link.route(f, self._on_message, qos=1)
@@ -185,7 +186,7 @@ class OutboxIngest:
                     group[0].add(key.seq)
             else:
                 counters.quarantined += 1
-                self._log_quarantine(m, d)
+                self._log_quarantine(m, d.gateway, d.reason)
                 if d.address is not None and d.key is not None:
                     group = groups.setdefault(
                         (d.address.site, d.address.gateway, d.key.epoch), (set(), set(), set())
@@ -199,20 +200,6 @@ class OutboxIngest:
                 self._link.publish(topic(site, gateway, TopicKind.OUTBOX_CONFIRM), encode_confirmation(conf))
             except NotConnected:
                 counters.confirms_unsent += 1  # the gateway re-sends, and is confirmed then
-
-    def _log_quarantine(self, m: Message, d: OutboxRejected) -> None:
-        """ERROR once per gateway (a bounded set: names come from payloads too), DEBUG after."""
-        first = d.gateway not in self._noisy_gateways
-        if first and len(self._noisy_gateways) >= 1024:
-            self._noisy_gateways.clear()
-        self._noisy_gateways.add(d.gateway)
-        (log.error if first else log.debug)(
-            "quarantined %d bytes on %s: %s%s",
-            len(m.payload),
-            m.topic,
-            d.reason,
-            " (further ones from this gateway at DEBUG; see `collector quarantine`)" if first else "",
-        )
 
 
 def _record(d: OutboxAccepted) -> OutboxRecord:

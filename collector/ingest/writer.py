@@ -25,6 +25,7 @@ from collector.ingest.confirmations import ConfirmationSet
 from collector.ingest.counters import IngestCounters
 from collector.ingest.decode import Accepted, Rejected, decode_message
 from collector.ingest.inbox import Inbox, Received
+from collector.ingest.quarantine_log import QuarantineLog
 from collector.sinks.base import Sink, WriteOutcome
 from mqtt_session import Backoff, Message, MqttLink, NotConnected
 
@@ -54,7 +55,7 @@ class Writer:
         self._retry = retry or Backoff(initial=0.5, cap=30.0)
         self._rng = random.Random()
         self._stopping = asyncio.Event()
-        self._noisy_gateways: set[str | None] = set()  # quarantines already logged at ERROR
+        self._log_quarantine = QuarantineLog(log)
 
     def stop(self) -> None:
         """Finish the cycle in progress (unless its store is failing), then return from :meth:`run`."""
@@ -127,7 +128,7 @@ class Writer:
                 if outcome is WriteOutcome.CONFLICT:
                     counters.conflicts += 1
                     counters.quarantined += 1
-                    self._log_quarantine(m, Rejected(conflict_reason(d), d.address, d.batch.key))
+                    self._log_quarantine(m, d.address.gateway, conflict_reason(d))
                     confirmations.conflict(d.address, d.batch.key)
                 elif outcome is WriteOutcome.STORED:
                     counters.stored_batches += 1
@@ -138,7 +139,7 @@ class Writer:
                     confirmations.stored(d.address, d.batch.key)
             else:
                 counters.quarantined += 1
-                self._log_quarantine(m, d)
+                self._log_quarantine(m, d.gateway, d.reason)
                 if d.address is not None and d.key is not None:
                     confirmations.rejected(d.address, d.key)
             if not r.link.ack(m):
@@ -149,20 +150,6 @@ class Writer:
             except NotConnected:
                 counters.confirms_unsent += 1  # the gateway re-sends, and is confirmed then
                 log.debug("confirmation to %s not sent: not connected", topic)
-
-    def _log_quarantine(self, m: Message, d: Rejected) -> None:
-        gateway = d.gateway
-        first = gateway not in self._noisy_gateways
-        if first and len(self._noisy_gateways) >= 1024:  # bounded: names come from payloads too
-            self._noisy_gateways.clear()
-        self._noisy_gateways.add(gateway)
-        (log.error if first else log.debug)(
-            "quarantined %d bytes on %s: %s%s",
-            len(m.payload),
-            m.topic,
-            d.reason,
-            " (further ones from this gateway at DEBUG; see `collector quarantine`)" if first else "",
-        )
 
 
 def conflict_reason(d: Accepted) -> str:

@@ -20,12 +20,13 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import aiosqlite
 
 from collector.errors import StoreError
 from collector.sinks.base import QuarantinedPayload, StoreCounts, StoredReading, WriteOutcome
+from collector.sinks.sqlite_errors import translated
 from collector.sinks.sqlite_schema import (
     INSERT_BATCHES,
     INSERT_READING,
@@ -295,10 +296,5 @@ class SqliteSink:
             with self._translated("close"):
                 await self._db.close()
 
-    @contextlib.contextmanager
-    def _translated(self, doing: str) -> Iterator[None]:
-        """The one place ``sqlite3`` errors become :class:`StoreError`."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(self._url.url, f"{doing} failed: {exc}") from exc
+    def _translated(self, doing: str) -> contextlib.AbstractContextManager[None]:
+        return translated(self._url.url, doing)

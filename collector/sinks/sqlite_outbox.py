@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import aiosqlite
 
 from collector.errors import StoreError
 from collector.sinks.base import OutboxRecord, WriteOutcome
+from collector.sinks.sqlite_errors import translated
 from collector.sinks.url import StoreUrl
 from wire.outbox import body_digest
 
@@ -103,9 +104,5 @@ class SqliteOutboxStore:
             with self._translated("close outbox table"):
                 await self._db.close()
 
-    @contextlib.contextmanager
-    def _translated(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(self._url.url, f"{doing} failed: {exc}") from exc
+    def _translated(self, doing: str) -> contextlib.AbstractContextManager[None]:
+        return translated(self._url.url, doing)

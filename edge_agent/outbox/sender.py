@@ -15,13 +15,13 @@ task, not in the link's callback (that runs on the loop and must not wait for th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from edge_agent.clock import Clock
 from edge_agent.counters import OUTBOX_SENDER, Counter, Counts
 from edge_agent.outbox.store import Outbox
+from edge_agent.uplink.waiting import wait_for_work
 from mqtt_session import Message, MqttLink, NotConnected
 from wire.confirm import Confirmation, decode_confirmation
 from wire.errors import PayloadError
@@ -94,19 +94,7 @@ class OutboxSender:
                 await self._send_due()
             except NotConnected:
                 continue
-            # asyncio.timeout, not wait_for (see the uplink): a cancellation must never be swallowed
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._next_deadline()):
-                    await self._wait_for_work()
-
-    async def _wait_for_work(self) -> None:
-        lost = asyncio.ensure_future(self._link.disconnected.wait())
-        woken = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({lost, woken}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            lost.cancel()
-            woken.cancel()
+            await wait_for_work(self._wake, self._link.disconnected, self._next_deadline())
 
     def _next_deadline(self) -> float:
         now = self._clock.monotonic()

@@ -22,7 +22,6 @@ first across all gateways (docs/protocol.md). With ``uplink.backlog_topic: false
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from enum import StrEnum
 from typing import Protocol
@@ -32,6 +31,7 @@ from edge_agent.clock import Clock
 from edge_agent.config.model import UplinkConfig
 from edge_agent.counters import UPLINK, Counter, Counts
 from edge_agent.uplink.topics import UplinkTopics
+from edge_agent.uplink.waiting import wait_for_work
 from mqtt_session import Message, MqttLink, NotConnected
 from wire.confirm import Confirmation, decode_confirmation
 from wire.errors import PayloadError
@@ -126,20 +126,7 @@ class Publisher:
             self._wake.clear()
             if not self._confirmations.empty():
                 continue
-            # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancellation that arrives as the
-            # wait ends (the link's own cancellation ends it), and the uplink would never stop.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._next_deadline()):
-                    await self._wait_for_work()
-
-    async def _wait_for_work(self) -> None:
-        lost = asyncio.ensure_future(self._link.disconnected.wait())
-        woken = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({lost, woken}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            lost.cancel()
-            woken.cancel()
+            await wait_for_work(self._wake, self._link.disconnected, self._next_deadline())
 
     def _next_deadline(self) -> float:
         now = self._clock.monotonic()
