@@ -25,7 +25,7 @@ class FakeGateway:
 
     async def __aenter__(self) -> FakeGateway:
         self._task = asyncio.create_task(self.link.run(), name=f"fake-{self.gateway}")
-        await asyncio.wait_for(self.link.connected.wait(), 5)
+        await asyncio.wait_for(self.link.subscribed.wait(), 5)
         return self
 
     async def __aexit__(

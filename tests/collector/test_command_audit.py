@@ -105,7 +105,7 @@ def cli(*argv: str) -> subprocess.CompletedProcess[str]:
 async def with_gateway(gateway: Gateway, work: Any) -> Any:
     task = asyncio.create_task(gateway.link.run())
     try:
-        await asyncio.wait_for(gateway.link.connected.wait(), 10)
+        await asyncio.wait_for(gateway.link.subscribed.wait(), 10)
         return await work
     finally:
         await gateway.link.close()

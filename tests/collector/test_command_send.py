@@ -62,7 +62,7 @@ async def test_a_signed_command_reaches_the_gateways_topic(broker: Broker, tmp_p
     gateway.route(topics.topic("test", "cab-1", topics.TopicKind.COMMAND), on_command)
     task = asyncio.create_task(gateway.run())
     try:
-        await asyncio.wait_for(gateway.connected.wait(), 10)
+        await asyncio.wait_for(gateway.subscribed.wait(), 10)
         args = ["--gateway", "cab-1", "--device", "lum-01", "--action", "set_level"]
         done = await asyncio.to_thread(send, config, *args, "--arg", "level=40", "--arg", "below_floor=true")
         assert done.returncode == 0, done.stderr

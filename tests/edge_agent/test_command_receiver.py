@@ -247,7 +247,7 @@ async def test_commands_arrive_through_the_broker(broker: Broker, ledger: Ledger
     centre = MqttLink(client_id="centre", host=broker.host, port=broker.port)
     tasks = [asyncio.create_task(t) for t in (agent.run(), centre.run(), rx.run())]
     try:
-        await asyncio.wait_for(asyncio.gather(agent.connected.wait(), centre.connected.wait()), 10)
+        await asyncio.wait_for(asyncio.gather(agent.subscribed.wait(), centre.subscribed.wait()), 10)
         cmd = command()
         await centre.publish_confirmed(topics.topic("test", GW, topics.TopicKind.COMMAND), signed(cmd))
         async with asyncio.timeout(10):

@@ -93,7 +93,7 @@ async def test_a_signed_command_is_accepted_done_and_stored_at_the_collector(
             centre_task = asyncio.create_task(centre_link.run())
             try:
                 await asyncio.wait_for(agent.link.subscribed.wait(), 10)
-                await asyncio.wait_for(centre_link.connected.wait(), 10)
+                await asyncio.wait_for(centre_link.subscribed.wait(), 10)
                 now = int(time.time() * 1000)
                 cmd = Command(
                     id=uuid.uuid4(),

@@ -81,7 +81,7 @@ async def stand(broker: Broker, tmp_path: Path) -> AsyncIterator[Stand]:
         async with LuminaireBankServer(count=1) as sim, running(collector, sink):
             config = agent_config(tmp_path, broker, sim.port, centre_line.split(": ", 1)[1])
             ring = KeyRing.parse({"gw-cmd-k": (tmp_path / "gw-cmd-k.pub").read_text().split(": ", 1)[1]})
-            await asyncio.wait_for(centre_link.connected.wait(), 10)
+            await asyncio.wait_for(centre_link.subscribed.wait(), 10)
             yield Stand(
                 sim,
                 Signer("centre-k", parse_private_key(centre_private)),

@@ -116,7 +116,7 @@ async def test_confirmed_batches_leave_the_buffer(broker: Broker, buf: Buffer) -
     collector = FakeCollector(broker)
     link, pub = make_agent_side(broker, buf)
     async with running(collector.link.run, link.run, pub.run):
-        await collector.link.connected.wait()
+        await collector.link.subscribed.wait()
         await buf.append(batch_of(250))
         await counted(buf, Counter.CONFIRMED, 250)
         assert (await buf.stats()).sealed_batches == 0
@@ -130,7 +130,7 @@ async def test_puback_without_confirmation_keeps_batches_and_resends(broker: Bro
     collector.confirming = False  # the broker acknowledges (PUBACK), nobody confirms
     link, pub = make_agent_side(broker, buf)
     async with running(collector.link.run, link.run, pub.run):
-        await collector.link.connected.wait()
+        await collector.link.subscribed.wait()
         await buf.append(batch_of(50))
         await wait_for(lambda: len(collector.received) >= 2, timeout=5)  # sent, then re-sent after 1 s
         stats = await buf.stats()
@@ -149,7 +149,7 @@ async def test_rejected_batch_is_dead_lettered(broker: Broker, buf: Buffer) -> N
     collector.reject = {1}
     link, pub = make_agent_side(broker, buf)
     async with running(collector.link.run, link.run, pub.run):
-        await collector.link.connected.wait()
+        await collector.link.subscribed.wait()
         await buf.append(batch_of(10))
         await counted(buf, Counter.REJECTED, 10)
         stats = await buf.stats()
@@ -161,8 +161,8 @@ async def test_broker_restart_resumes_within_two_seconds(broker: Broker, buf: Bu
     collector = FakeCollector(broker)
     link, pub = make_agent_side(broker, buf)
     async with running(collector.link.run, link.run, pub.run):
-        await collector.link.connected.wait()
-        await link.connected.wait()
+        await collector.link.subscribed.wait()
+        await link.subscribed.wait()
         broker.stop()
         await wait_for(lambda: not link.connected.is_set())
         await buf.append(batch_of(30))
@@ -207,8 +207,8 @@ async def test_live_first_after_an_outage(broker: Broker, buf: Buffer) -> None:
         broker, buf, on_confirm, batch_max_readings=1000, in_flight_batches=4, confirm_timeout_s=30
     )
     async with running(collector.link.run, link.run, pub.run):
-        await collector.link.connected.wait()
-        await link.connected.wait()
+        await collector.link.subscribed.wait()
+        await link.subscribed.wait()
         await wait_for(lambda: len(collector.received) >= 4)  # the backlog fills the window first
         t0 = loop.time()
         fresh = Reading("lum-07", "level", base + 10_000_000, 42)
@@ -257,7 +257,7 @@ async def test_a_full_confirmation_queue_drops_the_newest_counted_and_nothing_is
         pub.on_confirm_message(Message(CONFIRM, encode_confirmation(conf), 1, 0, 0, False))
     assert pub.counters[Counter.CONFIRMATIONS_DROPPED_QUEUE_FULL] == 3
     async with running(collector.link.run, link.run, pub.run):
-        await collector.link.connected.wait()
+        await collector.link.subscribed.wait()
         await counted(buf, Counter.CONFIRMED, 50)  # the two kept, then the three re-sent and confirmed
     assert (await buf.stats()).sealed_batches == 0
 
@@ -272,7 +272,7 @@ async def _deliveries_by_topic(
     collector = FakeCollector(broker)
     link, pub = make_agent_side(broker, buf, backlog_topic=backlog_topic)
     async with running(collector.link.run):
-        await collector.link.connected.wait()
+        await collector.link.subscribed.wait()
         async with running(link.run, pub.run):
             await counted(buf, Counter.CONFIRMED, 300)
             collector.confirming = False  # the fresh batch's first delivery goes unconfirmed ...

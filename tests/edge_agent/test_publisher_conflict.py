@@ -15,6 +15,7 @@ from edge_agent.counters import Counter
 from harness.broker import Broker
 from mqtt_session import Message, MqttLink
 from tests.edge_agent.test_publisher import (
+    BACKLOG,
     CONFIRM,
     GW,
     TELEMETRY,
@@ -44,11 +45,12 @@ async def test_a_conflict_is_dead_lettered_and_logged(
         port=broker.port,
     )
     collector.route(TELEMETRY, confirm_as_conflict)
+    collector.route(BACKLOG, confirm_as_conflict)  # a batch sealed before the agent connected is backlog
     link, pub = make_agent_side(broker, buf)
     caplog.set_level(logging.ERROR, logger="edge_agent.uplink.publisher")
     try:
         async with running(collector.run, link.run, pub.run):
-            await asyncio.wait_for(collector.connected.wait(), 5)
+            await asyncio.wait_for(asyncio.gather(collector.subscribed.wait(), link.subscribed.wait()), 5)
             await buf.append(batch_of(10))
             await wait_for(lambda: pub.counters[Counter.BATCHES_REJECTED] == 1)
             stats = await buf.stats()
