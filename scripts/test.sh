@@ -7,6 +7,6 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== mypy (strict)"
-.venv/bin/mypy configfile wire mqtt_session edge_agent collector drivers simulators tests bench demo harness
+.venv/bin/mypy configfile wire lighting mqtt_session edge_agent collector drivers simulators tests bench demo harness
 echo "== pytest"
 .venv/bin/pytest "$@"

@@ -17,7 +17,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("wire", "mqtt_session", "configfile", "edge_agent", "collector", "drivers", "simulators")
+PACKAGES = (
+    "wire",
+    "mqtt_session",
+    "configfile",
+    "lighting",
+    "edge_agent",
+    "collector",
+    "drivers",
+    "simulators",
+)
 
 # What the contract may import: the standard library's pure modules, the payload codec, and
 # `cryptography` (Ed25519 signing and verifying of commands and results is computation, not I/O).
@@ -31,6 +40,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "wire": ("mqtt_session", "edge_agent", "collector", "drivers", "simulators"),
     "mqtt_session": ("wire", "edge_agent", "collector", "drivers", "simulators"),
     "configfile": ("wire", "mqtt_session", "edge_agent", "collector", "drivers", "simulators"),
+    "lighting": ("mqtt_session", "edge_agent", "collector", "drivers", "simulators"),
     "collector": ("edge_agent", "drivers", "simulators"),
     "edge_agent": ("collector", "simulators"),
     "drivers": ("edge_agent", "collector", "mqtt_session", "simulators"),
