@@ -21,11 +21,12 @@ the steps it missed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lighting.calendar import program_for
 from lighting.clocktime import local_noon, wall_to_utc
-from lighting.model import ProgramSet
+from lighting.model import ProgramSet, SolarEvent
 from lighting.sun import Place, Sky, solar_event
 
 NOON = dt.time(12)
@@ -94,13 +95,25 @@ def plan_night(pset: ProgramSet, calendar: str | None, evening: dt.date, place: 
     return Night(evening, start, end, program, sky, tuple(switches), tuple(skipped))
 
 
+PlanNight = Callable[[str, dt.date], Night]
+"""``(calendar, evening) -> Night``: :func:`plan_night` for one set and place, cached by a runner."""
+
+
 def wanted(pset: ProgramSet, device: str, at: dt.datetime, place: Place) -> Wanted:
     """The level the set wants ``device`` at ``at`` (aware)."""
     calendar = pset.calendar_of(device)
     if calendar is None:
         return Wanted(pset.default_level, 0.0, None, "default: no calendar")
+    return wanted_by_calendar(pset, calendar, at, place)
+
+
+def wanted_by_calendar(
+    pset: ProgramSet, calendar: str, at: dt.datetime, place: Place, plan: PlanNight | None = None
+) -> Wanted:
+    """What :func:`wanted` says for every device of ``calendar``."""
+    plan = plan or (lambda cal, evening: plan_night(pset, cal, evening, place))
     evening = evening_of(at, place)
-    night = plan_night(pset, calendar, evening, place)
+    night = plan(calendar, evening)
     if night.sky is Sky.POLAR_NIGHT:
         return Wanted(pset.default_level, 0.0, None, f"default: polar night {evening}")
     if night.program is None:
@@ -109,7 +122,7 @@ def wanted(pset: ProgramSet, device: str, at: dt.datetime, place: Place) -> Want
     if ran:
         s = ran[-1]
         return Wanted(s.level, s.ramp_s, s.at, f"program {night.program} {evening} {s.step}")
-    before = plan_night(pset, calendar, evening - dt.timedelta(days=1), place)
+    before = plan(calendar, evening - dt.timedelta(days=1))
     if before.switches and before.sky is not Sky.POLAR_NIGHT:
         s = before.switches[-1]
         return Wanted(s.level, s.ramp_s, s.at, f"program {before.program} {before.evening} {s.step}")
@@ -131,3 +144,25 @@ def switches_between(
             return out
         out += [s for s in night.switches if start <= s.at < end]
         evening += dt.timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class DuskToDawn:
+    """The astronomical clock alone (no program): is it night at a moment, and when does that change."""
+
+    night: bool
+    until: dt.datetime | None  # the next sunset or sunrise after the moment (None: not this night)
+
+
+def dusk_to_dawn(at: dt.datetime, place: Place) -> DuskToDawn:
+    """Night from the night's sunset to the next sunrise, by the same solar events the programs use; all
+    of a polar night, none of a polar day."""
+    tz = place.tz
+    evening = evening_of(at, place)
+    start, end = local_noon(evening, tz), local_noon(evening + dt.timedelta(days=1), tz)
+    dusk = solar_event(place, SolarEvent.SUNSET, start, end)
+    dawn = solar_event(place, SolarEvent.SUNRISE, start, end)
+    after_dusk = dusk.at <= at if dusk.at is not None else dusk.sky is Sky.POLAR_NIGHT
+    before_dawn = at < dawn.at if dawn.at is not None else dawn.sky is Sky.POLAR_NIGHT
+    changes = [t for t in (dusk.at, dawn.at, end) if t is not None and t > at]
+    return DuskToDawn(after_dusk and before_dawn, min(changes, default=None))
