@@ -39,6 +39,9 @@ class EventKind(enum.StrEnum):
     COMMAND_RECEIVED = "command_received"  # a command's lifecycle, beside its signed result
     COMMAND_STARTED = "command_started"
     COMMAND_FINISHED = "command_finished"
+    # the lighting program set (device "lighting"): details version, issued_at_ms, issuer, rollback
+    LIGHTING_INSTALLED = "lighting_installed"
+    LIGHTING_REFUSED = "lighting_refused"  # ... details version (when known) and reason: the set runs on
 
 
 @dataclass(frozen=True, slots=True)

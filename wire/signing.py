@@ -36,6 +36,7 @@ from wire.commands import (
     encode_result,
 )
 from wire.errors import BadSignature, PayloadError, RevokedKey, UnknownKey
+from wire.lighting import LightingPush, decode_push, encode_push
 
 PUBLIC_KEY_PREFIX = "ed25519:"
 PRIVATE_KEY_PREFIX = "ed25519-private:"
@@ -170,6 +171,10 @@ class Signer:
         self._owns(result.key_id)
         return encode_envelope(self.sign(encode_result(result)))
 
+    def seal_push(self, push: LightingPush) -> bytes:
+        self._owns(push.key_id)
+        return encode_envelope(self.sign(encode_push(push)))
+
     def _owns(self, key_id: str) -> None:
         if key_id != self.key_id:
             raise ValueError(f"the body names key {key_id!r} but this signer holds {self.key_id!r}")
@@ -233,6 +238,13 @@ class KeyRing:
         result = decode_result(env.body)
         _same_key(env, result.key_id)
         return result
+
+    def verify_push(self, payload: bytes) -> LightingPush:
+        """An authentic, well-formed lighting push (not yet checked for gateway, version or set)."""
+        env = self.open(payload)
+        push = decode_push(env.body)
+        _same_key(env, push.key_id)
+        return push
 
 
 def _same_key(env: Envelope, signed_key_id: str) -> None:

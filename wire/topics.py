@@ -24,6 +24,8 @@ class TopicKind(enum.StrEnum):
     CONFIG = "config"  # centre -> gateway, retained (reserved: fleet configuration)
     EVENT = "event"  # gateway -> centre, QoS 1, outbox frame around an event (wire.outbox, wire.events)
     OUTBOX_CONFIRM = "outbox/confirm"  # centre -> gateway, QoS 1, msgpack confirmation of outbox messages
+    # centre -> gateway, QoS 1, retained, signed msgpack envelope: the lighting program set (wire.lighting)
+    LIGHTING = "lighting"
 
 
 def check_name(kind: str, name: str) -> str:
