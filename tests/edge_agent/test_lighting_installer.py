@@ -128,9 +128,9 @@ async def test_refused_before_the_set_is_read(desk: Desk, tamper: str, says: str
     if tamper == "gateway":
         payload = desk.push(1, gateway="cab-0099")
     elif tamper == "signature":
-        payload = bytearray(desk.push(1))
-        payload[-1] ^= 1
-        payload = bytes(payload)
+        forged = bytearray(desk.push(1))
+        forged[-1] ^= 1
+        payload = bytes(forged)
     else:  # the set inside says 9, the body 1: the centre's encoder refuses it, so it is signed by hand
         raw = program_set(version=9).model_dump(mode="json", by_alias=True)
         body = {"v": 1, "gateway": GW, "version": 1, "rollback": False, "issued_at_ms": desk.clock.now_ms(),
