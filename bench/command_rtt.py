@@ -152,8 +152,21 @@ async def raw_round_trips(stack: Stack, count: int, qos: int) -> list[float]:
     return out
 
 
+async def warm_up(stack: Stack, poll_s: float, timeout_s: float = 120) -> None:
+    """Until one command comes back: a command published before the agent first subscribed is lost (no
+    session held it yet), so a loaded machine may need a few tries."""
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        try:
+            await send_and_wait(stack, 50, poll_s=poll_s, timeout_s=10)
+            return
+        except RuntimeError as exc:
+            if "no final state" not in str(exc) or time.perf_counter() > deadline:
+                raise
+
+
 async def measure(stack: Stack, count: int, poll_s: float) -> Figures:
-    await send_and_wait(stack, 50, poll_s=poll_s, timeout_s=90)  # warm-up: the agent has subscribed
+    await warm_up(stack, poll_s)
     publish, rtt = [], []
     for i in range(count):
         p, r = await send_and_wait(stack, LEVELS[i % 2], poll_s=poll_s, timeout_s=60)
