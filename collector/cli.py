@@ -20,6 +20,7 @@ import typer
 from collector.commands.cli import command_app
 from collector.config import CollectorConfig, load_config
 from collector.errors import CollectorError, ConfigError, StoreError
+from collector.lighting.cli import lighting_app
 from collector.query import (
     OutputFormat,
     format_outbox,
@@ -257,6 +258,7 @@ async def _outbox(url: str, gateway: str | None, limit: int) -> list[OutboxRecor
 
 
 app.add_typer(command_app, name="command")
+app.add_typer(lighting_app, name="lighting")
 
 
 @app.command()

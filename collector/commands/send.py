@@ -93,16 +93,24 @@ def make_command(
 
 
 async def publish_once(
-    host: str, port: int, *, client_id: str, topic: str, payload: bytes, timeout_s: float
+    host: str,
+    port: int,
+    *,
+    client_id: str,
+    topic: str,
+    payload: bytes,
+    timeout_s: float,
+    retain: bool = False,
 ) -> None:
-    """Connect, publish at QoS 1 and wait for the broker's PUBACK; raises TimeoutError when the broker
-    cannot be reached or does not acknowledge within ``timeout_s``."""
+    """Connect, publish at QoS 1 (``retain``: kept by the broker for the next subscriber) and wait for the
+    broker's PUBACK; raises TimeoutError when the broker cannot be reached or does not acknowledge within
+    ``timeout_s``."""
     link = MqttLink(client_id=client_id, host=host, port=port)
     task = asyncio.create_task(link.run())
     try:
         async with asyncio.timeout(timeout_s):
             await link.connected.wait()
-            await link.publish_confirmed(topic, payload, qos=1, puback_timeout_s=timeout_s)
+            await link.publish_confirmed(topic, payload, qos=1, retain=retain, puback_timeout_s=timeout_s)
     finally:
         await link.close()
         task.cancel()

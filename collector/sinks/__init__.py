@@ -15,6 +15,7 @@ from collector.sinks.url import Engine, StoreUrl
 
 if TYPE_CHECKING:
     from collector.sinks.sqlite_audit import SqliteAudit
+    from collector.sinks.sqlite_lighting import SqliteLighting
     from collector.sinks.sqlite_outbox import SqliteOutboxStore
 
 
@@ -41,6 +42,16 @@ async def open_audit(url: str | StoreUrl) -> SqliteAudit:
 
         return await SqliteAudit.open(parsed)
     raise StoreError(parsed.url, f"the {parsed.engine.value} sink has no command audit yet")
+
+
+async def open_lighting(url: str | StoreUrl) -> SqliteLighting:
+    """The lighting pushes of the store ``url`` names, which the sink has opened (created or migrated)."""
+    parsed = StoreUrl.parse(url) if isinstance(url, str) else url
+    if parsed.engine is Engine.SQLITE:
+        from collector.sinks.sqlite_lighting import SqliteLighting
+
+        return await SqliteLighting.open(parsed)
+    raise StoreError(parsed.url, f"the {parsed.engine.value} sink has no lighting pushes yet")
 
 
 async def open_outbox_store(url: str | StoreUrl) -> SqliteOutboxStore:

@@ -11,7 +11,9 @@ stored before have no digest, and a re-send of one of them counts as a duplicate
 Version 3 added ``outbox_messages``: gateways' command results and events, stored once by their outbox
 key (:mod:`collector.sinks.sqlite_outbox`). Version 4 added ``commands_sent``: the commands the centre
 signed and sent, for the audit (:mod:`collector.sinks.sqlite_audit`); their results are the
-``cmd/result`` rows of ``outbox_messages``.
+``cmd/result`` rows of ``outbox_messages``. Version 5 added ``lighting_pushes``: the program sets the
+centre signed for each gateway (:mod:`collector.sinks.sqlite_lighting`), so a rollback can re-sign one;
+what the gateways did with them are the ``lighting_*`` events of ``outbox_messages``.
 """
 
 OUTBOX_TABLE = """CREATE TABLE IF NOT EXISTS outbox_messages (
@@ -41,11 +43,24 @@ COMMANDS_TABLE = """CREATE TABLE IF NOT EXISTS commands_sent (
     sent_at_ms INTEGER,  -- when the broker took it; NULL: not (yet) sent
     send_error TEXT  -- why the broker did not take it
 )"""
-SCHEMA_VERSION = 4  # PRAGMA user_version
+LIGHTING_TABLE = """CREATE TABLE IF NOT EXISTS lighting_pushes (
+    id INTEGER PRIMARY KEY,
+    gateway TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    rollback INTEGER NOT NULL,  -- 1: a signed return to an earlier version
+    issued_at_ms INTEGER NOT NULL,
+    issuer TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    program_set TEXT NOT NULL,  -- JSON, as validated and signed
+    sent_at_ms INTEGER,  -- when the broker took it (retained); NULL: not sent
+    send_error TEXT
+)"""
+SCHEMA_VERSION = 5  # PRAGMA user_version
 MIGRATIONS = {  # one statement from version N to N + 1
     1: "ALTER TABLE batches ADD COLUMN digest BLOB",
     2: OUTBOX_TABLE,
     3: COMMANDS_TABLE,
+    4: LIGHTING_TABLE,
 }
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS series (
@@ -87,6 +102,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 {OUTBOX_TABLE};
 {COMMANDS_TABLE};
+{LIGHTING_TABLE};
 """
 INSERT_BATCHES = """INSERT INTO batches (gateway, epoch, seq, readings, stored_at_ms, digest) VALUES {values}
     ON CONFLICT (gateway, epoch, seq) DO NOTHING RETURNING gateway, epoch, seq, id"""
