@@ -42,6 +42,8 @@ class EventKind(enum.StrEnum):
     # the lighting program set (device "lighting"): details version, issued_at_ms, issuer, rollback
     LIGHTING_INSTALLED = "lighting_installed"
     LIGHTING_REFUSED = "lighting_refused"  # ... details version (when known) and reason: the set runs on
+    # what a group (or a device outside groups) of the set is told now: details level, reason, version
+    LIGHTING_LEVEL = "lighting_level"
 
 
 @dataclass(frozen=True, slots=True)
