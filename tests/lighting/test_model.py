@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from configfile.loader import parse
+from lighting.model import ProgramSet
 from tests.lighting.sets import program_set
 
 
@@ -82,3 +85,10 @@ def test_a_bad_rule_says_why(rule: dict[str, Any], says: str) -> None:
 def test_the_version_and_a_program_are_required() -> None:
     assert "version" in refused(version=0)
     assert "programs" in refused(programs={})
+
+
+def test_the_shipped_example_is_a_valid_set() -> None:
+    path = Path(__file__).resolve().parents[2] / "configs" / "lighting.example.yaml"
+    pset = ProgramSet.model_validate(parse(path.read_text(encoding="utf-8"), path))
+    assert pset.calendar_of("lum-04") == "crossings"
+    assert pset.calendar_of("lum-00") == "streets"
