@@ -19,6 +19,9 @@ For one command, in order (``docs/protocol.md``, "Execution"):
 command still waiting for that device as ``failed: pre-empted by emergency <action> (<id>)`` and go to
 the bus at once, beside a command that already holds the device (whose write is on the line already;
 its read-back then reports what the emergency left, as ``unconfirmed``).
+
+**Maintenance mode** is the agent-level action ``set_maintenance`` (:mod:`edge_agent.commands.maintenance`):
+it touches no device and queues behind nothing; the flag is recorded in the ``book`` (the ledger) first.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from drivers.profiles.actions import ActionSpec, NightFloor
 from drivers.profiles.device_actions import DeviceActions
 from drivers.scheduler import Priority
 from edge_agent.clock import Clock
-from edge_agent.commands import astro, interlocks
+from edge_agent.commands import astro, interlocks, maintenance
+from edge_agent.commands.maintenance import Book, Maintenance
 from edge_agent.commands.readback import coded, compare, expression_names, interlock_values, sequence_point
 from edge_agent.commands.targets import Location, RegisterBus, Target
 from wire.commands import MAX_TEXT, Command, CommandResult, ReadBack, ResultState
@@ -55,7 +59,7 @@ class _Device:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: dict[uuid.UUID, asyncio.Future[str]] = field(default_factory=dict)  # -> pre-emption reason
     sequence: int = 0  # the last mailbox sequence number sent
-    maintenance: bool = False
+    maintenance: Maintenance | None = None  # None: not in maintenance mode
 
 
 class Executor:
@@ -68,6 +72,8 @@ class Executor:
         clock: Clock,
         location: Location | None = None,
         secrets: Mapping[str, str] | None = None,
+        book: Book | None = None,
+        in_maintenance: Mapping[str, Maintenance] | None = None,
     ) -> None:
         self._gateway = gateway
         self._key_id = key_id
@@ -75,26 +81,43 @@ class Executor:
         self._clock = clock
         self._location = location
         self._secrets = dict(secrets or {})
+        self._book = book
+        for name, state in (in_maintenance or {}).items():
+            if name in self._devices:
+                self._devices[name].maintenance = state
+                log.warning(
+                    "device %s: in maintenance mode since %d (%s)", name, state.since_ms, state.reason
+                )
 
     @property
     def devices(self) -> tuple[str, ...]:
         return tuple(self._devices)
 
     def set_maintenance(self, device: str, on: bool) -> None:
-        """Put a device in maintenance mode (only emergency commands run) or take it out."""
-        self._device(device).maintenance = on
+        """Put a device in maintenance mode (only emergency commands run) or take it out, in memory only
+        (a local switch; the centre's ``set_maintenance`` command is recorded in the book)."""
+        self._device(device).maintenance = Maintenance(self._clock.now_ms(), None, "local") if on else None
         log.info("device %s: maintenance mode %s", device, "on" if on else "off")
 
     def maintenance(self, device: str) -> bool:
-        return self._device(device).maintenance
+        return self._device(device).maintenance is not None
+
+    def maintenance_status(self) -> dict[str, dict[str, object]]:
+        """Every device's maintenance flag, for ``edge-agent status``."""
+        return {name: maintenance.as_status(dev.maintenance) for name, dev in self._devices.items()}
 
     def max_ttl_ms(self, device: str, action: str) -> int:
-        return self._spec(self._device(device), action).ttl_ms
+        dev = self._device(device)
+        if action == maintenance.ACTION:
+            return maintenance.MAX_TTL_MS
+        return self._spec(dev, action).ttl_ms
 
     async def run(self, cmd: Command) -> CommandResult:
         dev = self._devices.get(cmd.device)
         if dev is None:
             return self._result(cmd, ResultState.REFUSED, f"no device {cmd.device!r} takes commands here")
+        if cmd.action == maintenance.ACTION:
+            return await self._set_maintenance(dev, cmd)
         spec = dev.target.actions.actions.get(cmd.action)
         if spec is not None and spec.emergency:
             self._pre_empt(dev, cmd)
@@ -143,7 +166,7 @@ class Executor:
         now = self._clock.now_ms()
         refusal: Refusal | None = self._night_unknown(actions, spec, cmd.args)
         if refusal is None:
-            ctx = interlocks.Context(now, self._is_night(now), dev.maintenance)
+            ctx = interlocks.Context(now, self._is_night(now), dev.maintenance is not None)
             refusal = interlocks.check(actions, cmd.action, cmd.args, interlock_values(fresh), ctx)
         if refusal is not None:
             log.warning("command %s (%s on %s) refused: %s", cmd.id, cmd.action, dev.target.name, refusal)
@@ -165,6 +188,21 @@ class Executor:
         except DriverError as exc:
             return self._result(cmd, ResultState.FAILED, f"unconfirmed: the read-back failed: {exc}")
         return self._confirm(cmd, spec=spec, actions=actions, args=args, sequence=sequence, after=after)
+
+    async def _set_maintenance(self, dev: _Device, cmd: Command) -> CommandResult:
+        if (bad := maintenance.check_args(cmd.args)) is not None:
+            return self._result(cmd, ResultState.REFUSED, str(bad))
+        now = self._clock.now_ms()
+        why = cmd.args.get("reason")
+        on = cmd.args["on"] is True
+        state = Maintenance(now, why if isinstance(why, str) else None, str(cmd.id)) if on else None
+        if self._book is not None:
+            await self._book.set_maintenance(dev.target.name, state)  # durable before the answer
+        dev.maintenance = state
+        log.warning(
+            "device %s: maintenance mode %s by command %s", dev.target.name, "on" if on else "off", cmd.id
+        )
+        return self._result(cmd, ResultState.DONE, None, (ReadBack(maintenance.POINT, on, now),))
 
     async def _read(self, dev: _Device) -> dict[str, tuple[PointValue, int]]:
         values = await dev.target.bus.read(dev.target.name, priority=Priority.COMMAND)

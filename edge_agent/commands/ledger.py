@@ -16,6 +16,9 @@ Two promises rest on it (``docs/protocol.md``, "Checks, in order", step 9, and i
   The cost is that a genuine command older than one already forgotten is refused too; it has a
   short time to live, and the centre re-issues it.
 
+It also keeps the devices in **maintenance mode** (:mod:`edge_agent.commands.maintenance`; a row per
+device while it is on), so that a mode the centre set survives a restart.
+
 The file is its own small SQLite database (WAL, ``synchronous=FULL``) beside the buffer. One admitted
 command is one insert and one fsync; commands are rare next to readings.
 """
@@ -31,6 +34,7 @@ from typing import Self
 import aiosqlite
 
 from edge_agent.clock import Clock
+from edge_agent.commands.maintenance import Maintenance
 from wire.commands import Command, ResultState
 from wire.errors import BeforeHorizon, Replayed
 
@@ -47,6 +51,12 @@ CREATE TABLE IF NOT EXISTS commands (
     finished_at_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS commands_expiry ON commands (expires_at_ms);
+CREATE TABLE IF NOT EXISTS maintenance (
+    device TEXT PRIMARY KEY,
+    since_ms INTEGER NOT NULL,
+    reason TEXT,
+    command_id TEXT NOT NULL
+);
 """
 
 
@@ -177,6 +187,23 @@ class Ledger:
         if n:
             self._horizon_ms = horizon
         return n
+
+    async def maintenance(self) -> dict[str, Maintenance]:
+        """The devices in maintenance mode, as last recorded."""
+        async with self._lock, self._db.execute("SELECT * FROM maintenance ORDER BY device") as cur:
+            rows = await cur.fetchall()
+        return {d: Maintenance(int(since), reason, cmd) for d, since, reason, cmd in rows}
+
+    async def set_maintenance(self, device: str, state: Maintenance | None) -> None:
+        """Record ``device`` in maintenance mode (``state``) or out of it (None), durably."""
+        async with self._lock:
+            if state is None:
+                await self._db.execute("DELETE FROM maintenance WHERE device = ?", (device,))
+            else:
+                await self._db.execute(
+                    "INSERT OR REPLACE INTO maintenance VALUES (?, ?, ?, ?)",
+                    (device, state.since_ms, state.reason, state.command_id),
+                )
 
     async def _entries(self, where: str, args: tuple[object, ...] = ()) -> list[Entry]:
         async with self._lock, self._db.execute(f"SELECT * FROM commands {where}", args) as cur:

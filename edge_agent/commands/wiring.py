@@ -75,6 +75,7 @@ class CommandPath:
         cfg = config.config
         targets = command_targets(config.buses[: len(drivers)], drivers)
         location = Location(cfg.location.latitude, cfg.location.longitude) if cfg.location else None
+        ledger = await Ledger.open(commands.ledger_path, clock=clock, skew_ms=commands.skew_ms)
         executor = Executor(
             gateway=cfg.gateway,
             key_id=commands.signer.key_id,
@@ -82,8 +83,9 @@ class CommandPath:
             clock=clock,
             location=location,
             secrets=cfg.secrets,
+            book=ledger,
+            in_maintenance=await ledger.maintenance(),
         )
-        ledger = await Ledger.open(commands.ledger_path, clock=clock, skew_ms=commands.skew_ms)
         receiver = Receiver(
             gateway=cfg.gateway,
             ring=commands.ring,

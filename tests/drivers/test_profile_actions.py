@@ -205,6 +205,8 @@ def edit(change: str) -> dict[str, Any]:
             del actions["lower"]["write"]
         case "arg named sequence":
             actions["hold_down"]["args"].append({"name": "sequence", "type": "int"})
+        case "the built-in set_maintenance":
+            actions["lower"]["name"] = "set_maintenance"
     return data
 
 
@@ -223,6 +225,7 @@ def edit(change: str) -> dict[str, Any]:
         ("ttl", "actions[0] (lower).max_ttl_s: Input should be greater than 0"),
         ("call on modbus", "actions (lower).call: a Modbus profile acts by write"),
         ("arg named sequence", "actions[2] (hold_down): action 'hold_down': 'sequence'"),
+        ("the built-in set_maintenance", "actions: 'set_maintenance' is built in"),
     ],
 )
 def test_a_malformed_declaration_is_refused_naming_profile_action_and_field(
