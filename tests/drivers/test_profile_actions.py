@@ -205,8 +205,6 @@ def edit(change: str) -> dict[str, Any]:
             del actions["lower"]["write"]
         case "arg named sequence":
             actions["hold_down"]["args"].append({"name": "sequence", "type": "int"})
-        case "the built-in set_maintenance":
-            actions["lower"]["name"] = "set_maintenance"
     return data
 
 
@@ -225,7 +223,6 @@ def edit(change: str) -> dict[str, Any]:
         ("ttl", "actions[0] (lower).max_ttl_s: Input should be greater than 0"),
         ("call on modbus", "actions (lower).call: a Modbus profile acts by write"),
         ("arg named sequence", "actions[2] (hold_down): action 'hold_down': 'sequence'"),
-        ("the built-in set_maintenance", "actions: 'set_maintenance' is built in"),
     ],
 )
 def test_a_malformed_declaration_is_refused_naming_profile_action_and_field(
@@ -234,6 +231,14 @@ def test_a_malformed_declaration_is_refused_naming_profile_action_and_field(
     msg = refused(tmp_path, edit(change))
     assert "bollard-site.yaml" in msg, msg
     assert expected in msg, msg
+
+
+def test_an_action_named_like_the_built_in_set_maintenance_is_refused(tmp_path: Path) -> None:
+    data = edit("ttl")
+    data["actions"][0]["max_ttl_s"] = 30
+    data["actions"][0]["name"] = "set_maintenance"
+    msg = refused(tmp_path, data)
+    assert "actions: 'set_maintenance' is built in (the agent's maintenance mode)" in msg, msg
 
 
 def test_an_interlock_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
