@@ -9,8 +9,9 @@ For one command, in order (``docs/protocol.md``, "Execution"):
 3. the interlocks (:func:`edge_agent.commands.interlocks.check`) on that read, with the astronomical
    clock at the agent's ``location`` and the device's maintenance flag: ``refused``, naming the interlock;
 4. the act, **never retried**: a Modbus write of holding registers (values evaluated over the args with
-   their defaults, the params and ``sequence``: the mailbox number, one more than both the last this
-   executor sent and the last the device says it processed) or an OPC-UA method call (inputs from args,
+   their defaults, the params and ``sequence``: the mailbox number, one more than both the last sent
+   to the device — kept in the ``book`` before the write, so across restarts too — and the last the
+   device says it processed) or an OPC-UA method call (inputs from args,
    constants, params and the agent's ``secrets``). A driver error ends ``failed`` with its reason;
 5. after the action's ``settle_s`` (the injected clock), a fresh read again: every ``expect`` holds ->
    ``done`` with the values read; otherwise ``failed`` with a reason starting ``unconfirmed:``.
@@ -41,9 +42,9 @@ from drivers.profiles.device_actions import DeviceActions
 from drivers.scheduler import Priority
 from edge_agent.clock import Clock
 from edge_agent.commands import astro, interlocks, maintenance
-from edge_agent.commands.maintenance import Book, Maintenance
+from edge_agent.commands.maintenance import Maintenance
 from edge_agent.commands.readback import coded, compare, expression_names, interlock_values, sequence_point
-from edge_agent.commands.targets import Location, RegisterBus, Target
+from edge_agent.commands.targets import Book, Location, RegisterBus, Target
 from wire.commands import MAX_TEXT, Command, CommandResult, ReadBack, ResultState
 from wire.errors import InterlockRefusal, Refusal, UnknownAction
 from wire.points import Value
@@ -58,7 +59,7 @@ class _Device:
     target: Target
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: dict[uuid.UUID, asyncio.Future[str]] = field(default_factory=dict)  # -> pre-emption reason
-    sequence: int = 0  # the last mailbox sequence number sent
+    sequence: int = 0  # the last mailbox sequence number sent (kept in the book)
     maintenance: Maintenance | None = None  # None: not in maintenance mode
 
 
@@ -74,6 +75,7 @@ class Executor:
         secrets: Mapping[str, str] | None = None,
         book: Book | None = None,
         in_maintenance: Mapping[str, Maintenance] | None = None,
+        sequences: Mapping[str, int] | None = None,
     ) -> None:
         self._gateway = gateway
         self._key_id = key_id
@@ -82,6 +84,9 @@ class Executor:
         self._location = location
         self._secrets = dict(secrets or {})
         self._book = book
+        for name, sequence in (sequences or {}).items():
+            if name in self._devices:
+                self._devices[name].sequence = sequence
         for name, state in (in_maintenance or {}).items():
             if name in self._devices:
                 self._devices[name].maintenance = state
@@ -173,6 +178,8 @@ class Executor:
             return self._result(cmd, ResultState.REFUSED, str(refusal))
         args = interlocks.with_defaults(spec, cmd.args)
         sequence = self._next_sequence(dev, spec, fresh)
+        if spec.write and self._book is not None:
+            await self._book.set_sequence(dev.target.name, sequence)  # never sent twice, even after a restart
         try:
             await self._act(dev, spec, args, sequence)
         except Refusal as exc:  # raised before anything was sent

@@ -16,8 +16,11 @@ Two promises rest on it (``docs/protocol.md``, "Checks, in order", step 9, and i
   The cost is that a genuine command older than one already forgotten is refused too; it has a
   short time to live, and the centre re-issues it.
 
-It also keeps the devices in **maintenance mode** (:mod:`edge_agent.commands.maintenance`; a row per
-device while it is on), so that a mode the centre set survives a restart.
+It also keeps the executor's state across restarts (:class:`edge_agent.commands.targets.Book`): the
+devices in **maintenance mode** (:mod:`edge_agent.commands.maintenance`; a row per device while it is
+on), so that a mode the centre set survives a restart, and the last **mailbox sequence number** sent to
+each device, so that a restarted agent never sends a number again that the device may take for a retry
+of the command it last processed.
 
 The file is its own small SQLite database (WAL, ``synchronous=FULL``) beside the buffer. One admitted
 command is one insert and one fsync; commands are rare next to readings.
@@ -57,6 +60,7 @@ CREATE TABLE IF NOT EXISTS maintenance (
     reason TEXT,
     command_id TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS mailbox (device TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
 """
 
 
@@ -204,6 +208,17 @@ class Ledger:
                     "INSERT OR REPLACE INTO maintenance VALUES (?, ?, ?, ?)",
                     (device, state.since_ms, state.reason, state.command_id),
                 )
+
+    async def sequences(self) -> dict[str, int]:
+        """The last mailbox sequence number sent to each device."""
+        async with self._lock, self._db.execute("SELECT device, sequence FROM mailbox") as cur:
+            rows = await cur.fetchall()
+        return {d: int(n) for d, n in rows}
+
+    async def set_sequence(self, device: str, sequence: int) -> None:
+        """Record the mailbox sequence number about to be sent to ``device``, durably."""
+        async with self._lock:
+            await self._db.execute("INSERT OR REPLACE INTO mailbox VALUES (?, ?)", (device, sequence))
 
     async def _entries(self, where: str, args: tuple[object, ...] = ()) -> list[Entry]:
         async with self._lock, self._db.execute(f"SELECT * FROM commands {where}", args) as cur:

@@ -3,18 +3,17 @@
 Every device that takes commands has it besides its profile's actions. It is a signed command like any
 other (signature, expiry, replay: the receiver's gate and the ledger), with the args ``on`` (bool,
 required) and ``reason`` (text, at most 128 characters, optional). It touches no device: the executor
-records the flag **durably** (:class:`Book`, the command ledger's SQLite file) before it answers, so it
-survives a restart, and reports ``done`` with the read-back ``maintenance_mode`` (the flag as it now
-stands). While it is on, the device refuses every command except the emergency ones
-(:mod:`edge_agent.commands.interlocks`, interlock ``maintenance_mode``); ``set_maintenance`` itself is
-never refused by it, or the mode could not be left.
+records the flag **durably** (:class:`edge_agent.commands.targets.Book`: the command ledger's file)
+before it answers, so it survives a restart, and reports ``done`` with the read-back
+``maintenance_mode`` (the flag as it now stands). While it is on, the device refuses every command
+except the emergency ones (:mod:`edge_agent.commands.interlocks`, interlock ``maintenance_mode``);
+``set_maintenance`` itself is never refused by it, or the mode could not be left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from drivers.profiles.actions import MAINTENANCE, SET_MAINTENANCE, ArgSpec, ArgType
 from wire.errors import BadArgument
@@ -36,12 +35,6 @@ class Maintenance:
     since_ms: int
     reason: str | None
     command_id: str
-
-
-class Book(Protocol):
-    """Where the flags are kept across restarts (:class:`edge_agent.commands.ledger.Ledger`)."""
-
-    async def set_maintenance(self, device: str, state: Maintenance | None) -> None: ...
 
 
 def check_args(args: Mapping[str, Value]) -> BadArgument | None:

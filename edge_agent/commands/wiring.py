@@ -109,6 +109,7 @@ class CommandPath:
             secrets=cfg.secrets,
             book=ledger,
             in_maintenance=await ledger.maintenance(),
+            sequences=await ledger.sequences(),
         )
         followed = {t.name: t.bus for t in targets if priority.ACTION in t.actions.actions}
         tracker = PriorityTracker(buses=followed, events=results, clock=clock)
