@@ -37,21 +37,19 @@ from typing import Any
 from drivers.base import PointValue
 from drivers.errors import DriverError
 from drivers.profiles import expr
-from drivers.profiles.actions import ActionSpec, NightFloor
+from drivers.profiles.actions import ActionSpec
 from drivers.profiles.device_actions import DeviceActions
 from drivers.scheduler import Priority
 from edge_agent.clock import Clock
 from edge_agent.commands import astro, interlocks, maintenance
 from edge_agent.commands.maintenance import Maintenance
-from edge_agent.commands.readback import coded, compare, expression_names, interlock_values, sequence_point
+from edge_agent.commands.readback import coded, compare, expression_names, interlock_values, next_sequence
 from edge_agent.commands.targets import Book, Location, RegisterBus, Target
 from wire.commands import MAX_TEXT, Command, CommandResult, ReadBack, ResultState
-from wire.errors import InterlockRefusal, Refusal, UnknownAction
+from wire.errors import Refusal, UnknownAction
 from wire.points import Value
 
 log = logging.getLogger(__name__)
-
-SEQUENCE_MODULO = 0x10000  # a mailbox's sequence register is 16 bits; 0 is never sent
 
 
 @dataclass(slots=True)
@@ -169,7 +167,9 @@ class Executor:
         except DriverError as exc:
             return self._result(cmd, ResultState.FAILED, f"fresh read: {exc}")
         now = self._clock.now_ms()
-        refusal: Refusal | None = self._night_unknown(actions, spec, cmd.args)
+        refusal: Refusal | None = None
+        if self._location is None:
+            refusal = interlocks.night_unknown(actions, spec, cmd.args)
         if refusal is None:
             ctx = interlocks.Context(now, self._is_night(now), dev.maintenance is not None)
             refusal = interlocks.check(actions, cmd.action, cmd.args, interlock_values(fresh), ctx)
@@ -177,9 +177,11 @@ class Executor:
             log.warning("command %s (%s on %s) refused: %s", cmd.id, cmd.action, dev.target.name, refusal)
             return self._result(cmd, ResultState.REFUSED, str(refusal))
         args = interlocks.with_defaults(spec, cmd.args)
-        sequence = self._next_sequence(dev, spec, fresh)
-        if spec.write and self._book is not None:
-            await self._book.set_sequence(dev.target.name, sequence)  # never sent twice, even after a restart
+        sequence = 0
+        if spec.write:
+            sequence = dev.sequence = next_sequence(dev.sequence, spec, fresh)
+            if self._book is not None:  # kept before it is sent: never sent twice, even after a restart
+                await self._book.set_sequence(dev.target.name, sequence)
         try:
             await self._act(dev, spec, args, sequence)
         except Refusal as exc:  # raised before anything was sent
@@ -243,22 +245,6 @@ class Executor:
             return self._secrets[source.secret]
         return source.const
 
-    def _next_sequence(
-        self, dev: _Device, spec: ActionSpec, fresh: Mapping[str, tuple[PointValue, int]]
-    ) -> int:
-        """One more than both the last sent and the last the device reports processed (its point is the
-        one the read-back expects to equal ``sequence``); 0 is skipped."""
-        if not spec.write:
-            return 0
-        last = dev.sequence
-        point = sequence_point(spec)
-        if point is not None and point in fresh:
-            seen = fresh[point][0].value
-            if isinstance(seen, int) and not isinstance(seen, bool):
-                last = max(last, seen)
-        dev.sequence = (last + 1) % SEQUENCE_MODULO or 1
-        return dev.sequence
-
     def _confirm(
         self,
         cmd: Command,
@@ -276,21 +262,9 @@ class Executor:
             return self._result(cmd, ResultState.FAILED, reason, read_back)
         return self._result(cmd, ResultState.DONE, None, read_back)
 
-    def _night_unknown(
-        self, actions: DeviceActions, spec: ActionSpec, args: Mapping[str, Value]
-    ) -> InterlockRefusal | None:
-        """Without a location, night cannot be told from day: a night floor that would judge refuses."""
-        if self._location is not None:
-            return None
-        for name in spec.interlocks:
-            lock = actions.interlocks[name]
-            if isinstance(lock, NightFloor) and args.get(lock.override_arg) is not True:
-                return InterlockRefusal(name, "no location configured: night cannot be told from day")
-        return None
-
     def _is_night(self, now_ms: int) -> bool:
         if self._location is None:
-            return False  # only reached when no night floor judges the command (_night_unknown)
+            return False  # only reached when no night floor judges the command (night_unknown)
         return astro.is_night(self._location.latitude, self._location.longitude, now_ms)
 
     def _device(self, device: str) -> _Device:
