@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.cli.live import print_status
 from harness.broker import Broker
 from simulators.bollard.server import BollardSiteServer
 from tests.edge_agent.command_stand import SpedClock, Stand, command_stand
@@ -34,7 +35,7 @@ async def bollard_stand(broker: Broker, tmp_path: Path) -> AsyncIterator[tuple[S
 
 
 async def test_maintenance_from_the_centre_refuses_survives_a_restart_and_lets_the_emergency_through(
-    bollard_stand: tuple[Stand, BollardSiteServer],
+    bollard_stand: tuple[Stand, BollardSiteServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
     stand, sim = bollard_stand
     async with stand.agent():
@@ -48,8 +49,11 @@ async def test_maintenance_from_the_centre_refuses_survives_a_restart_and_lets_t
         assert "maintenance" in (refused.reason or "")
         assert sim.map.mailbox == mailbox  # nothing written
     async with stand.agent():  # a restart: the mode was recorded, not just held in memory
-        flag = (await asyncio.to_thread(stand.status))["devices"]["site-7"]["maintenance"]
+        status = await asyncio.to_thread(stand.status)
+        flag = status["devices"]["site-7"]["maintenance"]
         assert (flag["on"], flag["reason"], flag["command_id"]) == (True, "pump works", str(on.command_id))
+        print_status(status)  # what `edge-agent status` prints
+        assert "MAINTENANCE MODE since" in capsys.readouterr().out
         again = await stand.final(stand.command("site-7", "lower"))
         assert again.state is ResultState.REFUSED
         assert "'maintenance_mode'" in (again.reason or "")
