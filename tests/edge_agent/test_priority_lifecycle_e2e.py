@@ -26,7 +26,7 @@ from wire.points import Value
 async def tlc_stand(broker: Broker, tmp_path: Path) -> AsyncIterator[tuple[Stand, TrafficController]]:
     clock = SpedClock()
     model = TrafficController(
-        now=clock.monotonic, security_code="4711", priority_timeout_s=16, cooldown_s=12, linger_s=120
+        now=clock.monotonic, security_code="4711", priority_timeout_s=30, cooldown_s=20, linger_s=120
     )
     async with TrafficControllerServer(model, port=0, refresh_s=0.05) as tlc:
         buses = f"""  - name: tlc-bus
