@@ -3,9 +3,10 @@ final ``done`` is in the collector's audit; p50 / p99 / max, in two conditions m
 
 The real stack runs as processes (luminaire simulator, Mosquitto, collector, agent; harness/stack.py with
 ``commands=True``). The centre's side is what ``collector command send --wait`` does
-(collector/commands/cli.py ``_send_and_audit``): record the command in the audit, publish it once at QoS 1
-on a fresh connection (``publish_once``), record it sent, then read the audit (``SqliteAudit.get``) until
-its final state is there. The clock starts when the broker has acknowledged the command (the PUBACK: the
+(collector/commands/api.py ``CommandCentre.send`` and ``wait``), spelled out to time its steps: record
+the command in the audit, publish it once at QoS 1 on a fresh connection (``publish_once``), record it
+sent, then read the audit (``SqliteAudit.get``) until its final state is there. The clock starts when
+the broker has acknowledged the command (the PUBACK: the
 audit's ``sent_at_ms``) and stops when ``done`` is read, polled every ``--poll-ms`` (5 ms; the CLI polls
 every 200 ms). Commands go one at a time to ``lum-00``, 80 % and 60 % alternately (each a real change);
 one warm-up command first is not counted.

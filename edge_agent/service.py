@@ -23,22 +23,10 @@ async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    cfg = config.config
-    status: StatusServer | None = StatusServer(
-        path=config.status_socket,
-        identity={"gateway": cfg.gateway, "site": cfg.site, "version": VERSION, "config": str(config.source)},
-        buffer=agent.buffer,
-        link=agent.link,
-        publisher=agent.publisher,
-        outbox=agent.outbox,
-        outbox_sender=agent.outbox_sender,
-        pollers=agent.pollers,
-        clock=agent.clock,
-        last_values=agent.last_values,
-    )
-    assert status is not None
+    server = status_server(config, agent)
+    status: StatusServer | None = server
     try:
-        await status.start()
+        await server.start()
     except OSError as exc:  # the agent's job is the data; a missing status socket is worth a warning only
         log.warning(
             "no status socket at %s (edge-agent status will not see this agent): %s",
@@ -51,6 +39,25 @@ async def run_agent(config: ResolvedConfig, clock: Clock | None = None) -> int:
     finally:
         if status is not None:
             await status.close()
+
+
+def status_server(config: ResolvedConfig, agent: Agent) -> StatusServer:
+    """The agent's status socket (``edge-agent status``, ``read``, ``values``); :meth:`StatusServer.start`
+    it, then pass it to :meth:`Agent.run`."""
+    cfg = config.config
+    return StatusServer(
+        path=config.status_socket,
+        identity={"gateway": cfg.gateway, "site": cfg.site, "version": VERSION, "config": str(config.source)},
+        buffer=agent.buffer,
+        link=agent.link,
+        publisher=agent.publisher,
+        outbox=agent.outbox,
+        outbox_sender=agent.outbox_sender,
+        pollers=agent.pollers,
+        clock=agent.clock,
+        last_values=agent.last_values,
+        maintenance=agent.commands.executor.maintenance_status if agent.commands is not None else None,
+    )
 
 
 async def supervise(agent: Agent, stop: asyncio.Event, status: StatusServer | None = None) -> int:

@@ -8,6 +8,15 @@ Rarely sent and read by people, so the keys are the field names in full (as in :
 
 ``details`` maps names (1-128 characters) to scalar values (number, text, bool or nil), at most 32 of them.
 Unknown keys and unknown kinds are refused: an event the centre cannot read is quarantined, not guessed.
+
+``priority_request`` (added within version 1: a collector older than it quarantines these events) is one
+state of a bus-priority request as the traffic controller reports it (RSMP S0033), once per state::
+
+    {"v": 1, "kind": "priority_request", "device": "tlc-1", "at_ms": 1767225600000,
+     "details": {"command_id": "0f8e7a3c-…", "request_id": "bus-42", "state": "activated",
+                 "signal_group": 3}}
+
+``state`` is one of :data:`PRIORITY_STATES`.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ MAX_EVENT_BYTES = 16 * 1024
 TS_MIN = 946_684_800_000  # 2000-01-01: anything earlier is a clock that was never set
 TS_MAX = 4_102_444_800_000  # 2100-01-01
 _KEYS = frozenset({"v", "kind", "device", "at_ms", "details"})
+PRIORITY_STATES = ("received", "queued", "activated", "rejected", "cooldown", "completed", "timeout", "stale")
+PRIORITY_FINAL = frozenset({"rejected", "completed", "timeout", "stale"})
 
 
 class EventKind(enum.StrEnum):
@@ -44,6 +55,7 @@ class EventKind(enum.StrEnum):
     LIGHTING_REFUSED = "lighting_refused"  # ... details version (when known) and reason: the set runs on
     # what a group (or a device outside groups) of the set is told now: details level, reason, version
     LIGHTING_LEVEL = "lighting_level"
+    PRIORITY_REQUEST = "priority_request"  # a bus-priority request's state (RSMP S0033); added within v1
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +114,17 @@ def decode_event(payload: bytes) -> Event:
     for name, value in details.items():
         where = f"details.{name}" if isinstance(name, str) else "details"
         checked[_name(name, where)] = _value(value, where)
+    if event_kind is EventKind.PRIORITY_REQUEST:
+        _check_priority(checked)
     return Event(event_kind, device, at_ms, checked)
+
+
+def _check_priority(details: Mapping[str, Value]) -> None:
+    for key in ("command_id", "request_id", "state"):
+        if not isinstance(details.get(key), str) or not details[key]:
+            raise PayloadError(f"details.{key}", "a priority_request event needs it, as text")
+    if details["state"] not in PRIORITY_STATES:
+        raise PayloadError("details.state", f"{details['state']!r} is not one of {list(PRIORITY_STATES)}")
 
 
 def _name(v: object, where: str) -> str:

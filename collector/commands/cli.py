@@ -7,25 +7,20 @@ Exit codes: ``send``: 0 handed to the broker (with ``--wait``: done), 1 the brok
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from collector.commands.send import Addressed, make_command, parse_args, parse_duration, publish_once
-from collector.config import CollectorConfig, load_config
+from collector.commands.api import BadCommand, CommandCentre, NotSent
+from collector.commands.send import parse_args, parse_duration
+from collector.config import load_config
 from collector.errors import ConfigError, StoreError
-from collector.sinks import open_audit, open_sink
-from collector.sinks.sqlite_audit import Audited, SqliteAudit
-from wire.commands import Command, ResultState
-
-WAIT_GRACE_S = 5.0  # --wait: how long after the expiry a late result is still waited for
-POLL_S = 0.2
+from collector.sinks.sqlite_audit import Audited
+from wire.commands import ResultState
 
 command_app = typer.Typer(
     help="Commands to the street: signed by the centre's key, checked by the gateway before it runs them.",
@@ -33,6 +28,7 @@ command_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+T = TypeVar("T")
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -40,49 +36,8 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    error: str | None
-    audited: Audited | None
-
-
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-async def _send_and_audit(
-    cfg: CollectorConfig, cmd: Command, payload: bytes, *, topic: str, timeout_s: float, wait_s: float | None
-) -> _Sent:
-    """Record the command, publish it, record that the broker took it (or why not); with ``wait_s``,
-    wait for its final state (the collector that runs stores the gateway's results) that long at most."""
-    sink = await open_sink(cfg.store.url)  # creates or migrates the store's schema
-    await sink.close()
-    audit = await open_audit(cfg.store.url)
-    try:
-        await audit.record(cmd)
-        try:
-            await publish_once(
-                cfg.broker.host,
-                cfg.broker.port,
-                client_id=f"{cfg.collector_id}-cmd-{cmd.id.hex[:8]}",
-                topic=topic,
-                payload=payload,
-                timeout_s=timeout_s,
-            )
-        except (TimeoutError, OSError) as exc:
-            reason = str(exc) or "timeout"
-            await audit.send_failed(cmd.id, reason)
-            return _Sent(reason, None)
-        await audit.sent(cmd.id, _now_ms())
-        audited = await audit.get(str(cmd.id))
-        if wait_s is not None:
-            deadline = time.monotonic() + wait_s
-            while (audited is None or audited.final is None) and time.monotonic() < deadline:
-                await asyncio.sleep(POLL_S)
-                audited = await audit.get(str(cmd.id))
-        return _Sent(None, audited)
-    finally:
-        await audit.close()
 
 
 def _as_json(a: Audited, now_ms: int) -> dict[str, object]:
@@ -111,10 +66,20 @@ def _as_json(a: Audited, now_ms: int) -> dict[str, object]:
     }
 
 
-def _config(path: Path) -> CollectorConfig:
+def _centre(path: Path) -> CommandCentre:
     try:
-        return load_config(path)
+        return CommandCentre(load_config(path), base=path.parent.resolve())
     except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _run(work: Coroutine[Any, Any, T], *, store_code: int = 2) -> T:
+    """Run one of the centre's operations; a store error exits ``store_code``, bad input 2."""
+    try:
+        return asyncio.run(work)
+    except StoreError as exc:
+        _fail(f"collector: {exc}", store_code)
+    except BadCommand as exc:
         _fail(str(exc))
 
 
@@ -139,46 +104,21 @@ def send(
 ) -> None:
     """Sign a command, record it in the audit and hand it to the broker for the gateway (QoS 1). Prints
     the command as JSON; with --wait, then its audit once it has a final state or its expiry passed."""
-    cfg = _config(config)
-    commands = cfg.commands
-    if commands is None:
-        _fail(f"{config}: no commands: section (the centre's key_id and key_file, the gateways' keys)")
-    target = commands.gateways.get(gateway)
-    if target is None:
-        known = ", ".join(sorted(commands.gateways)) or "none"
-        _fail(f"unknown gateway {gateway!r} (commands.gateways lists: {known})")
+    centre = _centre(config)
     try:
+        where = centre.address(gateway)
         args = parse_args(arg or [])
-        valid_s = parse_duration(expires) if expires else commands.default_expiry_s
-        signer = commands.signer(config.parent.resolve())
-        cmd, payload = make_command(
-            signer=signer,
-            gateway=gateway,
-            device=device,
-            action=action,
-            args=args,
-            issuer=issuer or getpass.getuser(),
-            now_ms=time.time_ns() // 1_000_000,
-            expires_s=valid_s,
-        )
-    except ValueError as exc:
+        valid_s = parse_duration(expires) if expires else centre.commands.default_expiry_s
+    except ValueError as exc:  # BadCommand among them
         _fail(str(exc))
-    where = Addressed(target.site, gateway)
+    sending = centre.send(
+        gateway, device, action, args, expires_s=valid_s, issuer=issuer, timeout_s=timeout_s
+    )
     try:
-        sent = asyncio.run(
-            _send_and_audit(
-                cfg,
-                cmd,
-                payload,
-                topic=where.topic,
-                timeout_s=timeout_s,
-                wait_s=(valid_s + WAIT_GRACE_S) if wait else None,
-            )
-        )
-    except StoreError as exc:
-        _fail(f"collector: {exc}", 1)
-    if sent.error is not None:
-        _fail(f"broker {cfg.broker.host}:{cfg.broker.port} did not take the command: {sent.error}", 1)
+        cmd = _run(sending, store_code=1)
+    except NotSent as exc:
+        broker = f"{centre.config.broker.host}:{centre.config.broker.port}"
+        _fail(f"broker {broker} did not take the command: {exc.reason}", 1)
     typer.echo(
         json.dumps(
             {
@@ -196,7 +136,7 @@ def send(
         )
     )
     if wait:
-        audited = sent.audited
+        audited = _run(centre.wait(cmd.id), store_code=1)
         status = audited.status(_now_ms()) if audited else "unknown"
         typer.echo(json.dumps(_as_json(audited, _now_ms())) if audited else status)
         if status != ResultState.DONE.value:
@@ -212,12 +152,12 @@ def list_(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
     """The audit: commands sent, newest first, each with its status (final state, or what is known)."""
-    cfg = _config(config)
+    centre = _centre(config)
     try:
         since_ms = _now_ms() - round(parse_duration(since) * 1000)
     except ValueError as exc:
         _fail(f"--since: {exc}")
-    rows = _audit_read(cfg, lambda audit: audit.listing(gateway=gateway, since_ms=since_ms))
+    rows = _run(centre.listing(gateway=gateway, since_ms=since_ms))
     now = _now_ms()
     if fmt == "json":
         typer.echo(json.dumps([_as_json(a, now) for a in rows]))
@@ -237,27 +177,7 @@ def show(
     config: Annotated[Path, typer.Option("--config", "-c", help="Collector config file (YAML).")],
 ) -> None:
     """One command's audit: what was asked, by whom, with which key, and every state with its time."""
-    cfg = _config(config)
-    found = _audit_read(cfg, lambda audit: audit.get(command_id))
+    found = _run(_centre(config).show(command_id))
     if found is None:
         _fail(f"no command {command_id!r} in the audit")
     typer.echo(json.dumps(_as_json(found, _now_ms()), indent=1))
-
-
-T = TypeVar("T")
-
-
-def _audit_read(cfg: CollectorConfig, read: Callable[[SqliteAudit], Awaitable[T]]) -> T:
-    async def run() -> T:
-        sink = await open_sink(cfg.store.url, create=False)
-        await sink.close()
-        audit = await open_audit(cfg.store.url)
-        try:
-            return await read(audit)
-        finally:
-            await audit.close()
-
-    try:
-        return asyncio.run(run())
-    except StoreError as exc:
-        _fail(f"collector: {exc}")

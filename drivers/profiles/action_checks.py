@@ -11,6 +11,7 @@ from drivers.profiles import expr
 from drivers.profiles.actions import (
     MAINTENANCE,
     SEQUENCE,
+    SET_MAINTENANCE,
     ActionSpec,
     ArgRange,
     ArgType,
@@ -38,6 +39,8 @@ def check_actions(
         raise ValueError(f"interlocks: {dup!r} declared twice")
     if any(i.name == MAINTENANCE for i in interlocks):
         raise ValueError(f"interlocks: {MAINTENANCE!r} is built in")
+    if any(a.name == SET_MAINTENANCE for a in actions):
+        raise ValueError(f"actions: {SET_MAINTENANCE!r} is built in (the agent's maintenance mode)")
     by_name = {i.name: i for i in interlocks}
     for i in interlocks:
         _check_interlock(i, known_params, points)

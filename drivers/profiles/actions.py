@@ -228,6 +228,7 @@ class NightFloor(_Model):
 
 InterlockSpec = Annotated[PointState | ArgRange | NightFloor, Field(discriminator="kind")]
 MAINTENANCE = "maintenance_mode"  # the built-in interlock: a device in maintenance refuses all but emergency
+SET_MAINTENANCE = "set_maintenance"  # the built-in action every device with actions has (the agent's flag)
 
 
 def duplicates(names: tuple[str, ...] | list[str]) -> str | None:

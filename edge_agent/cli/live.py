@@ -113,6 +113,11 @@ def print_status(st: dict[str, Any]) -> int:
         )
         for point, reason in sorted(_bad_points(d).items()):
             typer.echo(f"{'':16} bad point {point}: {reason}")
+        if (flag := d.get("maintenance") or {}).get("on"):
+            why = f": {flag['reason']}" if flag.get("reason") else ""
+            typer.echo(
+                f"{'':16} MAINTENANCE MODE since {_ts(flag['since_ms'])} (only emergency commands){why}"
+            )
     return DEGRADED if degraded(st) else 0
 
 

@@ -9,8 +9,9 @@ For one command, in order (``docs/protocol.md``, "Execution"):
 3. the interlocks (:func:`edge_agent.commands.interlocks.check`) on that read, with the astronomical
    clock at the agent's ``location`` and the device's maintenance flag: ``refused``, naming the interlock;
 4. the act, **never retried**: a Modbus write of holding registers (values evaluated over the args with
-   their defaults, the params and ``sequence``: the mailbox number, one more than both the last this
-   executor sent and the last the device says it processed) or an OPC-UA method call (inputs from args,
+   their defaults, the params and ``sequence``: the mailbox number, one more than both the last sent
+   to the device — kept in the ``book`` before the write, so across restarts too — and the last the
+   device says it processed) or an OPC-UA method call (inputs from args,
    constants, params and the agent's ``secrets``). A driver error ends ``failed`` with its reason;
 5. after the action's ``settle_s`` (the injected clock), a fresh read again: every ``expect`` holds ->
    ``done`` with the values read; otherwise ``failed`` with a reason starting ``unconfirmed:``.
@@ -19,6 +20,9 @@ For one command, in order (``docs/protocol.md``, "Execution"):
 command still waiting for that device as ``failed: pre-empted by emergency <action> (<id>)`` and go to
 the bus at once, beside a command that already holds the device (whose write is on the line already;
 its read-back then reports what the emergency left, as ``unconfirmed``).
+
+**Maintenance mode** is the agent-level action ``set_maintenance`` (:mod:`edge_agent.commands.maintenance`):
+it touches no device and queues behind nothing; the flag is recorded in the ``book`` (the ledger) first.
 """
 
 from __future__ import annotations
@@ -33,20 +37,19 @@ from typing import Any
 from drivers.base import PointValue
 from drivers.errors import DriverError
 from drivers.profiles import expr
-from drivers.profiles.actions import ActionSpec, NightFloor
+from drivers.profiles.actions import ActionSpec
 from drivers.profiles.device_actions import DeviceActions
 from drivers.scheduler import Priority
 from edge_agent.clock import Clock
-from edge_agent.commands import astro, interlocks
-from edge_agent.commands.readback import coded, compare, expression_names, interlock_values, sequence_point
-from edge_agent.commands.targets import Location, RegisterBus, Target
+from edge_agent.commands import astro, interlocks, maintenance
+from edge_agent.commands.maintenance import Maintenance
+from edge_agent.commands.readback import coded, compare, expression_names, interlock_values, next_sequence
+from edge_agent.commands.targets import Book, Location, RegisterBus, Target
 from wire.commands import MAX_TEXT, Command, CommandResult, ReadBack, ResultState
-from wire.errors import InterlockRefusal, Refusal, UnknownAction
+from wire.errors import Refusal, UnknownAction
 from wire.points import Value
 
 log = logging.getLogger(__name__)
-
-SEQUENCE_MODULO = 0x10000  # a mailbox's sequence register is 16 bits; 0 is never sent
 
 
 @dataclass(slots=True)
@@ -54,8 +57,8 @@ class _Device:
     target: Target
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: dict[uuid.UUID, asyncio.Future[str]] = field(default_factory=dict)  # -> pre-emption reason
-    sequence: int = 0  # the last mailbox sequence number sent
-    maintenance: bool = False
+    sequence: int = 0  # the last mailbox sequence number sent (kept in the book)
+    maintenance: Maintenance | None = None  # None: not in maintenance mode
 
 
 class Executor:
@@ -68,6 +71,9 @@ class Executor:
         clock: Clock,
         location: Location | None = None,
         secrets: Mapping[str, str] | None = None,
+        book: Book | None = None,
+        in_maintenance: Mapping[str, Maintenance] | None = None,
+        sequences: Mapping[str, int] | None = None,
     ) -> None:
         self._gateway = gateway
         self._key_id = key_id
@@ -75,26 +81,46 @@ class Executor:
         self._clock = clock
         self._location = location
         self._secrets = dict(secrets or {})
+        self._book = book
+        for name, sequence in (sequences or {}).items():
+            if name in self._devices:
+                self._devices[name].sequence = sequence
+        for name, state in (in_maintenance or {}).items():
+            if name in self._devices:
+                self._devices[name].maintenance = state
+                log.warning(
+                    "device %s: in maintenance mode since %d (%s)", name, state.since_ms, state.reason
+                )
 
     @property
     def devices(self) -> tuple[str, ...]:
         return tuple(self._devices)
 
     def set_maintenance(self, device: str, on: bool) -> None:
-        """Put a device in maintenance mode (only emergency commands run) or take it out."""
-        self._device(device).maintenance = on
+        """Put a device in maintenance mode (only emergency commands run) or take it out, in memory only
+        (a local switch; the centre's ``set_maintenance`` command is recorded in the book)."""
+        self._device(device).maintenance = Maintenance(self._clock.now_ms(), None, "local") if on else None
         log.info("device %s: maintenance mode %s", device, "on" if on else "off")
 
     def maintenance(self, device: str) -> bool:
-        return self._device(device).maintenance
+        return self._device(device).maintenance is not None
+
+    def maintenance_status(self) -> dict[str, dict[str, object]]:
+        """Every device's maintenance flag, for ``edge-agent status``."""
+        return {name: maintenance.as_status(dev.maintenance) for name, dev in self._devices.items()}
 
     def max_ttl_ms(self, device: str, action: str) -> int:
-        return self._spec(self._device(device), action).ttl_ms
+        dev = self._device(device)
+        if action == maintenance.ACTION:
+            return maintenance.MAX_TTL_MS
+        return self._spec(dev, action).ttl_ms
 
     async def run(self, cmd: Command) -> CommandResult:
         dev = self._devices.get(cmd.device)
         if dev is None:
             return self._result(cmd, ResultState.REFUSED, f"no device {cmd.device!r} takes commands here")
+        if cmd.action == maintenance.ACTION:
+            return await self._set_maintenance(dev, cmd)
         spec = dev.target.actions.actions.get(cmd.action)
         if spec is not None and spec.emergency:
             self._pre_empt(dev, cmd)
@@ -141,15 +167,21 @@ class Executor:
         except DriverError as exc:
             return self._result(cmd, ResultState.FAILED, f"fresh read: {exc}")
         now = self._clock.now_ms()
-        refusal: Refusal | None = self._night_unknown(actions, spec, cmd.args)
+        refusal: Refusal | None = None
+        if self._location is None:
+            refusal = interlocks.night_unknown(actions, spec, cmd.args)
         if refusal is None:
-            ctx = interlocks.Context(now, self._is_night(now), dev.maintenance)
+            ctx = interlocks.Context(now, self._is_night(now), dev.maintenance is not None)
             refusal = interlocks.check(actions, cmd.action, cmd.args, interlock_values(fresh), ctx)
         if refusal is not None:
             log.warning("command %s (%s on %s) refused: %s", cmd.id, cmd.action, dev.target.name, refusal)
             return self._result(cmd, ResultState.REFUSED, str(refusal))
         args = interlocks.with_defaults(spec, cmd.args)
-        sequence = self._next_sequence(dev, spec, fresh)
+        sequence = 0
+        if spec.write:
+            sequence = dev.sequence = next_sequence(dev.sequence, spec, fresh)
+            if self._book is not None:  # kept before it is sent: never sent twice, even after a restart
+                await self._book.set_sequence(dev.target.name, sequence)
         try:
             await self._act(dev, spec, args, sequence)
         except Refusal as exc:  # raised before anything was sent
@@ -165,6 +197,21 @@ class Executor:
         except DriverError as exc:
             return self._result(cmd, ResultState.FAILED, f"unconfirmed: the read-back failed: {exc}")
         return self._confirm(cmd, spec=spec, actions=actions, args=args, sequence=sequence, after=after)
+
+    async def _set_maintenance(self, dev: _Device, cmd: Command) -> CommandResult:
+        if (bad := maintenance.check_args(cmd.args)) is not None:
+            return self._result(cmd, ResultState.REFUSED, str(bad))
+        now = self._clock.now_ms()
+        why = cmd.args.get("reason")
+        on = cmd.args["on"] is True
+        state = Maintenance(now, why if isinstance(why, str) else None, str(cmd.id)) if on else None
+        if self._book is not None:
+            await self._book.set_maintenance(dev.target.name, state)  # durable before the answer
+        dev.maintenance = state
+        log.warning(
+            "device %s: maintenance mode %s by command %s", dev.target.name, "on" if on else "off", cmd.id
+        )
+        return self._result(cmd, ResultState.DONE, None, (ReadBack(maintenance.POINT, on, now),))
 
     async def _read(self, dev: _Device) -> dict[str, tuple[PointValue, int]]:
         values = await dev.target.bus.read(dev.target.name, priority=Priority.COMMAND)
@@ -198,22 +245,6 @@ class Executor:
             return self._secrets[source.secret]
         return source.const
 
-    def _next_sequence(
-        self, dev: _Device, spec: ActionSpec, fresh: Mapping[str, tuple[PointValue, int]]
-    ) -> int:
-        """One more than both the last sent and the last the device reports processed (its point is the
-        one the read-back expects to equal ``sequence``); 0 is skipped."""
-        if not spec.write:
-            return 0
-        last = dev.sequence
-        point = sequence_point(spec)
-        if point is not None and point in fresh:
-            seen = fresh[point][0].value
-            if isinstance(seen, int) and not isinstance(seen, bool):
-                last = max(last, seen)
-        dev.sequence = (last + 1) % SEQUENCE_MODULO or 1
-        return dev.sequence
-
     def _confirm(
         self,
         cmd: Command,
@@ -231,21 +262,9 @@ class Executor:
             return self._result(cmd, ResultState.FAILED, reason, read_back)
         return self._result(cmd, ResultState.DONE, None, read_back)
 
-    def _night_unknown(
-        self, actions: DeviceActions, spec: ActionSpec, args: Mapping[str, Value]
-    ) -> InterlockRefusal | None:
-        """Without a location, night cannot be told from day: a night floor that would judge refuses."""
-        if self._location is not None:
-            return None
-        for name in spec.interlocks:
-            lock = actions.interlocks[name]
-            if isinstance(lock, NightFloor) and args.get(lock.override_arg) is not True:
-                return InterlockRefusal(name, "no location configured: night cannot be told from day")
-        return None
-
     def _is_night(self, now_ms: int) -> bool:
         if self._location is None:
-            return False  # only reached when no night floor judges the command (_night_unknown)
+            return False  # only reached when no night floor judges the command (night_unknown)
         return astro.is_night(self._location.latitude, self._location.longitude, now_ms)
 
     def _device(self, device: str) -> _Device:

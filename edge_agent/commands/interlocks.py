@@ -60,6 +60,18 @@ def check(
     return None
 
 
+def night_unknown(
+    device: DeviceActions, spec: ActionSpec, args: Mapping[str, Value]
+) -> InterlockRefusal | None:
+    """Without a location, night cannot be told from day: the refusal of a night floor that would judge
+    the command (its override not given), or None."""
+    for name in spec.interlocks:
+        lock = device.interlocks[name]
+        if isinstance(lock, NightFloor) and args.get(lock.override_arg) is not True:
+            return InterlockRefusal(name, "no location configured: night cannot be told from day")
+    return None
+
+
 def check_args(action: ActionSpec, args: Mapping[str, Value]) -> BadArgument | None:
     """None if ``args`` fit the action's declaration, else the first misfit, naming the arg."""
     for name in sorted(args):

@@ -16,6 +16,12 @@ Two promises rest on it (``docs/protocol.md``, "Checks, in order", step 9, and i
   The cost is that a genuine command older than one already forgotten is refused too; it has a
   short time to live, and the centre re-issues it.
 
+It also keeps the executor's state across restarts (:class:`edge_agent.commands.targets.Book`): the
+devices in **maintenance mode** (:mod:`edge_agent.commands.maintenance`; a row per device while it is
+on), so that a mode the centre set survives a restart, and the last **mailbox sequence number** sent to
+each device, so that a restarted agent never sends a number again that the device may take for a retry
+of the command it last processed.
+
 The file is its own small SQLite database (WAL, ``synchronous=FULL``) beside the buffer. One admitted
 command is one insert and one fsync; commands are rare next to readings.
 """
@@ -31,6 +37,7 @@ from typing import Self
 import aiosqlite
 
 from edge_agent.clock import Clock
+from edge_agent.commands.maintenance import Maintenance
 from wire.commands import Command, ResultState
 from wire.errors import BeforeHorizon, Replayed
 
@@ -47,6 +54,13 @@ CREATE TABLE IF NOT EXISTS commands (
     finished_at_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS commands_expiry ON commands (expires_at_ms);
+CREATE TABLE IF NOT EXISTS maintenance (
+    device TEXT PRIMARY KEY,
+    since_ms INTEGER NOT NULL,
+    reason TEXT,
+    command_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mailbox (device TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
 """
 
 
@@ -177,6 +191,34 @@ class Ledger:
         if n:
             self._horizon_ms = horizon
         return n
+
+    async def maintenance(self) -> dict[str, Maintenance]:
+        """The devices in maintenance mode, as last recorded."""
+        async with self._lock, self._db.execute("SELECT * FROM maintenance ORDER BY device") as cur:
+            rows = await cur.fetchall()
+        return {d: Maintenance(int(since), reason, cmd) for d, since, reason, cmd in rows}
+
+    async def set_maintenance(self, device: str, state: Maintenance | None) -> None:
+        """Record ``device`` in maintenance mode (``state``) or out of it (None), durably."""
+        async with self._lock:
+            if state is None:
+                await self._db.execute("DELETE FROM maintenance WHERE device = ?", (device,))
+            else:
+                await self._db.execute(
+                    "INSERT OR REPLACE INTO maintenance VALUES (?, ?, ?, ?)",
+                    (device, state.since_ms, state.reason, state.command_id),
+                )
+
+    async def sequences(self) -> dict[str, int]:
+        """The last mailbox sequence number sent to each device."""
+        async with self._lock, self._db.execute("SELECT device, sequence FROM mailbox") as cur:
+            rows = await cur.fetchall()
+        return {d: int(n) for d, n in rows}
+
+    async def set_sequence(self, device: str, sequence: int) -> None:
+        """Record the mailbox sequence number about to be sent to ``device``, durably."""
+        async with self._lock:
+            await self._db.execute("INSERT OR REPLACE INTO mailbox VALUES (?, ?)", (device, sequence))
 
     async def _entries(self, where: str, args: tuple[object, ...] = ()) -> list[Entry]:
         async with self._lock, self._db.execute(f"SELECT * FROM commands {where}", args) as cur:

@@ -1,6 +1,7 @@
 """What an action's declaration becomes for one command on one device (pure): the names its register and
-read-back expressions see (integer params, coded args, the mailbox ``sequence``), the fresh read as the
-interlocks take it, and the read-back compared with what the action expects."""
+read-back expressions see (integer params, coded args, the mailbox ``sequence`` and how the next one is
+chosen), the fresh read as the interlocks take it, and the read-back compared with what the action
+expects."""
 
 from __future__ import annotations
 
@@ -50,6 +51,21 @@ def sequence_point(spec: ActionSpec) -> str | None:
     return next(
         (e.point for e in spec.read_back.expect if e.expr is not None and e.expr.strip() == SEQUENCE), None
     )
+
+
+SEQUENCE_MODULO = 0x10000  # a mailbox's sequence register is 16 bits; 0 is never sent
+
+
+def next_sequence(last_sent: int, spec: ActionSpec, fresh: Mapping[str, tuple[PointValue, int]]) -> int:
+    """The mailbox number to send: one more than both ``last_sent`` and the last the device reports
+    processed (the point the read-back expects to equal ``sequence``, when it was read); 0 is skipped."""
+    last = last_sent
+    point = sequence_point(spec)
+    if point is not None and point in fresh:
+        seen = fresh[point][0].value
+        if isinstance(seen, int) and not isinstance(seen, bool):
+            last = max(last, seen)
+    return (last + 1) % SEQUENCE_MODULO or 1
 
 
 def coded(spec: ActionSpec, name: str, value: Value) -> Value:

@@ -1,6 +1,6 @@
 """What the executor is given: the devices that take commands (each with its resolved actions and the
-driver of its bus, seen through the two small protocols the executor needs of a driver) and the site's
-location for the astronomical clock."""
+driver of its bus, seen through the two small protocols the executor needs of a driver), the site's
+location for the astronomical clock, and the book that keeps its state across restarts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 from drivers.base import PointValue
 from drivers.profiles.device_actions import DeviceActions
 from drivers.scheduler import Priority
+from edge_agent.commands.maintenance import Maintenance
 from wire.points import Value
 
 
@@ -43,3 +44,13 @@ class Target:
 class Location:
     latitude: float
     longitude: float
+
+
+class Book(Protocol):
+    """What the executor keeps across restarts (:class:`edge_agent.commands.ledger.Ledger`): each
+    device's maintenance mode, and the last mailbox sequence number sent to it. Each call is durable
+    when it returns."""
+
+    async def set_maintenance(self, device: str, state: Maintenance | None) -> None: ...
+
+    async def set_sequence(self, device: str, sequence: int) -> None: ...

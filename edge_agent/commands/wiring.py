@@ -4,8 +4,8 @@ to the outbox), the ledger's pruning, and the traffic controllers' central watch
 
 :meth:`CommandPath.build` opens the ledger and routes the command topic; :meth:`CommandPath.start`
 runs, supervised: the receiver (first reporting every command a restart left without a final state as
-``failed: outcome unknown``), the pruning, and the watchdog feeder; :meth:`CommandPath.close` closes
-the ledger.
+``failed: outcome unknown``; its runner is the executor, then the bus-priority tracker), the pruning,
+and the watchdog feeder; :meth:`CommandPath.close` stops the tracker's follows and closes the ledger.
 """
 
 from __future__ import annotations
@@ -13,20 +13,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from drivers.base import Driver, Value
 from drivers.modbus.config import ModbusDevice
 from drivers.opcua.config import OpcUaDevice
 from edge_agent.clock import Clock
+from edge_agent.commands import priority
 from edge_agent.commands.executor import Executor
 from edge_agent.commands.ledger import Ledger
+from edge_agent.commands.priority import PriorityTracker
 from edge_agent.commands.receiver import Receiver, Results
 from edge_agent.commands.targets import CommandBus, Location, RegisterBus, Target
 from edge_agent.commands.watchdog import CentreWatchdogFeeder
 from edge_agent.config.resolved import Bus, ResolvedConfig
 from mqtt_session import MqttLink
 from wire import topics
+from wire.commands import Command, CommandResult
 
 PRUNE_EVERY_S = 600.0
 Spawn = Callable[[asyncio.TaskGroup, Coroutine[Any, Any, None], str], object]
@@ -48,6 +51,26 @@ def command_targets(buses: Sequence[Bus], drivers: Sequence[Driver]) -> list[Tar
     return targets
 
 
+class Followed:
+    """The receiver's runner: the executor, then the bus-priority tracker on each final result."""
+
+    def __init__(self, executor: Executor, tracker: PriorityTracker) -> None:
+        self._executor = executor
+        self._tracker = tracker
+
+    def max_ttl_ms(self, device: str, action: str) -> int:
+        return self._executor.max_ttl_ms(device, action)
+
+    async def run(self, cmd: Command) -> CommandResult:
+        result = await self._executor.run(cmd)
+        self._tracker.after(cmd, result)
+        return result
+
+
+class Events(Results, priority.Events, Protocol):
+    """The outbox as the command path uses it: results, and events (the bus-priority lifecycle)."""
+
+
 @dataclass
 class CommandPath:
     ledger: Ledger
@@ -55,6 +78,7 @@ class CommandPath:
     receiver: Receiver
     feeder: CentreWatchdogFeeder | None
     clock: Clock
+    tracker: PriorityTracker
 
     @classmethod
     async def build(
@@ -62,7 +86,7 @@ class CommandPath:
         config: ResolvedConfig | None,
         *,
         link: MqttLink,
-        results: Results,
+        results: Events,
         drivers: Sequence[Driver],
         last_heard: Callable[[], float | None],
         clock: Clock,
@@ -75,6 +99,7 @@ class CommandPath:
         cfg = config.config
         targets = command_targets(config.buses[: len(drivers)], drivers)
         location = Location(cfg.location.latitude, cfg.location.longitude) if cfg.location else None
+        ledger = await Ledger.open(commands.ledger_path, clock=clock, skew_ms=commands.skew_ms)
         executor = Executor(
             gateway=cfg.gateway,
             key_id=commands.signer.key_id,
@@ -82,14 +107,18 @@ class CommandPath:
             clock=clock,
             location=location,
             secrets=cfg.secrets,
+            book=ledger,
+            in_maintenance=await ledger.maintenance(),
+            sequences=await ledger.sequences(),
         )
-        ledger = await Ledger.open(commands.ledger_path, clock=clock, skew_ms=commands.skew_ms)
+        followed = {t.name: t.bus for t in targets if priority.ACTION in t.actions.actions}
+        tracker = PriorityTracker(buses=followed, events=results, clock=clock)
         receiver = Receiver(
             gateway=cfg.gateway,
             ring=commands.ring,
             signer=commands.signer,
             ledger=ledger,
-            runner=executor,
+            runner=Followed(executor, tracker),
             results=results,
             clock=clock,
             skew_ms=commands.skew_ms,
@@ -106,7 +135,7 @@ class CommandPath:
             feeder = CentreWatchdogFeeder(
                 call=call, devices=list(by_device), last_heard=last_heard, clock=clock
             )
-        return cls(ledger, executor, receiver, feeder, clock)
+        return cls(ledger, executor, receiver, feeder, clock, tracker)
 
     def start(self, spawn: Spawn, tasks: asyncio.TaskGroup) -> None:
         spawn(tasks, self._receive(), "commands")
@@ -115,6 +144,7 @@ class CommandPath:
             spawn(tasks, self.feeder.run(), "centre-watchdog")
 
     async def close(self) -> None:
+        await self.tracker.close()
         await self.ledger.close()
 
     async def _receive(self) -> None:

@@ -4,7 +4,8 @@ One JSON request line in, one JSON response line out, then the connection closes
 ``{"cmd": "status"}``, ``{"cmd": "read", "device": "lum-07"}`` (a live read through the agent's own
 driver for that bus, so it queues behind the bus's other requests instead of opening the line twice) and
 ``{"cmd": "values", "device": "lum-07"}`` (the last values the pollers read, from
-:mod:`edge_agent.state.lastvalues`: nothing goes to the bus).
+:mod:`edge_agent.state.lastvalues`: nothing goes to the bus). A device that takes commands has its
+``maintenance`` flag in the status (``{"on": true, "since_ms": …, "reason": …, "command_id": …}``).
 The socket file is created with mode 0660: the technician's account must be in the agent's group.
 """
 
@@ -15,7 +16,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class StatusServer:
         last_values: LastValues | None = None,
         outbox: Outbox | None = None,
         outbox_sender: OutboxSender | None = None,
+        maintenance: Callable[[], Mapping[str, Mapping[str, object]]] | None = None,
     ) -> None:
         self.path = path
         self._identity = identity
@@ -63,6 +65,7 @@ class StatusServer:
         self._server: asyncio.AbstractServer | None = None
         self._outbox = outbox
         self._outbox_sender = outbox_sender
+        self._maintenance = maintenance  # device -> its maintenance flag (the command executor's)
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +121,7 @@ class StatusServer:
     async def _status(self, _: dict[str, Any]) -> dict[str, Any]:
         stats = await self._buffer.stats()
         now = self._clock.now_ms()
-        devices = {
+        devices: dict[str, dict[str, Any]] = {
             name: {
                 "online": p.health.online,
                 "last_poll_ms": p.health.last_poll_ms,
@@ -132,6 +135,10 @@ class StatusServer:
             }
             for name, p in self._pollers.items()
         }
+        flags = self._maintenance() if self._maintenance is not None else {}
+        for name, flag in flags.items():
+            if name in devices:
+                devices[name]["maintenance"] = dict(flag)
         answer: dict[str, Any] = {
             "ok": True,
             **self._identity,

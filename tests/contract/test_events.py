@@ -11,6 +11,7 @@ import pytest
 from wire.errors import PayloadError
 from wire.events import Event, EventKind, decode_event, encode_event
 from wire.outbox import OutboxFrame, OutboxKey, decode_frame, encode_frame, peek_outbox_key
+from wire.points import Value
 
 T0 = 1_767_225_600_000
 EPOCH = "4d2e9a0c7b1f3e58"
@@ -34,8 +35,29 @@ def pack(b: object) -> bytes:
 
 @pytest.mark.parametrize("kind", list(EventKind))
 def test_an_event_of_every_kind_round_trips(kind: EventKind) -> None:
-    event = Event(kind, "lum-07", T0, {"led_failure": True, "level": 0, "why": "gear", "t": 1.5, "n": None})
+    details: dict[str, Value] = {"led_failure": True, "level": 0, "why": "gear", "t": 1.5, "n": None}
+    if kind is EventKind.PRIORITY_REQUEST:
+        details.update(command_id="0f8e7a3c", request_id="bus-42", state="activated", signal_group=3)
+    event = Event(kind, "lum-07", T0, details)
     assert decode_event(encode_event(event)) == event
+
+
+@pytest.mark.parametrize(
+    ("details", "where", "reason"),
+    [
+        ({"request_id": "bus-42", "state": "queued"}, "details.command_id", "needs it, as text"),
+        ({"command_id": "c", "state": "queued"}, "details.request_id", "needs it, as text"),
+        ({"command_id": "c", "request_id": "bus-42", "state": 1}, "details.state", "needs it, as text"),
+        ({"command_id": "c", "request_id": "r", "state": "granted"}, "details.state", "'granted' is not"),
+    ],
+)
+def test_a_priority_request_event_names_its_command_request_and_a_known_state(
+    details: dict[str, Value], where: str, reason: str
+) -> None:
+    with pytest.raises(PayloadError) as refused:
+        decode_event(pack(body(kind="priority_request", details=details)))
+    assert refused.value.where == where
+    assert reason in refused.value.reason
 
 
 def test_details_may_be_left_out() -> None:

@@ -233,6 +233,14 @@ def test_a_malformed_declaration_is_refused_naming_profile_action_and_field(
     assert expected in msg, msg
 
 
+def test_an_action_named_like_the_built_in_set_maintenance_is_refused(tmp_path: Path) -> None:
+    data = edit("ttl")
+    data["actions"][0]["max_ttl_s"] = 30
+    data["actions"][0]["name"] = "set_maintenance"
+    msg = refused(tmp_path, data)
+    assert "actions: 'set_maintenance' is built in (the agent's maintenance mode)" in msg, msg
+
+
 def test_an_interlock_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
     data = bollard()
     data["interlocks"][0]["kind"] = "wishful"

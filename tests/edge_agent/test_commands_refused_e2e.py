@@ -18,6 +18,7 @@ import pytest
 from collector.config import CollectorConfig
 from collector.sinks import open_sink
 from edge_agent.config.load import load_config
+from edge_agent.counters import Counter
 from edge_agent.runtime import Agent
 from harness.broker import Broker
 from harness.stack import BIN
@@ -235,3 +236,39 @@ async def test_kill_9_between_the_write_and_the_result_reports_outcome_unknown(
     assert states[-1] is ResultState.FAILED, (tmp_path / "agent.log").read_text()
     assert "outcome unknown" in (got[-1].reason or "")
     assert len(stand.sim.writes) == 1  # written once, never again
+
+
+async def test_a_command_signed_with_a_revoked_key_gets_no_result_and_never_touches_the_device(
+    stand: Stand,
+) -> None:
+    """The old centre key is still listed in the agent's config but revoked: its genuine signature is
+    refused at the receiver, before the body is read (no result: the id cannot be trusted)."""
+    old_private, old_line = new_key_texts("centre-old")
+    text = stand.config_path.read_text()
+    listed = 'centre_keys: {centre-k: "'
+    assert listed in text
+    text = text.replace(
+        listed,
+        f'revoked: [centre-old]\n  centre_keys: {{centre-old: "{old_line.split(": ", 1)[1]}", centre-k: "',
+    )
+    stand.config_path.write_text(text)
+    agent, stop, task = await run_agent(stand.config_path)
+    try:
+        revoked = stand.command()
+        signed = Command(revoked.id, GW, "lum-00", "set_level", {"level": 55}, revoked.issued_at_ms,
+                         revoked.expires_at_ms, "t", "centre-old")  # fmt: skip
+        stand.send(Signer("centre-old", parse_private_key(old_private)).seal_command(signed))
+        assert agent.commands is not None
+        counters = agent.commands.receiver.counters
+        for _ in range(100):
+            if counters[Counter.COMMANDS_UNAUTHENTIC]:
+                break
+            await asyncio.sleep(0.05)
+        assert counters[Counter.COMMANDS_UNAUTHENTIC] == 1  # it arrived, and was refused as not authentic
+        assert counters[Counter.COMMANDS_RUN] == 0
+        assert await stand.results(revoked, until=bool, timeout=1) == []  # no result
+        assert await agent.commands.ledger.get(revoked.id) is None  # never admitted
+        assert stand.sim.writes == []  # the device was never touched
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
