@@ -24,6 +24,7 @@ from edge_agent.config.kinds import BUS_KINDS, BusKinds
 from edge_agent.config.resolved import ResolvedConfig
 from edge_agent.health.reporter import HealthReporter
 from edge_agent.health.status_server import StatusServer
+from edge_agent.lighting.wiring import LightingPath
 from edge_agent.outbox.sender import OutboxSender
 from edge_agent.outbox.store import Outbox
 from edge_agent.poll.build import build_driver, build_pollers
@@ -58,6 +59,7 @@ class Agent:
     buses: list[BusScheduler] = field(default_factory=list)  # one request queue per bus, same order
     last_values: LastValues = field(default_factory=LastValues)  # every point's, as last polled
     commands: CommandPath | None = None  # None: no ``commands:`` section, the gateway takes no commands
+    lighting: LightingPath | None = None  # None: no ``lighting:`` section
     supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -148,6 +150,7 @@ class Agent:
             pollers.extend(
                 build_pollers(bus, driver, buffer, clock, report, kinds=kinds, last_values=last_values)
             )
+        commands: CommandPath | None = None
         try:  # no commands without the buses (a flush): they would all be refused as unknown devices
             commands = await CommandPath.build(
                 config if poll else None,
@@ -157,7 +160,12 @@ class Agent:
                 last_heard=lambda: publisher.last_confirm_mono,
                 clock=clock,
             )
+            lighting = await LightingPath.build(
+                config, link=link, outbox=outbox, commands=commands, clock=clock
+            )
         except BaseException:
+            if commands is not None:
+                await commands.close()
             await buffer.close()
             await outbox.close()
             raise
@@ -187,6 +195,7 @@ class Agent:
             buses,
             last_values=last_values,
             commands=commands,
+            lighting=lighting,
         )
 
     def start(self, tasks: asyncio.TaskGroup) -> None:
@@ -201,6 +210,8 @@ class Agent:
             spawn(tasks, p.run(), f"poll-{p.device}")
         if self.commands is not None:
             self.commands.start(spawn, tasks)
+        if self.lighting is not None:
+            self.lighting.start(spawn, tasks)
         log.info(
             "agent %s/%s started: %d devices on %d buses, buffer %s (epoch %s)",
             self.config.config.site,
@@ -249,6 +260,8 @@ class Agent:
             with contextlib.suppress(Exception):
                 await d.aclose()
         await self.buffer.close()
+        if self.lighting is not None:
+            await self.lighting.close()
         if self.commands is not None:
             await self.commands.close()
         await self.outbox.close()

@@ -20,6 +20,7 @@ from collector.errors import ConfigError, StoreError
 from collector.lighting.push import PushOutcome, SetError, load_set, push_set
 from collector.lighting.status import GatewayLighting, read_status, wait_for_outcome
 from collector.sinks import open_lighting, open_sink
+from wire.events import EventKind
 
 lighting_app = typer.Typer(
     help="Street-lighting program sets: signed by the centre, run by each gateway even without the centre.",
@@ -152,11 +153,22 @@ def rollback(
     targets = _targets(cfg, gateway, site)
 
     async def earlier() -> dict[str, dict[str, Any]]:
+        """Per gateway, version ``to`` as that gateway installed it (a push it refused is no candidate)."""
         sink = await open_sink(cfg.store.url, create=False)
         await sink.close()
         store = await open_lighting(cfg.store.url)
         try:
-            return {g: p[0].program_set for g in targets if (p := await store.pushes(g, version=to))}
+            found = {}
+            for g in targets:
+                installed = {
+                    e.details.get("issued_at_ms")
+                    for e in await store.events(g, limit=1000)
+                    if e.kind is EventKind.LIGHTING_INSTALLED and e.details.get("version") == to
+                }
+                ran = [p for p in await store.pushes(g, version=to) if p.issued_at_ms in installed]
+                if ran:
+                    found[g] = ran[0].program_set
+            return found
         finally:
             await store.close()
 
@@ -166,7 +178,7 @@ def rollback(
         _fail(f"collector: {exc}")
     missing = [g for g in targets if g not in found]
     if missing:
-        _fail(f"version {to} was never pushed to {', '.join(missing)}: nothing to return to")
+        _fail(f"version {to} was never installed by {', '.join(missing)}: nothing to return to")
     sets = {json.dumps(s, sort_keys=True) for s in found.values()}
     if len(sets) > 1:
         _fail(f"version {to} differs between these gateways: roll them back one at a time")

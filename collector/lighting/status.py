@@ -75,8 +75,9 @@ async def read_status(cfg: CollectorConfig, gateways: list[str]) -> list[Gateway
 async def wait_for_outcome(
     cfg: CollectorConfig, gateways: list[str], version: int, *, since_ms: int, timeout_s: float
 ) -> dict[str, dict[str, Value]]:
-    """Each gateway's answer to ``version`` pushed at ``since_ms`` or later, as the running collector
-    stores it: ``installed``, ``refused`` (with the reason) or ``no answer``."""
+    """Each gateway's answer to ``version`` pushed at ``since_ms`` or later (the answer names the push by
+    its ``issued_at_ms``), as the running collector stores it: ``installed``, ``refused`` (with the
+    reason) or ``no answer``."""
     store = await open_lighting(cfg.store.url)
     answers: dict[str, dict[str, Value]] = {}
     deadline = time.monotonic() + timeout_s
@@ -86,8 +87,13 @@ async def wait_for_outcome(
                 if g in answers:
                     continue
                 for e in await store.events(g):
-                    if e.at_ms < since_ms - 60_000 or e.details.get("version") != version:
-                        continue  # older than the push (a minute for the clocks' difference), or another set
+                    issued = e.details.get("issued_at_ms")
+                    if (
+                        e.details.get("version") != version
+                        or not isinstance(issued, int)
+                        or issued < since_ms
+                    ):
+                        continue  # the answer to another push
                     if e.kind is EventKind.LIGHTING_INSTALLED:
                         answers[g] = {"state": "installed", "version": version}
                     elif e.kind is EventKind.LIGHTING_REFUSED:

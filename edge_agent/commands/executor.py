@@ -96,6 +96,10 @@ class Executor:
     def devices(self) -> tuple[str, ...]:
         return tuple(self._devices)
 
+    def actions_of(self, device: str) -> tuple[str, ...]:
+        """The actions ``device``'s profile declares (not the agent-level ``set_maintenance``)."""
+        return tuple(self._device(device).target.actions.actions)
+
     def set_maintenance(self, device: str, on: bool) -> None:
         """Put a device in maintenance mode (only emergency commands run) or take it out, in memory only
         (a local switch; the centre's ``set_maintenance`` command is recorded in the book)."""

@@ -157,7 +157,28 @@ class Receiver:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
+    async def run_local(self, cmd: Command) -> CommandResult:
+        """A command the gateway issues itself (a lighting program's step, under the authority of the
+        signed set it comes from): the path of a centre's command after its authentication gate — the
+        outbox's room, the ledger (``accepted`` before the device is touched), the runner, the final
+        result in the outbox — awaited to its final result, which is returned."""
+        try:
+            full = self._results.refusal()
+            if full is not None:
+                raise Refusal(full)
+            await self._ledger.admit(cmd)
+        except Refusal as exc:
+            log.warning("refused local command %s (%s on %s): %s", cmd.id, cmd.action, cmd.device, exc)
+            result = refusal_result(cmd, exc, gateway=self._gateway, ts_ms=self._now(), key_id=self._key)
+            await self._send(result)
+            return result
+        await self._send(self._result(cmd.id, ResultState.ACCEPTED))
+        return await self._finish(cmd)
+
     async def _execute(self, cmd: Command) -> None:
+        await self._finish(cmd)
+
+    async def _finish(self, cmd: Command) -> CommandResult:
         try:
             result = await self._runner.run(cmd)
         except Exception as exc:  # a bug in the runner: the command still gets its final state
@@ -165,6 +186,7 @@ class Receiver:
             result = self._result(cmd.id, ResultState.FAILED, f"agent error: {exc!r}")
         await self._send(result)
         await self._ledger.finish(cmd.id, result.state)
+        return result
 
     def _result(self, cmd_id: uuid.UUID, state: ResultState, reason: str | None = None) -> CommandResult:
         return CommandResult(cmd_id, self._gateway, state, self._now(), self._key, reason=reason)

@@ -23,7 +23,7 @@ from edge_agent.commands import priority
 from edge_agent.commands.executor import Executor
 from edge_agent.commands.ledger import Ledger
 from edge_agent.commands.priority import PriorityTracker
-from edge_agent.commands.receiver import Receiver, Results
+from edge_agent.commands.receiver import Receiver, Results, Runner
 from edge_agent.commands.targets import CommandBus, Location, RegisterBus, Target
 from edge_agent.commands.watchdog import CentreWatchdogFeeder
 from edge_agent.config.resolved import Bus, ResolvedConfig
@@ -67,6 +67,21 @@ class Followed:
         return result
 
 
+class Dispatch:
+    """The receiver's runner: agent functions that take commands as a device of their own (the lighting
+    runner, device ``lighting``: overrides) by their name, every other device to the executor."""
+
+    def __init__(self, devices: Runner) -> None:
+        self._devices = devices
+        self.functions: dict[str, Runner] = {}
+
+    def max_ttl_ms(self, device: str, action: str) -> int:
+        return (self.functions.get(device) or self._devices).max_ttl_ms(device, action)
+
+    async def run(self, cmd: Command) -> CommandResult:
+        return await (self.functions.get(cmd.device) or self._devices).run(cmd)
+
+
 class Events(Results, priority.Events, Protocol):
     """The outbox as the command path uses it: results, and events (the bus-priority lifecycle)."""
 
@@ -79,6 +94,7 @@ class CommandPath:
     feeder: CentreWatchdogFeeder | None
     clock: Clock
     tracker: PriorityTracker
+    dispatch: Dispatch
 
     @classmethod
     async def build(
@@ -113,12 +129,13 @@ class CommandPath:
         )
         followed = {t.name: t.bus for t in targets if priority.ACTION in t.actions.actions}
         tracker = PriorityTracker(buses=followed, events=results, clock=clock)
+        dispatch = Dispatch(Followed(executor, tracker))
         receiver = Receiver(
             gateway=cfg.gateway,
             ring=commands.ring,
             signer=commands.signer,
             ledger=ledger,
-            runner=Followed(executor, tracker),
+            runner=dispatch,
             results=results,
             clock=clock,
             skew_ms=commands.skew_ms,
@@ -135,7 +152,7 @@ class CommandPath:
             feeder = CentreWatchdogFeeder(
                 call=call, devices=list(by_device), last_heard=last_heard, clock=clock
             )
-        return cls(ledger, executor, receiver, feeder, clock, tracker)
+        return cls(ledger, executor, receiver, feeder, clock, tracker, dispatch)
 
     def start(self, spawn: Spawn, tasks: asyncio.TaskGroup) -> None:
         spawn(tasks, self._receive(), "commands")

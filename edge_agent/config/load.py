@@ -79,6 +79,7 @@ def load_config(path: str | Path, kinds: BusKinds = BUS_KINDS) -> ResolvedConfig
         buses=tuple(buses),
         outbox_path=None if cfg.outbox.path is None else (base / cfg.outbox.path).resolve(),
         commands=commands,
+        lighting_path=None if cfg.lighting is None else (base / cfg.lighting.store).resolve(),
     )
 
 

@@ -17,6 +17,7 @@ from drivers.modbus.config import ModbusPointSpec, ModbusRtuLink, ModbusTcpLink,
 from drivers.opcua.config import OpcUaLink, OpcUaPointSpec, ReadMode
 from edge_agent.buffer.retention import WhenFull
 from edge_agent.config.commands import CommandsConfig
+from edge_agent.config.lighting import LightingConfig
 from edge_agent.poll.report import ReportSpec
 from wire.topics import check_name
 
@@ -204,6 +205,10 @@ class AgentConfig(_Model):
     location: Location | None = Field(
         default=None, description="absent: a command a night-floor interlock judges is refused"
     )
+    lighting: LightingConfig | None = Field(
+        default=None,
+        description="absent: the gateway runs no lighting program (needs commands: and location:)",
+    )
     secrets: dict[str, str] = Field(
         default_factory=dict,
         description="values a profile's method calls take by name (a controller's security code); "
@@ -219,6 +224,14 @@ class AgentConfig(_Model):
     @classmethod
     def _site(cls, v: str) -> str:
         return check_name("site", v)
+
+    @model_validator(mode="after")
+    def _lighting_needs(self) -> AgentConfig:
+        if self.lighting is not None and self.commands is None:
+            raise ValueError("lighting: needs a commands: section (the centre's keys sign the program set)")
+        if self.lighting is not None and self.location is None:
+            raise ValueError("lighting: needs location: (latitude and longitude: sunset and sunrise)")
+        return self
 
     @model_validator(mode="after")
     def _outbox_apart(self) -> AgentConfig:

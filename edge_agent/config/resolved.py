@@ -46,6 +46,7 @@ class ResolvedConfig:
         return self.outbox_path or self.buffer_path.with_name("outbox.db")
 
     commands: ResolvedCommands | None = None  # None: the gateway takes no commands
+    lighting_path: Path | None = None  # the installed program set's file; None: no lighting: section
 
     @property
     def devices(self) -> tuple[AnyDevice, ...]:

@@ -37,10 +37,10 @@ Report = Callable[[Event], Awaitable[None]]
 
 
 class Refused(Exception):
-    def __init__(self, reason: str, version: int | None = None) -> None:
+    def __init__(self, reason: str, push: LightingPush | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.version = version
+        self.push = push
 
 
 def set_problems(exc: ValidationError) -> str:
@@ -68,6 +68,7 @@ class Installer:
         self._clock = clock
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue(max_queued)
         self.installed: Installed | None = None
+        self.push: LightingPush | None = None  # the running set's push (its key id is its authority)
 
     def on_message(self, msg: Message) -> None:
         """The link's route for the lighting topic (runs on the loop)."""
@@ -87,12 +88,13 @@ class Installer:
         if entry is None:
             return None
         try:
-            pset = self._check(entry.envelope)[1]
+            push, pset = self._check(entry.envelope)
         except Refused as exc:
             log.error("the stored lighting set v%d no longer runs: %s", entry.version, exc.reason)
-            await self._event(EventKind.LIGHTING_REFUSED, {"version": entry.version, "reason": exc.reason})
+            details: dict[str, Value] = {"version": entry.version, "reason": exc.reason[:512]}
+            await self._event(EventKind.LIGHTING_REFUSED, {**details, "issued_at_ms": entry.issued_at_ms})
             return None
-        self.installed = entry
+        self.installed, self.push = entry, push
         self._runner.install(pset)
         log.info("lighting set v%d runs (installed at %d)", entry.version, entry.installed_at_ms)
         return pset
@@ -105,15 +107,16 @@ class Installer:
             push, pset = self._check(payload)
             self._newer(push)
         except Refused as exc:
-            log.warning("refused a lighting set%s: %s", f" v{exc.version}" if exc.version else "", exc.reason)
+            seen = exc.push
+            log.warning("refused a lighting set%s: %s", f" v{seen.version}" if seen else "", exc.reason)
             details: dict[str, Value] = {"reason": exc.reason[:512]}
-            if exc.version is not None:
-                details["version"] = exc.version
+            if seen is not None:  # the answer names the push it answers
+                details |= {"version": seen.version, "issued_at_ms": seen.issued_at_ms}
             await self._event(EventKind.LIGHTING_REFUSED, details)
             return False
         entry = Installed(push.version, push.issued_at_ms, payload, self._clock.now_ms())
         await self._store.install(entry)
-        self.installed = entry
+        self.installed, self.push = entry, push
         self._runner.install(pset)
         log.info(
             "installed lighting set v%d from %s%s", push.version, push.issuer, " (rollback)" * push.rollback
@@ -128,11 +131,11 @@ class Installer:
         except (PayloadError, SignatureError) as exc:
             raise Refused(f"not authentic: {exc}") from None
         if push.gateway != self._gateway:
-            raise Refused(f"for gateway {push.gateway!r}, not this one ({self._gateway})", push.version)
+            raise Refused(f"for gateway {push.gateway!r}, not this one ({self._gateway})", push)
         try:
             pset = ProgramSet.model_validate(push.set)
         except ValidationError as exc:
-            raise Refused(f"invalid set: {set_problems(exc)}", push.version) from None
+            raise Refused(f"invalid set: {set_problems(exc)}", push) from None
         return push, pset
 
     def _newer(self, push: LightingPush) -> None:
@@ -143,13 +146,13 @@ class Installer:
             raise Refused(
                 f"issued at {push.issued_at_ms}, not after the running set v{now.version} "
                 f"({now.issued_at_ms}): a replay",
-                push.version,
+                push,
             )
         if push.version <= now.version and not push.rollback:
             raise Refused(
                 f"version {push.version} is not newer than the running v{now.version} "
                 "(a return to it needs a signed rollback)",
-                push.version,
+                push,
             )
 
     async def _event(self, kind: EventKind, details: dict[str, Value]) -> None:

@@ -83,6 +83,10 @@ class LightingRunner:
         self.orders = 0
 
     @property
+    def devices(self) -> tuple[str, ...]:
+        return self._devices
+
+    @property
     def program_set(self) -> ProgramSet | None:
         return self._set
 

@@ -1,12 +1,16 @@
 """The installed program set, durable (SQLite, off the event loop): the signed push it came in, so that a
-restarted gateway runs the same set, re-verified, without the centre."""
+restarted gateway runs the same set, re-verified, without the centre; and the overrides in force."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
+
+from edge_agent.lighting.overrides import Override
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS installed (
@@ -15,6 +19,15 @@ CREATE TABLE IF NOT EXISTS installed (
     issued_at_ms INTEGER NOT NULL,
     envelope BLOB NOT NULL,
     installed_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS overrides (
+    id TEXT PRIMARY KEY,  -- the override command's id
+    devices TEXT NOT NULL,  -- JSON list
+    level INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    expiry_ms INTEGER NOT NULL,
+    issued_ms INTEGER NOT NULL,
+    ramp_s REAL NOT NULL
 );
 """
 
@@ -60,3 +73,50 @@ class LightingStore:
             (entry.version, entry.issued_at_ms, entry.envelope, entry.installed_at_ms),
         )
         await self._db.commit()
+
+    async def put_override(self, o: Override) -> None:
+        await self._db.execute(
+            "INSERT OR REPLACE INTO overrides (id, devices, level, start_ms, expiry_ms, issued_ms, ramp_s) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                o.id,
+                json.dumps(sorted(o.devices)),
+                o.level,
+                _ms(o.start),
+                _ms(o.expiry),
+                o.issued_ms,
+                o.ramp_s,
+            ),
+        )
+        await self._db.commit()
+
+    async def forget_overrides(self, ids: list[str]) -> None:
+        await self._db.executemany("DELETE FROM overrides WHERE id = ?", [(i,) for i in ids])
+        await self._db.commit()
+
+    async def overrides(self) -> list[Override]:
+        async with self._db.execute(
+            "SELECT id, devices, level, start_ms, expiry_ms, issued_ms, ramp_s FROM overrides "
+            "ORDER BY issued_ms"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            Override(
+                str(r[0]),
+                frozenset(json.loads(r[1])),
+                int(r[2]),
+                _at(r[3]),
+                _at(r[4]),
+                int(r[5]),
+                float(r[6]),
+            )
+            for r in rows
+        ]
+
+
+def _ms(t: dt.datetime) -> int:
+    return round(t.timestamp() * 1000)
+
+
+def _at(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)

@@ -1,0 +1,173 @@
+"""The lighting of a running agent, built from the ``lighting:`` section: the store, the installer on the
+gateway's lighting topic, the runner over every device that can ``set_level``, each of its orders run as
+a command through the command path (after its authentication gate), and the ``lighting`` device's
+actions (overrides) on the receiver's dispatch.
+
+:meth:`LightingPath.start` runs, supervised: the installer, and the runner — first the stored set and
+the overrides in force, so the street runs its program before the centre is heard from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_agent.clock import Clock
+from edge_agent.commands.wiring import CommandPath
+from edge_agent.config.resolved import ResolvedConfig
+from edge_agent.lighting.actions import DEVICE, LightingActions
+from edge_agent.lighting.installer import Installer
+from edge_agent.lighting.runner import LightingRunner, Order
+from edge_agent.lighting.store import LightingStore
+from edge_agent.outbox.store import Outbox
+from lighting.sun import Place
+from mqtt_session import MqttLink
+from wire import topics
+from wire.commands import MAX_TEXT, Command, ResultState
+from wire.events import Event, EventKind, encode_event
+from wire.points import Value
+
+log = logging.getLogger(__name__)
+
+LEVEL_ACTION = "set_level"
+Spawn = Callable[[asyncio.TaskGroup, Coroutine[Any, Any, None], str], object]
+
+
+@dataclass
+class LightingPath:
+    store: LightingStore
+    runner: LightingRunner
+    installer: Installer
+    actions: LightingActions
+    _commands: CommandPath
+    _outbox: Outbox
+    _clock: Clock
+    _ttl_ms: int
+    _gateway: str
+    _reported: dict[str, tuple[int, str]] = field(default_factory=dict)  # group -> (level, reason) said
+
+    @classmethod
+    async def build(
+        cls,
+        config: ResolvedConfig,
+        *,
+        link: MqttLink,
+        outbox: Outbox,
+        commands: CommandPath | None,
+        clock: Clock,
+    ) -> LightingPath | None:
+        """None without a ``lighting:`` section, or without the command path (a flush runs no buses)."""
+        cfg = config.config
+        lc = cfg.lighting
+        if lc is None or config.lighting_path is None or commands is None or config.commands is None:
+            return None
+        assert cfg.location is not None  # the config model requires it beside lighting:
+        executor = commands.executor
+        devices = [d for d in executor.devices if LEVEL_ACTION in executor.actions_of(d)]
+        store = await LightingStore.open(config.lighting_path)
+        holder: list[LightingPath] = []
+
+        async def apply(order: Order) -> bool:
+            return await holder[0].apply(order)
+
+        async def report(event: Event) -> None:
+            await outbox.put(topics.TopicKind.EVENT, encode_event(event))
+
+        runner = LightingRunner(
+            devices=devices,
+            place=Place(cfg.location.latitude, cfg.location.longitude, lc.timezone),
+            clock=clock,
+            apply=apply,
+            default_level=lc.default_level,
+            clock_step_tolerance_s=lc.clock_step_tolerance_s,
+            tick_s=lc.tick_s,
+            retry_s=lc.retry_s,
+        )
+        installer = Installer(
+            gateway=cfg.gateway,
+            ring=config.commands.ring,
+            store=store,
+            runner=runner,
+            report=report,
+            clock=clock,
+        )
+        actions = LightingActions(
+            gateway=cfg.gateway, key_id=config.commands.signer.key_id, runner=runner, store=store, clock=clock
+        )
+        link.route(
+            topics.topic(cfg.site, cfg.gateway, topics.TopicKind.LIGHTING), installer.on_message, qos=1
+        )
+        commands.dispatch.functions[DEVICE] = actions
+        path = cls(
+            store,
+            runner,
+            installer,
+            actions,
+            commands,
+            outbox,
+            clock,
+            round(lc.order_ttl_s * 1000),
+            cfg.gateway,
+        )
+        holder.append(path)
+        log.info("lighting: %d luminaires, time zone %s", len(devices), lc.timezone)
+        return path
+
+    def start(self, spawn: Spawn, tasks: asyncio.TaskGroup) -> None:
+        spawn(tasks, self.installer.run(), "lighting-installer")
+        spawn(tasks, self._run(), "lighting")
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def _run(self) -> None:
+        await self.installer.load()
+        for o in await self.store.overrides():
+            self.runner.override(o)
+        await self.runner.run()
+
+    async def apply(self, order: Order) -> bool:
+        """One order as a command of the gateway's own, under the installed set's authority."""
+        now = self._clock.now_ms()
+        push = self.installer.push
+        authority = f"lighting set v{order.version}" if order.version is not None else "lighting default"
+        cmd = Command(
+            id=uuid.uuid4(),
+            gateway=self._gateway,
+            device=order.device,
+            action=LEVEL_ACTION,
+            args={"level": order.level},
+            issued_at_ms=now,
+            expires_at_ms=now + self._ttl_ms,
+            issuer=f"{authority}: {order.reason}"[:MAX_TEXT],
+            key_id=push.key_id if push is not None else self.actions.key_id,
+        )
+        result = await self._commands.receiver.run_local(cmd)
+        await self._said(order, result.state)
+        return result.state is ResultState.DONE
+
+    async def _said(self, order: Order, state: ResultState) -> None:
+        """A ``lighting_level`` event when the group of ``order.device`` (its set's group, else itself) is
+        told something new."""
+        pset = self.runner.program_set
+        group = next(
+            (g for g, members in (pset.groups if pset else {}).items() if order.device in members), None
+        )
+        name = group or order.device
+        said = (order.level, order.reason)
+        if self._reported.get(name) == said:
+            return
+        self._reported[name] = said
+        details: dict[str, Value] = {
+            "level": order.level,
+            "reason": order.reason[:MAX_TEXT],
+            "state": state.value,
+        }
+        if order.version is not None:
+            details["version"] = order.version
+        event = Event(EventKind.LIGHTING_LEVEL, name, self._clock.now_ms(), details)
+        await self._outbox.put(topics.TopicKind.EVENT, encode_event(event))
