@@ -10,8 +10,9 @@ For one command, in order (``docs/protocol.md``, "Execution"):
    clock at the agent's ``location`` and the device's maintenance flag: ``refused``, naming the interlock;
 4. the act, **never retried**: a Modbus write of holding registers (values evaluated over the args with
    their defaults, the params and ``sequence``: the mailbox number, one more than both the last this
-   executor sent and the last the device says it processed) or an OPC-UA method call (inputs from args,
-   constants, params and the agent's ``secrets``). A driver error ends ``failed`` with its reason;
+   executor sent and the last the device says it processed), or a call: an OPC-UA method or a DALI gear
+   command (inputs from args, constants, params and the agent's ``secrets``). A driver error ends
+   ``failed`` with its reason;
 5. after the action's ``settle_s`` (the injected clock), a fresh read again: every ``expect`` holds ->
    ``done`` with the values read; otherwise ``failed`` with a reason starting ``unconfirmed:``.
 

@@ -285,7 +285,7 @@ def test_ranges_expand_and_clashes_are_refused() -> None:
 
 def test_readme_config_block_validates() -> None:
     readme = (ROOT / "drivers" / "dali" / "README.md").read_text()
-    (block,) = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    block = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)[0]  # [1]: commands
     config: dict[str, Any] = yaml.safe_load(block)
     (raw,) = config["buses"]
     bus = DaliSerialBus.model_validate(raw)

@@ -1,8 +1,9 @@
 """Every action of every profile, round trip: ``collector command send --wait`` (the CLI, a subprocess)
 signs and sends, the real agent runtime (built from a config with ``commands:``) runs it through a real
 Mosquitto on the simulators — the luminaire bank (Modbus TCP), a bollard site (Modbus TCP), a traffic
-controller (OPC-UA) — its results come back through the agent's outbox, and ``collector command show``
-has the final state ``done`` with the read-back values that prove it.
+controller (OPC-UA), a DALI line (the Lunatone serial interface on a pty) — its results come back
+through the agent's outbox, and ``collector command show`` has the final state ``done`` with the
+read-back values that prove it.
 
 One stand for all actions; the devices' sequences run side by side (each device runs one command at a
 time, in its order: a raise needs the site lowered first, a reset needs a fault). The simulators are set
@@ -33,6 +34,7 @@ from harness.commands import profiles_with_short_settle, write_command_keys
 from harness.stack import BIN
 from simulators.bollard.codes import FaultCode, Logic, SiteSettings
 from simulators.bollard.server import BollardSiteServer
+from simulators.dali.lunatone import DaliSerialSim
 from simulators.luminaire.bank import LuminaireBankServer
 from simulators.traffic.controller import TrafficController
 from simulators.traffic.plan import Intersection, Plan, SignalGroup, Stage, default_intersection
@@ -45,6 +47,7 @@ SITE, GW = "e2e", "cab-every"
 SECURITY_CODE = "4711"
 SETTLE_CAPS = {  # seconds, against the fast simulators below
     "dali-gw-luminaire": 0.5,  # no fade
+    "dali-luminaire": 0.5,
     "bollard-site": 5.0,  # travel 3 s, pre-warning 0.5 s
     "traffic-controller": 8.0,  # cycles of 6 and 7 s: a plan changes at the next cycle point
 }
@@ -101,6 +104,7 @@ class Ports:
     lamps: int
     site: int
     tlc: str  # the OPC-UA endpoint
+    dali: str  # the DALI interface's serial port
 
 
 def agent_yaml(work: Path, profiles: Path, at: Ports, section: str) -> Path:
@@ -134,6 +138,11 @@ buses:
     timeout_s: 2.0
     devices:
       - {{name: tlc-1, profile: traffic-controller, params: {{id: 1, signal_groups: 5, detectors: 4}}}}
+  - name: dali-line
+    kind: dali_serial
+    port: {at.dali}
+    devices:
+      - {{name: dali-00, short_address: 0, points: [status, level], profile: dali-luminaire}}
 {section}"""
     )
     return path
@@ -157,6 +166,12 @@ def plan(site: BollardSiteServer) -> dict[str, list[Step]]:
             # off and recall_min go below the night floor after sunset: the signed override says so
             Step("recall_min", {"below_floor": True}, near("level", 1, 1)),
             Step("off", {"below_floor": True}, equal(level=0)),
+        ],
+        "dali-00": [
+            Step("set_level", {"level": 60}, near("level", 60, 1.5)),  # within half an arc step
+            Step("recall_max", {}, near("level", 100, 0.01)),
+            Step("recall_min", {"below_floor": True}, near("level", 1, 0.02)),  # the gear's MIN: arc 85
+            Step("off", {"below_floor": True}, equal(level=0.0)),
         ],
         "site-1": [
             Step("lower", {}, equal(state="down", command_result="ok")),
@@ -244,8 +259,9 @@ async def test_every_declared_action_round_trips_to_done_in_the_audit(broker: Br
         LuminaireBankServer(count=1) as lamps,
         BollardSiteServer(settings=fast, logic=Logic.SEMI_AUTOMATIC) as site,
         TrafficControllerServer(model, port=0, refresh_s=0.05) as tlc,
+        DaliSerialSim(count=1) as dali,
     ):
-        ports = Ports(broker.port, lamps.port, site.port, tlc.endpoint)
+        ports = Ports(broker.port, lamps.port, site.port, tlc.endpoint, dali.path)
         config = agent_yaml(tmp_path, profiles, ports, keys.agent_section)
         collector_yaml = tmp_path / "collector.yaml"
         collector_yaml.write_text(
@@ -255,7 +271,8 @@ async def test_every_declared_action_round_trips_to_done_in_the_audit(broker: Br
         )
         steps = plan(site)
         declared = declared_actions(config)
-        assert profiles_with_actions() <= {"dali-gw-luminaire", "bollard-site", "traffic-controller"}, (
+        stand = {"dali-gw-luminaire", "bollard-site", "traffic-controller", "dali-luminaire"}
+        assert profiles_with_actions() <= stand, (
             "a profile declares actions but no device of this stand uses it"
         )
         missing = {d: sorted(a - {s.action for s in steps.get(d, [])}) for d, a in declared.items()}
