@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.base import Driver, Value
-from drivers.dali.config import DaliDevice
-from drivers.modbus.config import ModbusDevice
 from drivers.opcua.config import OpcUaDevice
 from edge_agent.clock import Clock
 from edge_agent.commands.executor import Executor
@@ -38,11 +36,7 @@ def command_targets(buses: Sequence[Bus], drivers: Sequence[Driver]) -> list[Tar
     targets = []
     for bus, driver in zip(buses, drivers, strict=True):
         for dev in bus.devices:
-            if (
-                isinstance(dev, ModbusDevice | OpcUaDevice | DaliDevice)
-                and dev.actions is not None
-                and dev.actions.actions
-            ):
+            if dev.actions is not None and dev.actions.actions:
                 if not isinstance(driver, CommandBus):
                     raise TypeError(f"bus {bus.name!r}: its driver cannot run commands")
                 targets.append(Target(dev.name, dev.actions, driver))
