@@ -5,8 +5,10 @@ tests/collector/test_command_audit.py configure them)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +56,26 @@ def profiles_with_settle(
     """A copy of the profile folder ``source`` in ``target`` where every action of ``profile`` has the
     read-back ``settle_s`` given (a benchmark's short settle: the simulator's gear fades in no time)."""
     shutil.copytree(source, target, dirs_exist_ok=True)
-    path = target / f"{profile}.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(re.sub(r"settle_s: [0-9.]+", f"settle_s: {settle_s}", text), encoding="utf-8")
+    _rewrite_settle(target / f"{profile}.yaml", lambda _: settle_s)
     return target
+
+
+def profiles_with_short_settle(source: Path, target: Path, caps: Mapping[str, float]) -> Path:
+    """A copy of the profile folder ``source`` in ``target`` where no action of a profile named in
+    ``caps`` settles longer than its cap (a shorter declared settle stays): for simulators set to move
+    fast (short bollard travel, a short signal cycle, no fade)."""
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    for profile, cap in caps.items():
+        _rewrite_settle(target / f"{profile}.yaml", functools.partial(min, cap))
+    return target
+
+
+def _rewrite_settle(path: Path, settle: Callable[[float], float]) -> None:
+    text = path.read_text(encoding="utf-8")
+    found = _SETTLE.findall(text)
+    if not found:
+        raise ValueError(f"{path}: no settle_s to change")
+    path.write_text(_SETTLE.sub(lambda m: f"settle_s: {settle(float(m.group(1)))}", text), encoding="utf-8")
+
+
+_SETTLE = re.compile(r"settle_s: ([0-9.]+)")

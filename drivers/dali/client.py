@@ -18,6 +18,11 @@ line between two transactions, never inside one: DTR0/DTR1 are shared by every g
 
 ``write(device, "level", percent)`` sends DAPC with the arc level the logarithmic dimming curve gives
 for that light output (0 % is off), ahead of queued polls. It is not retried.
+
+``call(device, command, inputs)`` sends one :class:`~drivers.dali.config.GearCommand` to the gear, the
+way a DALI profile's action declares it (``DAPC`` with ``level`` in %, ``OFF``, ``RECALL_MAX_LEVEL``,
+``RECALL_MIN_LEVEL``), at command priority, not retried; its read-back is a fresh ``read`` at
+``Priority.COMMAND`` (QUERY ACTUAL LEVEL).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import serial
 from dali.address import GearShort
@@ -33,7 +39,14 @@ from dali.gear import general
 from drivers.base import PointValue, ReadStats, Value
 from drivers.dali import luba
 from drivers.dali.codec import decode
-from drivers.dali.config import DaliDevice, DaliPoint, DaliSerialLink, Quantity
+from drivers.dali.config import (
+    GEAR_COMMAND_INPUTS,
+    DaliDevice,
+    DaliPoint,
+    DaliSerialLink,
+    GearCommand,
+    Quantity,
+)
 from drivers.dali.curve import percent_to_arc
 from drivers.dali.plan import Frame, ReadPlan, Transaction, frame, plan_reads
 from drivers.dali.points import SOURCES, MemorySource
@@ -46,7 +59,7 @@ from drivers.dali.transport import (
     Missing,
     SerialLubaTransport,
 )
-from drivers.errors import DecodeError, DeviceError, DeviceUnreachable, UnsupportedAction, WriteError
+from drivers.errors import CallError, DecodeError, DeviceError, DeviceUnreachable, WriteError
 from drivers.scheduler import BusScheduler, Priority
 
 log = logging.getLogger(__name__)
@@ -103,13 +116,13 @@ class DaliSerialDriver:
     def plan(self, device: str) -> ReadPlan:
         return self._plans[self._device(device).name]
 
-    async def read(self, device: str) -> Sequence[PointValue]:
+    async def read(self, device: str, *, priority: Priority = Priority.POLL) -> Sequence[PointValue]:
         dev = self._device(device)
         values: dict[str, PointValue] = {}
         tally = _Tally()
         noise = self.transport.stats.noise_bytes
         for i, tx in enumerate(self._plans[dev.name].transactions):
-            async with self.scheduler.slot(Priority.POLL):
+            async with self.scheduler.slot(priority):
                 answers = await self._run(dev, tx, tally, probe=i == 0)
             values.update((v.point, v) for v in _values(tx, answers))
         self.last_read[dev.name] = ReadStats(requests=tally.frames, registers=tally.answers)
@@ -125,24 +138,52 @@ class DaliSerialDriver:
         if point != Quantity.LEVEL:
             reason = f"only {Quantity.LEVEL.value!r} can be written, not {point!r}"
             raise WriteError(reason, device=dev.name, point=point)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise WriteError(f"{value!r} is not a percentage", device=dev.name, point=point)
         try:
-            arc = percent_to_arc(float(value))
-        except ValueError as exc:  # outside 0..100
+            arc = _arc(value)
+        except ValueError as exc:
             raise WriteError(str(exc), device=dev.name, point=point) from exc
-        dapc = frame(
-            general.DAPC(GearShort(dev.address), arc), priority=COMMAND_PRIORITY, label=f"DAPC {arc}"
-        )
-        async with self.scheduler.slot(Priority.COMMAND):
-            await self._send(dev, dapc)
+        await self._command(dev, general.DAPC(GearShort(dev.address), arc), f"DAPC {arc}")
 
     async def call(self, device: str, action: str, args: Mapping[str, Value]) -> Value:
-        """No actions on a DALI line yet: :class:`UnsupportedAction`."""
-        raise UnsupportedAction(f"{self._name}: no actions on a DALI line yet", device=device, action=action)
+        """One gear command (``action`` names a :class:`GearCommand`; DAPC takes ``level`` in %). A call
+        the gear cannot take is a :class:`CallError`, raised before the line; returns None (the
+        read-back is a read)."""
+        dev = self._devices.get(device)
+        if dev is None:
+            raise CallError(f"no device {device!r} on {self._name}", device=device, action=action)
+        try:
+            command = GearCommand(action)
+        except ValueError:
+            known = ", ".join(GearCommand)
+            reason = f"{action!r} is not a DALI gear command ({known})"
+            raise CallError(reason, device=dev.name, action=action) from None
+        if set(args) != set(GEAR_COMMAND_INPUTS[command]):
+            wanted = sorted(GEAR_COMMAND_INPUTS[command]) or "no inputs"
+            reason = f"{command.value} takes {wanted}, not {sorted(args)}"
+            raise CallError(reason, device=dev.name, action=action)
+        gear = GearShort(dev.address)
+        match command:
+            case GearCommand.DAPC:
+                try:
+                    arc = _arc(args["level"])
+                except ValueError as exc:
+                    raise CallError(f"level: {exc}", device=dev.name, action=action) from exc
+                await self._command(dev, general.DAPC(gear, arc), f"DAPC {arc}")
+            case GearCommand.OFF:
+                await self._command(dev, general.Off(gear), "OFF")
+            case GearCommand.RECALL_MAX_LEVEL:
+                await self._command(dev, general.RecallMaxLevel(gear), "RECALL MAX LEVEL")
+            case GearCommand.RECALL_MIN_LEVEL:
+                await self._command(dev, general.RecallMinLevel(gear), "RECALL MIN LEVEL")
+        return None
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+
+    async def _command(self, dev: DaliDevice, command: Any, label: str) -> None:
+        """One forward frame to the gear, at IEC 62386-103 priority 2, ahead of queued polls."""
+        async with self.scheduler.slot(Priority.COMMAND):
+            await self._send(dev, frame(command, priority=COMMAND_PRIORITY, label=label))
 
     def _device(self, device: str) -> DaliDevice:
         try:
@@ -202,6 +243,13 @@ class DaliSerialDriver:
         elif seen:
             log.debug("%s: %d more stray byte(s) on %s", self._name, seen, self._link.port)
         self._noisy = bool(seen)
+
+
+def _arc(percent: Value) -> int:
+    """The arc level of ``percent`` of light (0 is off); ValueError when it is not a percentage."""
+    if isinstance(percent, bool) or not isinstance(percent, int | float):
+        raise ValueError(f"{percent!r} is not a percentage")
+    return percent_to_arc(float(percent))  # ValueError outside 0..100
 
 
 def _values(tx: Transaction, answers: Mapping[int | None, Answer]) -> list[PointValue]:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from drivers.device import DeviceSpec
+from drivers.profiles.device_actions import DeviceActions
 from drivers.profiles.expr import evaluate
 
 MAX_SHORT_ADDRESS = 63
@@ -48,6 +49,24 @@ class Quantity(enum.StrEnum):
     LIGHT_SOURCE_THERMAL_DERATING = "light_source_thermal_derating"  # bank 206
     LIGHT_SOURCE_THERMAL_SHUTDOWN = "light_source_thermal_shutdown"  # bank 206
     LIGHT_SOURCE_TEMPERATURE = "light_source_temperature"  # bank 206: °C
+
+
+class GearCommand(enum.StrEnum):
+    """What an action of a DALI profile may ``call`` on one control gear (IEC 62386-102), by its
+    ``method`` name; :data:`GEAR_COMMAND_INPUTS` are the inputs each takes."""
+
+    DAPC = "DAPC"  # DIRECT ARC POWER CONTROL: input ``level``, % of light through the dimming curve
+    OFF = "OFF"
+    RECALL_MAX_LEVEL = "RECALL_MAX_LEVEL"  # the gear's MAX LEVEL
+    RECALL_MIN_LEVEL = "RECALL_MIN_LEVEL"  # the gear's MIN LEVEL
+
+
+GEAR_COMMAND_INPUTS: dict[GearCommand, tuple[str, ...]] = {
+    GearCommand.DAPC: ("level",),
+    GearCommand.OFF: (),
+    GearCommand.RECALL_MAX_LEVEL: (),
+    GearCommand.RECALL_MIN_LEVEL: (),
+}
 
 
 UNITS: dict[Quantity, str] = {
@@ -108,6 +127,12 @@ class DaliDeviceSpec(DeviceSpec):
     latch: bool = Field(
         default=True, description="latch banks 202/205/206 while reading multi-byte values (DiiA 252/253)"
     )
+    profile: str | None = Field(
+        default=None, description="a DALI profile (protocol: dali): the actions a command may run"
+    )
+    params: dict[str, int] = Field(
+        default_factory=dict, description="the profile's optional params: min_level, max_level, ..."
+    )
 
     @field_validator("short_address", mode="before")
     @classmethod
@@ -157,15 +182,20 @@ class DaliDevice:
     points: tuple[DaliPoint, ...]
     latch: bool = True
     timeout_s: float | None = None  # the line's timeouts apply (the agent's back-off reads this)
+    actions: DeviceActions | None = None  # from its profile's ``actions:``; None: it takes no command
 
 
 def expand(spec: DaliDeviceSpec, where: str) -> list[DaliDevice]:
-    """The devices of one spec, one per repetition; a ``ValueError`` starts with ``where``
-    (``devices[3]``), the spec's place."""
+    """The devices of one spec, one per repetition (without actions: the agent's config resolves its
+    profile); a ``ValueError`` starts with ``where`` (``devices[3]``), the spec's place."""
+    return [device for device, _ in expand_with_values(spec, where)]
+
+
+def expand_with_values(spec: DaliDeviceSpec, where: str) -> list[tuple[DaliDevice, dict[str, int]]]:
+    """:func:`expand`, each device with its params and repeat values (what its profile's actions see)."""
     points = tuple(DaliPoint(q.value, q, UNITS.get(q)) for q in spec.points)
-    no_params: dict[str, int] = {}
     try:
-        repetitions = list(spec.expand(no_params))
+        repetitions = list(spec.expand(spec.params))
     except ValueError as exc:
         raise ValueError(f"{where}.name: {exc}") from None
     devices = []
@@ -174,7 +204,8 @@ def expand(spec: DaliDeviceSpec, where: str) -> list[DaliDevice]:
             address = _check_address(evaluate(spec.short_address, values))
         except ValueError as exc:
             raise ValueError(f"{where} ({name}).short_address: {exc}") from None
-        devices.append(DaliDevice(name, address, spec.poll_interval_s, points, spec.latch))
+        device = DaliDevice(name, address, spec.poll_interval_s, points, spec.latch)
+        devices.append((device, values))
     return devices
 
 

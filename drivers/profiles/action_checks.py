@@ -60,6 +60,8 @@ def _check_action(
         raise ValueError(f"{where}.call: a Modbus profile acts by write")
     if protocol == "opcua" and a.write:
         raise ValueError(f"{where}.write: an OPC-UA profile acts by call (a method)")
+    if protocol == "dali" and a.write:
+        raise ValueError(f"{where}.write: a DALI profile acts by call (a gear command)")
     ints = {x.name for x in a.args if x.type in (ArgType.INT, ArgType.BOOL, ArgType.ENUM)}
     for k, w in enumerate(a.write):
         _names_in(w.reg, params, f"{where}.write[{k}].register")

@@ -7,6 +7,12 @@ in the agent's config names the profile and gives the params' values.
 ``opcua``, whose points name nodes by browse path under the device's ``root`` (``"Intersection_{id}"``)
 or by node id, and may be expanded per param (``repeat: {n: [1, signal_groups]}``).
 
+``dali`` profiles carry no points (a DALI device lists the quantities it reads): they declare what a
+command may do to a control gear on a DALI line, each action calling a
+:class:`~drivers.dali.config.GearCommand` (``DAPC`` with its ``level`` input, ``OFF``,
+``RECALL_MAX_LEVEL``, ``RECALL_MIN_LEVEL``); a read-back or interlock names quantities, and a device
+using the profile must read those.
+
 ``actions`` and ``interlocks`` declare what a command may do to such a device
 (:mod:`drivers.profiles.actions`); ``param_defaults`` are optional params (a luminaire's ``min_level``)
 that a device may set.
@@ -18,6 +24,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from drivers.dali.config import GEAR_COMMAND_INPUTS, GearCommand, Quantity
 from drivers.modbus.config import ModbusPointSpec, Order
 from drivers.opcua.config import OpcUaPointSpec, ReadMode
 from drivers.profiles.action_checks import check_actions
@@ -69,7 +76,39 @@ class OpcUaProfile(BaseModel):
         return self
 
 
-Profile = ModbusProfile | OpcUaProfile
+class DaliProfile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ProfileName
+    protocol: Literal["dali"]
+    description: str = ""
+    params: tuple[str, ...] = ()
+    param_defaults: dict[str, int] = Field(default_factory=dict)
+    interlocks: tuple[InterlockSpec, ...] = ()
+    actions: tuple[ActionSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _actions_call_gear_commands(self) -> Self:
+        _check(self, frozenset(q.value for q in Quantity), "dali")
+        for a in self.actions:
+            assert a.call is not None  # checked by _check: a DALI profile acts by call
+            try:
+                command = GearCommand(a.call.method)
+            except ValueError:
+                known = ", ".join(GearCommand)
+                raise ValueError(
+                    f"actions ({a.name}).call.method: {a.call.method!r} is not a DALI gear command ({known})"
+                ) from None
+            wanted = set(GEAR_COMMAND_INPUTS[command])
+            if set(a.call.args) != wanted:
+                raise ValueError(
+                    f"actions ({a.name}).call.args: {command.value} takes {sorted(wanted) or 'no inputs'}, "
+                    f"not {sorted(a.call.args) or 'none'}"
+                )
+        return self
+
+
+Profile = ModbusProfile | OpcUaProfile | DaliProfile
 
 
 def parse_profile(data: Any) -> Profile:
@@ -77,10 +116,12 @@ def parse_profile(data: Any) -> Profile:
     raises pydantic's ValidationError, with locations inside the profile."""
     if isinstance(data, dict) and data.get("protocol") == "opcua":
         return OpcUaProfile.model_validate(data)
+    if isinstance(data, dict) and data.get("protocol") == "dali":
+        return DaliProfile.model_validate(data)
     return ModbusProfile.model_validate(data)  # refuses an unknown protocol too
 
 
-def _check(profile: ModbusProfile | OpcUaProfile, points: frozenset[str], protocol: str) -> None:
+def _check(profile: Profile, points: frozenset[str], protocol: str) -> None:
     if overlap := sorted(set(profile.params) & set(profile.param_defaults)):
         raise ValueError(f"param_defaults: {overlap[0]!r} is a required param: it cannot have a default")
     check_actions(

@@ -11,7 +11,7 @@ For one command, in order (``docs/protocol.md``, "Execution"):
 4. the act, **never retried**: a Modbus write of holding registers (values evaluated over the args with
    their defaults, the params and ``sequence``: the mailbox number, one more than both the last sent
    to the device — kept in the ``book`` before the write, so across restarts too — and the last the
-   device says it processed) or an OPC-UA method call (inputs from args,
+   device says it processed), or a call: an OPC-UA method or a DALI gear command (inputs from args,
    constants, params and the agent's ``secrets``). A driver error ends ``failed`` with its reason;
 5. after the action's ``settle_s`` (the injected clock), a fresh read again: every ``expect`` holds ->
    ``done`` with the values read; otherwise ``failed`` with a reason starting ``unconfirmed:``.

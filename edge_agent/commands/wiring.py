@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from drivers.base import Driver, Value
-from drivers.modbus.config import ModbusDevice
 from drivers.opcua.config import OpcUaDevice
 from edge_agent.clock import Clock
 from edge_agent.commands import priority
@@ -24,7 +23,7 @@ from edge_agent.commands.executor import Executor
 from edge_agent.commands.ledger import Ledger
 from edge_agent.commands.priority import PriorityTracker
 from edge_agent.commands.receiver import Receiver, Results, Runner
-from edge_agent.commands.targets import CommandBus, Location, RegisterBus, Target
+from edge_agent.commands.targets import CommandBus, Location, Target
 from edge_agent.commands.watchdog import CentreWatchdogFeeder
 from edge_agent.config.resolved import Bus, ResolvedConfig
 from mqtt_session import MqttLink
@@ -40,11 +39,7 @@ def command_targets(buses: Sequence[Bus], drivers: Sequence[Driver]) -> list[Tar
     targets = []
     for bus, driver in zip(buses, drivers, strict=True):
         for dev in bus.devices:
-            if (
-                isinstance(dev, ModbusDevice | OpcUaDevice)
-                and dev.actions is not None
-                and dev.actions.actions
-            ):
+            if dev.actions is not None and dev.actions.actions:
                 if not isinstance(driver, CommandBus):
                     raise TypeError(f"bus {bus.name!r}: its driver cannot run commands")
                 targets.append(Target(dev.name, dev.actions, driver))
@@ -141,7 +136,8 @@ class CommandPath:
             skew_ms=commands.skew_ms,
         )
         link.route(topics.topic(cfg.site, cfg.gateway, topics.TopicKind.COMMAND), receiver.on_message, qos=1)
-        controllers = [t for t in targets if t.actions.methods and not isinstance(t.bus, RegisterBus)]
+        opcua = {d.name for b in config.buses for d in b.devices if isinstance(d, OpcUaDevice)}
+        controllers = [t for t in targets if t.actions.methods and t.name in opcua]  # not DALI gear
         feeder = None
         if controllers:
             by_device = {t.name: t.bus for t in controllers}

@@ -12,15 +12,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from drivers.dali.config import DaliDevice, DaliDeviceSpec, expand
+from drivers.dali.config import DaliDevice, DaliDeviceSpec, expand_with_values
 from drivers.device import DeviceSpec
 from drivers.errors import PointError
 from drivers.modbus.config import ModbusDevice, Order, resolve_points
 from drivers.modbus.plan import plan_reads
 from drivers.opcua import resolve as opcua
 from drivers.opcua.config import OpcUaDevice, OpcUaSecurity, ReadMode
+from drivers.profiles.actions import PointState
 from drivers.profiles.device_actions import DeviceActions, resolve_actions
-from drivers.profiles.model import ModbusProfile, OpcUaProfile
+from drivers.profiles.model import DaliProfile, ModbusProfile, OpcUaProfile
 from edge_agent.config.model import (
     DaliSerialBus,
     ModbusDeviceSpec,
@@ -77,11 +78,32 @@ def modbus_devices(
 
 
 def dali_devices(bus: DaliSerialBus, spec: DaliDeviceSpec, ctx: Resolving, where: str) -> list[DaliDevice]:
-    """A DALI gear (or a range): short addresses and bus time were checked by the bus model."""
+    """A DALI gear (or a range): short addresses and bus time were checked by the bus model; a profile
+    gives its actions, whose read-backs and interlocks need points the device reads."""
+    profile = ctx.profiles.get_dali(spec.profile, f"{where}.profile") if spec.profile is not None else None
+    if profile is None and spec.params:
+        raise ConfigError([f"{where}.params: params are for a profile's actions, and there is no profile"])
     try:
-        return expand(spec, where)
+        expanded = expand_with_values(spec, where)
     except ValueError as exc:
         raise ConfigError([str(exc)]) from None
+    if profile is None:
+        return [device for device, _ in expanded]
+    needed = _points_needed(profile)
+    if missing := sorted(needed - {q.value for q in spec.points}):
+        raise ConfigError(
+            [f"{where}.points: profile {profile.name!r} reads back or interlocks on {missing}: read them too"]
+        )
+    return [replace(d, actions=_actions(profile, values, f"{where} ({d.name})")) for d, values in expanded]
+
+
+def _points_needed(profile: DaliProfile) -> set[str]:
+    """The points the profile's read-backs and point interlocks read."""
+    needed = {e.point for a in profile.actions if a.read_back is not None for e in a.read_back.expect}
+    for lock in profile.interlocks:
+        if isinstance(lock, PointState):
+            needed |= set(lock.refuse_if)
+    return needed
 
 
 def opcua_devices(bus: OpcUaBus, spec: OpcUaDeviceSpec, ctx: Resolving, where: str) -> list[OpcUaDevice]:
@@ -119,7 +141,7 @@ def opcua_devices(bus: OpcUaBus, spec: OpcUaDeviceSpec, ctx: Resolving, where: s
 
 
 def _actions(
-    profile: ModbusProfile | OpcUaProfile, params: Mapping[str, int | str], where: str
+    profile: ModbusProfile | OpcUaProfile | DaliProfile, params: Mapping[str, int | str], where: str
 ) -> DeviceActions | None:
     """The device's actions from its profile (None if it declares none), refused naming the place."""
     if not profile.actions:

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from drivers.modbus.config import ModbusDevice
-from drivers.opcua.config import OpcUaDevice
 from edge_agent.config.commands import resolve_commands
 from edge_agent.config.devices import Resolving
 from edge_agent.config.kinds import BUS_KINDS, BusKinds
@@ -88,8 +86,7 @@ def _missing_secrets(buses: list[Bus], secrets: dict[str, str]) -> list[str]:
     out = []
     for bi, bus in enumerate(buses):
         for dev in bus.devices:
-            actions = dev.actions if isinstance(dev, ModbusDevice | OpcUaDevice) else None
-            for spec in actions.actions.values() if actions is not None else ():
+            for spec in dev.actions.actions.values() if dev.actions is not None else ():
                 for name, arg in spec.call.args.items() if spec.call is not None else ():
                     if arg.secret is not None and arg.secret not in secrets:
                         out.append(

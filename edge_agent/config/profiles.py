@@ -8,14 +8,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from drivers.profiles.model import ModbusProfile, OpcUaProfile, Profile, parse_profile
+from drivers.profiles.model import DaliProfile, ModbusProfile, OpcUaProfile, Profile, parse_profile
 from edge_agent.config.problems import ConfigError, format_loc, read_yaml
 
 _INTERLOCK_KINDS = ("point_state", "arg_range", "night_floor")  # tags pydantic puts in the location
 
 
 class Profiles:
-    """The profiles of one config load: ``get_modbus``/``get_opcua`` refuse a profile of the other kind."""
+    """The profiles of one config load: ``get_modbus``/``get_opcua``/``get_dali`` refuse a profile of
+    another kind."""
 
     def __init__(self, dirs: Sequence[Path]) -> None:
         self.dirs = dirs
@@ -31,6 +32,12 @@ class Profiles:
         profile = self._load(name, where)
         if not isinstance(profile, OpcUaProfile):
             raise ConfigError([f"{where}: profile {name!r} is for {profile.protocol}, not an OPC-UA device"])
+        return profile
+
+    def get_dali(self, name: str, where: str) -> DaliProfile:
+        profile = self._load(name, where)
+        if not isinstance(profile, DaliProfile):
+            raise ConfigError([f"{where}: profile {name!r} is for {profile.protocol}, not a DALI device"])
         return profile
 
     def _load(self, name: str, where: str) -> Profile:

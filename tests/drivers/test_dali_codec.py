@@ -285,7 +285,7 @@ def test_ranges_expand_and_clashes_are_refused() -> None:
 
 def test_readme_config_block_validates() -> None:
     readme = (ROOT / "drivers" / "dali" / "README.md").read_text()
-    (block,) = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    block = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)[0]  # [1]: commands
     config: dict[str, Any] = yaml.safe_load(block)
     (raw,) = config["buses"]
     bus = DaliSerialBus.model_validate(raw)
@@ -303,6 +303,7 @@ def test_example_config_loads_and_checks() -> None:
     assert line.link.kind == "dali_serial"
     assert [d.name for d in line.devices][:2] == ["lum-00", "lum-01"]
     assert len(line.devices) == 20
+    assert all(d.actions is not None and "set_level" in d.actions.actions for d in line.devices)
     r = CliRunner().invoke(app, ["check-config", str(path)])
     assert r.exit_code == 0, r.output
     assert "1 bus(es), 20 device(s), 240 point(s)" in r.output

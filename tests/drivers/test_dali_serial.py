@@ -25,7 +25,7 @@ from drivers.dali import luba
 from drivers.dali.client import DaliSerialDriver
 from drivers.dali.config import DaliDeviceSpec, DaliSerialLink, Quantity, resolve_devices
 from drivers.dali.curve import arc_to_percent, percent_to_arc
-from drivers.errors import DeviceError, DeviceUnreachable, UnsupportedAction, WriteError
+from drivers.errors import CallError, DeviceError, DeviceUnreachable, WriteError
 from drivers.scheduler import BusScheduler
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
@@ -221,7 +221,7 @@ async def test_write_level_sends_dapc_through_the_curve(sim: DaliSerialSim, drv:
     assert (other.value.device, other.value.point) == ("lum-1", "status")
     with pytest.raises(WriteError, match=r"percent must be 0\.\.100"):
         await drv.write("lum-1", "level", 150)
-    with pytest.raises(UnsupportedAction):
+    with pytest.raises(CallError, match="'Identify' is not a DALI gear command"):
         await drv.call("lum-1", "Identify", {})
 
 
