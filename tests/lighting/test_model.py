@@ -92,3 +92,12 @@ def test_the_shipped_example_is_a_valid_set() -> None:
     pset = ProgramSet.model_validate(parse(path.read_text(encoding="utf-8"), path))
     assert pset.calendar_of("lum-04") == "crossings"
     assert pset.calendar_of("lum-00") == "streets"
+
+
+def test_the_readme_program_file_is_a_valid_set() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8").split("## Street lighting", 1)[1]
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    pset = ProgramSet.model_validate(parse(block, readme))
+    assert pset.version == 7
+    assert pset.calendar_of("lum-02") == "streets"
