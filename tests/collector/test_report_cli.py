@@ -143,3 +143,35 @@ def test_a_site_without_readings_exits_1(config: Path) -> None:
     code, out, err = report("energy", "-c", str(config), "--site", "lyon", *DAY)
     assert (code, out) == (1, "")
     assert "no luminaire of site 'lyon' has active_energy readings in the store" in err
+
+
+@pytest.mark.parametrize(
+    ("reports", "message"),
+    [
+        (
+            "sites: {x: {latitude: 47, longitude: 5, timezone: Europe/Dijon, gateways: [g]}}",
+            "reports.sites.x.timezone: 'Europe/Dijon' is not an IANA time zone",
+        ),
+        (
+            "sites: {x: {latitude: 47, longitude: 5, timezone: UTC, gateways: [g]}}\n"
+            "  baselines: [{group: avenue, watts: 150}]",
+            "reports: baselines[0].group: no group 'avenue' (groups: none)",
+        ),
+        (
+            "sites: {x: {latitude: 47, longitude: 5, timezone: UTC, gateways: [g]}}\n"
+            "  baselines: [{luminaires: ['*'], watts: 0}]",
+            "reports.baselines[0].watts: Input should be greater than 0",
+        ),
+        (
+            "sites: {x: {latitude: 47, longitude: 5, timezone: UTC, gateways: [g]}}\n"
+            "  availability: {classes: {lum: {devices: ['*'], expected: by_day}}}",
+            "reports.availability.classes.lum.expected: Input should be 'always' or 'dusk_to_dawn'",
+        ),
+    ],
+)
+def test_a_bad_reports_section_exits_2_naming_the_field(tmp_path: Path, reports: str, message: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"broker: {{host: 127.0.0.1}}\nreports:\n  {reports}\n", encoding="utf-8")
+    code, _, err = report("energy", "-c", str(path), "--site", "x")
+    assert code == 2
+    assert f"{path}: {message}" in err

@@ -13,8 +13,11 @@ from astral.sun import sunrise, sunset
 from collector.reports.config import ReportsConfig
 from collector.reports.energy import By, totals
 from collector.reports.read import Period, energy_rows
+from collector.sinks import open_sink
 from simulators.luminaire.model import STANDBY_W
 from tests.collector.energy_street import H_MS, street
+from wire.points import Reading
+from wire.telemetry import BatchKey, TelemetryBatch
 
 UTC = dt.UTC
 START = round(dt.datetime(2026, 1, 5, 11, tzinfo=UTC).timestamp() * 1000)  # noon in Paris
@@ -74,3 +77,29 @@ async def test_a_wrap_a_replaced_gear_and_a_dead_agent_give_the_known_answer(tmp
     assert site.used_wh == pytest.approx(2 * day_wh, abs=3.0)
     assert site.saving == pytest.approx(1 - 2 * day_wh / (400 * hours), abs=1e-3)
     assert site.flags == {"wrap": 1, "gap": 2, "new gear": 1}
+
+
+async def test_another_serial_starts_a_new_counter_where_the_interface_reads_one(tmp_path: Path) -> None:
+    # A used gear replaces one 300 Wh behind it: a rise a 2000 W luminaire could make in 15 min, so only
+    # the serial tells. Every 15 min: 25 Wh (100 W).
+    polls = range(START - H_MS, START + 25 * H_MS, 900_000)
+    readings = []
+    for i, t in enumerate(polls):
+        new = t >= START + 6 * H_MS
+        readings.append(Reading("lum-00", "active_energy", t, (4300 if new else 4000) + 25 * i))
+        readings.append(Reading("lum-00", "gear_serial", t, "SN-B" if new else "SN-A"))
+    sink = await open_sink(f"sqlite:///{tmp_path}/store.db")
+    try:
+        await sink.write([TelemetryBatch(BatchKey("cab-01", "e0", 1), tuple(readings))])
+        period = Period(START, START + 24 * H_MS)
+        (with_serial,) = await energy_rows(
+            sink, config(energy={"serial_point": "gear_serial"}), "dijon", period
+        )
+        (without,) = await energy_rows(sink, config(), "dijon", period)
+    finally:
+        await sink.close()
+    assert with_serial.used_wh == pytest.approx(2400.0)
+    assert with_serial.estimated_wh == pytest.approx(25.0)  # the swap's 15 min at the mean power
+    assert [f.what for f in with_serial.flags] == ["new gear"]
+    assert without.used_wh == pytest.approx(2700.0)  # blind to the swap: 300 Wh too many
+    assert without.flags == ()
