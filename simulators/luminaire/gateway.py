@@ -9,12 +9,12 @@ Served ranges (holding registers, 0-based, big-endian, 32-bit values high word f
   actual level %, +7 device type 6, +8..+12 phys. min / min / max / power-on / system-failure level %,
   +13 fade time, +14 fade rate, +15 arc power setpoint % (R/W), +80 LED failure status, +82 / +92
   dimming curve (0, logarithmic);
-- ``25000 + 3200·c + 100·sa + 0..99`` (D4i): +34 active energy Wh, +36 active power 0.1 W, +38..+45
-  apparent and load-side energy / power = 0xFFFF 0xFFFF (MASK: not supported), +46 operating time s,
-  +48 start counter, +50 gear temperature °C (int16), +52 supply voltage 0.1 V, +53 light-source
-  on-time s, +55 light-source failure flags, +56 light-source temperature °C (int16), +57 output
-  current %. A luminaire with a ballast failure (a dead gear) reads MASK in all of these: 0xFFFF, or
-  0x7FFF for the signed ones;
+- ``25000 + 3200·c + 100·sa + 0..99`` (D4i): +34 active energy Wh (uint32: the counter wraps at
+  2³² Wh), +36 active power 0.1 W, +38..+45 apparent and load-side energy / power = 0xFFFF 0xFFFF
+  (MASK: not supported), +46 operating time s, +48 start counter, +50 gear temperature °C (int16),
+  +52 supply voltage 0.1 V, +53 light-source on-time s, +55 light-source failure flags, +56
+  light-source temperature °C (int16), +57 output current %. A luminaire with a ballast failure (a
+  dead gear) reads MASK in all of these: 0xFFFF, or 0x7FFF for the signed ones;
 - ``60000 + sa`` (sim control, not in the product): write 1 lamp failure, 2 ballast failure, 0 clear,
   3 power cycle; reads the current fault.
 
@@ -37,6 +37,7 @@ SIM_CONTROL_BASE = 60000
 POWER_CYCLE_COMMAND = 3
 MAX_LUMINAIRES = 64
 _MASK16 = 0xFFFF
+_WRAP = 2**32
 _MASK_INT16 = 0x7FFF  # MASK of a signed value (DALI: 0x7F…)
 _D4I_OFFSETS = (*range(34, 51), *range(52, 58))
 _SETPOINT, _SELECT_CURVE, _UPDATE_ALL = 15, 92, 4
@@ -183,7 +184,7 @@ def _d4i_registers(s: LuminaireState) -> dict[int, int]:
     def u32(offset: int, value: int) -> None:
         regs[offset], regs[offset + 1] = value >> 16 & _MASK16, value & _MASK16
 
-    u32(34, int(s.energy_wh))
+    u32(34, int(s.energy_wh) % _WRAP)  # the map's 32 bits of the gear's counter: it wraps
     u32(36, round(s.power_w * 10))
     for offset in (38, 40, 42, 44):  # apparent / load-side energy and power: not supported
         u32(offset, 0xFFFFFFFF)

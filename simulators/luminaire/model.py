@@ -7,6 +7,9 @@ Time comes from an injected ``now()`` (monotonic seconds), so a test can step it
   requests clamped to MIN/MAX level (limit error, status b3);
 - power = P_nominal × light fraction (the log curve) + 0.5 W standby; energy (Wh) integrates it;
 - operating time, start counter (power cycles), light-source on-time;
+- the D4i active-energy counter may start where a used gear left it (``energy_wh``: one near 2³² Wh
+  wraps, see :mod:`simulators.luminaire.gateway`); :meth:`Luminaire.replace_gear` puts a new gear in
+  the luminaire (another serial number, every counter from zero);
 - gear and light-source temperatures rising towards ambient + k × power (first-order lag);
 - supply voltage ≈ 230 V (a fixed per-luminaire offset within ±1.5 V plus ±0.3 V noise per reading);
 - faults: a lamp failure (status b1, level 0, LED open circuit, light-source failure) or a ballast
@@ -100,6 +103,9 @@ class Luminaire:
         rng: random.Random,
         settings: GearSettings | None = None,
         ambient_c: float = AMBIENT_C,
+        *,
+        energy_wh: float = 0.0,
+        serial: int = 1,
     ) -> None:
         self.nominal_w = nominal_w
         self.ambient_c = ambient_c
@@ -114,8 +120,10 @@ class Luminaire:
         self._fade_start, self._fade_s = t, 0.0
         self._power_cycled = True  # b7 stays set until the first level command
         self._limit_error = False
-        self._energy_wh = self._operating_s = self._light_on_s = 0.0
+        self._energy_wh = energy_wh  # the D4i counter: a gear may come with a history
+        self._operating_s = self._light_on_s = 0.0
         self._starts = 1
+        self.serial = serial  # the gear's identification number (DALI memory bank 0)
         self._gear_c = self._source_c = ambient_c
 
     @property
@@ -144,6 +152,17 @@ class Luminaire:
         t = self._advance()
         self._starts += 1
         self._power_cycled = True
+        self._fade_from = self._target = self.settings.power_on
+        self._fade_start, self._fade_s = t, 0.0
+
+    def replace_gear(self, serial: int) -> None:
+        """A technician swaps the LED driver: a new gear at its power-on level, every counter from zero."""
+        t = self._advance()
+        self.serial = serial
+        self._fault = Fault.NONE
+        self._energy_wh = self._operating_s = self._light_on_s = 0.0
+        self._starts = 1
+        self._power_cycled, self._limit_error = True, False
         self._fade_from = self._target = self.settings.power_on
         self._fade_start, self._fade_s = t, 0.0
 

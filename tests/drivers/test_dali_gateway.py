@@ -120,3 +120,11 @@ def test_update_all_trigger_is_accepted_and_reads_zero(clock: SteppedClock) -> N
     gw = gateway(clock)
     gw.write(4, [1])
     assert gw.read(4, 1) == [0]
+
+
+def test_the_energy_counter_wraps_at_32_bits(clock: SteppedClock) -> None:
+    lum = Luminaire(100.0, clock, random.Random(0), energy_wh=2**32 - 50.0)  # 100.5 W at full power
+    gw = DaliGateway([lum])
+    assert gw.read(25034, 2) == [0xFFFF, 0xFFCE]  # 2³² - 50 Wh
+    clock.t += 3600.0
+    assert gw.read(25034, 2) == [0, 50]  # 100.5 Wh later: past 2³², the register starts again from 0

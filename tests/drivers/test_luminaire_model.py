@@ -162,3 +162,24 @@ def test_the_model_is_deterministic_for_a_seed(clock: SteppedClock) -> None:
     b = Luminaire(90.0, clock, random.Random(7))
     clock.advance(10)
     assert a.state() == b.state()
+
+
+def test_a_replaced_gear_starts_its_counters_again(clock: SteppedClock) -> None:
+    lum = Luminaire(100.0, clock, random.Random(1), energy_wh=1000.0, serial=7)
+    lum.set_percent(50)
+    lum.inject(Fault.LAMP)
+    clock.t += 3600.0
+    before = lum.state()
+    assert before.energy_wh == pytest.approx(1000.5)  # the failed lamp: standby only
+    assert before.start_counter == 1
+    lum.replace_gear(serial=8)
+    clock.t += 1800.0
+    after = lum.state()
+    assert lum.serial == 8
+    assert after.energy_wh == pytest.approx(100.5 / 2)  # from zero, at the power-on level (full)
+    assert (after.operating_time_s, after.start_counter, after.arc, after.status & POWER_CYCLE) == (
+        1800.0,
+        1,
+        254,
+        POWER_CYCLE,
+    )
