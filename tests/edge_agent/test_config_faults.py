@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from edge_agent.config.faults import FaultsConfig
+
+LIGHTING_DOC = Path(__file__).resolve().parents[2] / "docs" / "lighting.md"
 
 
 def test_an_empty_section_takes_the_defaults() -> None:
@@ -33,3 +39,11 @@ def test_a_bad_value_names_its_field(raw: dict[str, object], field: str) -> None
         FaultsConfig.model_validate(raw)
     (problem,) = err.value.errors()
     assert problem["loc"] == (field,)
+
+
+def test_the_documented_section_is_valid_and_shows_the_defaults() -> None:
+    section = LIGHTING_DOC.read_text().split("## Faults at the edge", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    raw = yaml.safe_load(block.group(1))
+    assert FaultsConfig.model_validate(raw["lighting"]["faults"]) == FaultsConfig()
