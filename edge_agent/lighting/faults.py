@@ -4,8 +4,9 @@ own polls and reports each fault once when it is raised and once when it is clea
 that showed it. Thresholds: :class:`~edge_agent.config.faults.FaultsConfig`; the faults, their evidence
 and what the street sees: ``docs/lighting.md``, "Faults at the edge".
 
-Fed by the poll loop: :meth:`FaultMonitor.observe` with a device's values (a point that could not be
-read is None), :meth:`FaultMonitor.observe_unreachable` for a poll without an answer. ``wanted`` gives
+Fed by the poll loop: :meth:`FaultMonitor.observe_readings` with a poll's readings, or
+:meth:`FaultMonitor.observe` with a device's values (a point that could not be read is None) and
+:meth:`FaultMonitor.observe_unreachable` for a poll without an answer. ``wanted`` gives
 the level (%) the device is commanded at a moment (the lighting runner's order: program, override or
 default); 0 is off. A level is judged only once the level wanted has held ``ramp_grace_s``: the same
 now and ``ramp_grace_s`` earlier, and unchanged since the poll that first saw it.

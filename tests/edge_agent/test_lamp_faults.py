@@ -289,3 +289,24 @@ async def test_an_event_the_full_outbox_refuses_is_tried_again_at_the_next_poll(
     rig._read = 0
     one(await rig.poll_at(local(DIJON, JAN_12, 22, 50)), RAISED, FaultName.LAMP_FAILURE, rig.polled_ms)
     assert rig.monitor.active("lum-00") == {FaultName.LAMP_FAILURE: rig.polled_ms}
+
+
+async def test_a_dali_gateway_that_does_not_answer_is_a_gear_comm_failure_too(rig: Rig) -> None:
+    assert await rig.poll_at(local(DIJON, JAN_12, 19, 0)) == []
+    await rig.lamps.stop()  # the DALI-to-Modbus gateway is gone: no answer at all
+    try:
+        assert await rig.poll_at(local(DIJON, JAN_12, 19, 5)) == []
+        e = one(
+            await rig.poll_at(local(DIJON, JAN_12, 19, 10)),
+            RAISED,
+            FaultName.GEAR_COMM_FAILURE,
+            rig.polled_ms,
+        )
+        assert e.details["polls_unanswered"] == 2
+        assert "cannot connect" in str(e.details["reason"])
+    finally:
+        await rig.lamps.start()  # the same port
+    e = one(
+        await rig.poll_at(local(DIJON, JAN_12, 19, 15)), CLEARED, FaultName.GEAR_COMM_FAILURE, rig.polled_ms
+    )
+    assert e.details["restarted"] is False
