@@ -118,11 +118,14 @@ class FaultMonitor:
         return MappingProxyType(lamp.active if lamp is not None else {})
 
     async def observe_readings(self, readings: Sequence[Reading]) -> None:
-        """One poll's readings of one device, as the poller makes them (with its ``online`` point)."""
+        """One poll's readings of one device, as the poller makes them (with its ``online`` point); a
+        device without a ``status`` point is not a luminaire and is left alone."""
         if not readings:
             return
         device, ts_ms = readings[0].device, readings[0].ts_ms
         by_point = {r.point: r for r in readings}
+        if self._points.status not in by_point:
+            return  # not a luminaire: nothing to judge
         for point in (ONLINE_POINT, self._points.status):  # the gateway silent, or the gear behind it
             r = by_point.get(point)
             if r is not None and (r.quality is not Quality.GOOD or r.value is False):

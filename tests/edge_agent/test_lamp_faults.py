@@ -34,6 +34,7 @@ from tests.edge_agent.lighting_street import NightClock, Street, local, noaa
 from tests.lighting.sets import DIJON, program_set
 from wire.events import Event, EventKind, FaultName, decode_event, encode_event
 from wire.outbox import decode_frame
+from wire.points import Quality, Reading
 from wire.topics import TopicKind
 
 JAN_12 = dt.date(2027, 1, 12)
@@ -155,6 +156,13 @@ async def test_lamp_failure_is_raised_and_cleared(rig: Rig) -> None:
     e = one(await rig.poll_at(local(DIJON, JAN_12, 23, 0)), CLEARED, FaultName.LAMP_FAILURE, rig.polled_ms)
     assert e.details["raised_at_ms"] == raised_ms
     assert rig.monitor.active("lum-00") == {}
+
+
+async def test_a_device_without_a_status_is_not_judged(rig: Rig) -> None:
+    ts = rig.clock.now_ms()
+    await rig.monitor.observe_readings([Reading("site-7", "loop_1", ts, None, Quality.BAD, "exception 2")])
+    await rig.monitor.observe_readings([Reading("site-7", "online", ts, False, Quality.GOOD, "no answer")])
+    assert (rig.monitor.raised, rig.monitor.active("site-7")) == (0, {})
 
 
 async def test_a_dead_gear_is_a_lamp_failure_of_its_gear(rig: Rig) -> None:
