@@ -207,8 +207,9 @@ class FaultMonitor:
 
     async def _lamp(self, poll: _Poll, status: int, values: Mapping[str, Value]) -> bool:
         led = _int(values.get(self._points.led_failure))
-        source = _int(values.get(self._points.light_source_failure))
-        failed = bool(status & (GEAR_FAILURE | LAMP_FAILURE) or led or (source or 0) & SOURCE_OVERALL)
+        source = values.get(self._points.light_source_failure)  # flags (the gateway), or a flag (DALI)
+        source_failed = source is True or bool((_int(source) or 0) & SOURCE_OVERALL)
+        failed = bool(status & (GEAR_FAILURE | LAMP_FAILURE) or led) or source_failed
         evidence: dict[str, Value] = {
             "status": status,
             "led_failure": led,
