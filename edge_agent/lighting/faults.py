@@ -11,33 +11,28 @@ the level (%) the device is commanded at a moment (the lighting runner's order: 
 default); 0 is off. A level is judged only once the level wanted has held ``ramp_grace_s``: the same
 now and ``ramp_grace_s`` earlier, and unchanged since the poll that first saw it.
 
-- ``lamp_failure``: status b1 (lamp failure) or b0 (control-gear failure), an LED failure bit, or the
-  light source's overall failure flag; cleared when a status reads without them;
-- ``dimming_failure``: the level read differs from the level wanted by more than
-  ``dimming_tolerance_pct``, no fade running, no lamp failure or supply loss (they say it already);
-- ``cycling``: more than ``cycling_max_starts`` gear starts (the start counter's increments, so starts
-  between two polls count too) within ``cycling_window_min``;
-- ``day_burner``: lit (status b2, or a level above 0) while the level wanted is 0 and the sun is up;
-- ``supply_loss``: the gear measures a supply voltage below ``supply_min_v`` while it should have mains;
-- ``gear_comm_failure``: ``comm_failure_after_polls`` polls in a row without the gear's status, while it
-  should have mains; the clearing says whether the gear restarted meanwhile (its supply was lost).
-
-With ``switched_mains`` a luminaire is expected to have mains only while the level wanted is above 0
-(and was ``ramp_grace_s`` earlier): silence and 0 V by day are then no fault. A fault is cleared only by
-evidence (a poll that shows it gone), never by silence. An event the outbox refuses (full) leaves the
-fault's state as it was, so the next poll tries again.
+The faults (what raises and clears each: ``docs/lighting.md``): ``lamp_failure`` (status b0/b1, an LED
+or light-source failure flag), ``dimming_failure`` (the level read off the level wanted by more than
+``dimming_tolerance_pct``; not while fading, nor when a lamp failure or supply loss explains it),
+``cycling`` (more than ``cycling_max_starts`` gear starts in ``cycling_window_min``), ``day_burner``
+(lit while the level wanted is 0 and the sun is up), ``supply_loss`` (a supply voltage below
+``supply_min_v``), ``gear_comm_failure`` (``comm_failure_after_polls`` polls in a row without the gear's
+status). With ``switched_mains`` a luminaire should have mains only while the level wanted is above 0
+(and was ``ramp_grace_s`` earlier): silence and 0 V are otherwise no fault. A fault is cleared only by a
+poll that shows it gone, never by silence; an event the outbox refuses (full) leaves the state as it
+was, so the next poll tries again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from edge_agent.config.faults import FaultsConfig
+from edge_agent.lighting.starts import StartWindow
 from edge_agent.outbox.store import OutboxFull
 from lighting.night import dusk_to_dawn
 from lighting.sun import Place
@@ -71,11 +66,11 @@ class LampPoints:
 @dataclass(slots=True)
 class _Lamp:
     device: str
+    starts: StartWindow  # the gear's starts within the cycling window
     active: dict[FaultName, int] = field(default_factory=dict)  # fault -> at_ms of its fault_raised
     unanswered: int = 0  # polls in a row without the gear's status, while it should have mains
     silent_since_ms: int | None = None
     counter_before_silence: int | None = None
-    starts: deque[tuple[int, int]] = field(default_factory=deque)  # (ts_ms, starts seen at that poll)
     counter: int | None = None  # the start counter at the last poll that read it
     wanted: int | None = None  # the level wanted at the last poll, and since which poll
     wanted_since_ms: int | None = None
@@ -156,7 +151,10 @@ class FaultMonitor:
         await self._level(poll, status, _num(values.get(p.level)), dark_anyway=failed or lost)
 
     def _poll(self, device: str, ts_ms: int) -> _Poll:
-        lamp = self._lamps.setdefault(device, _Lamp(device))
+        lamp = self._lamps.get(device)
+        if lamp is None:
+            window = StartWindow(self._cfg.cycling_window_min * 60)
+            lamp = self._lamps[device] = _Lamp(device, window)
         return _Poll(lamp, dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC), ts_ms)
 
     def _powered(self, poll: _Poll) -> bool:
@@ -228,18 +226,10 @@ class FaultMonitor:
         return low
 
     async def _cycling(self, poll: _Poll, counter: int | None) -> None:
-        lamp = poll.lamp
         if counter is None:
             return
-        if lamp.counter is not None and counter > lamp.counter:
-            lamp.starts.append((poll.ts_ms, counter - lamp.counter))
-        elif lamp.counter is not None and counter < lamp.counter:
-            lamp.starts.clear()  # the gear was replaced or its counter reset: count afresh
-        lamp.counter = counter
-        window_ms = self._cfg.cycling_window_min * 60_000
-        while lamp.starts and lamp.starts[0][0] <= poll.ts_ms - window_ms:
-            lamp.starts.popleft()
-        starts = sum(n for _, n in lamp.starts)
+        poll.lamp.counter = counter
+        starts = poll.lamp.starts.count(poll.ts_ms, counter)
         evidence: dict[str, Value] = {
             "starts_in_window": starts,
             "window_min": self._cfg.cycling_window_min,
