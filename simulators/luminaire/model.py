@@ -13,7 +13,13 @@ Time comes from an injected ``now()`` (monotonic seconds), so a test can step it
 - gear and light-source temperatures rising towards ambient + k × power (first-order lag);
 - supply voltage ≈ 230 V (a fixed per-luminaire offset within ±1.5 V plus ±0.3 V noise per reading);
 - faults: a lamp failure (status b1, level 0, LED open circuit, light-source failure) or a ballast
-  failure (status b0, gear dead: no light, no power, no operating time).
+  failure (status b0, gear dead: no light, no power, no operating time);
+- mains (:meth:`Luminaire.set_mains`): off, the gear gives no light, draws nothing and counts no
+  operating time; it reports a supply voltage of 0 V when its DALI interface stays up on the bus's own
+  power (``answers_without_mains``, the default), else it does not answer at all (:attr:`reachable`);
+  mains back is a power cycle (start counter + 1, status b7, the power-on level);
+- ``silent``: the gear stops answering its gateway (a cut DALI wire, a dead interface): nothing reaches
+  it, nothing comes back, while its light keeps doing what it did.
 """
 
 from __future__ import annotations
@@ -106,8 +112,11 @@ class Luminaire:
         *,
         energy_wh: float = 0.0,
         serial: int = 1,
+        answers_without_mains: bool = True,
     ) -> None:
         self.nominal_w = nominal_w
+        self.answers_without_mains = answers_without_mains
+        self.silent = False  # the gear does not answer (control-gear communication failure)
         self.ambient_c = ambient_c
         self.settings = settings or GearSettings()
         self._now = now
@@ -116,6 +125,7 @@ class Luminaire:
         t = now()
         self._last = t
         self._fault = Fault.NONE
+        self._mains = True
         self._fade_from = self._target = self.settings.power_on
         self._fade_start, self._fade_s = t, 0.0
         self._power_cycled = True  # b7 stays set until the first level command
@@ -130,8 +140,30 @@ class Luminaire:
     def fault(self) -> Fault:
         return self._fault
 
+    @property
+    def mains(self) -> bool:
+        return self._mains
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the gear answers its gateway (a query, or takes a command) now."""
+        return not self.silent and (self._mains or self.answers_without_mains)
+
+    def set_mains(self, on: bool) -> None:
+        """Mains off, or back on (a power cycle); the same state again changes nothing."""
+        if on == self._mains:
+            return
+        if on:
+            self.power_cycle()
+        else:
+            self._advance()
+            self._mains = False
+
     def set_arc(self, arc: int) -> None:
-        """DAPC: go to ``arc`` (0 = off) at the fade time; levels above 0 are clamped to MIN..MAX."""
+        """DAPC: go to ``arc`` (0 = off) at the fade time; levels above 0 are clamped to MIN..MAX. A gear
+        that does not answer does not get it either."""
+        if not self.reachable:
+            return
         t = self._advance()
         s = self.settings
         clamped = arc if arc == 0 else min(s.max_level, max(s.min_level, arc))
@@ -148,8 +180,10 @@ class Luminaire:
         self._fault = fault
 
     def power_cycle(self) -> None:
-        """Mains off and on: the start counter counts it, the gear goes to its power-on level."""
+        """Mains off and on (or on, after off): the start counter counts it, the gear goes to its power-on
+        level."""
         t = self._advance()
+        self._mains = True
         self._starts += 1
         self._power_cycled = True
         self._fade_from = self._target = self.settings.power_on
@@ -160,6 +194,7 @@ class Luminaire:
         t = self._advance()
         self.serial = serial
         self._fault = Fault.NONE
+        self.silent = False  # a new gear answers
         self._energy_wh = self._operating_s = self._light_on_s = 0.0
         self._starts = 1
         self._power_cycled, self._limit_error = True, False
@@ -175,10 +210,10 @@ class Luminaire:
             | (LAMP_FAILURE if lamp_failed else 0)
             | (LAMP_ON if light > 0 else 0)
             | (LIMIT_ERROR if self._limit_error else 0)
-            | (FADE_RUNNING if self._fading(t) and self._fault is not Fault.BALLAST else 0)
+            | (FADE_RUNNING if self._fading(t) and self._fault is not Fault.BALLAST and self._mains else 0)
             | (POWER_CYCLE if self._power_cycled else 0)
         )
-        dead = self._fault is Fault.BALLAST
+        dead = self._fault is Fault.BALLAST or not self._mains
         return LuminaireState(
             arc=light,
             target_arc=self._target,
@@ -207,10 +242,10 @@ class Luminaire:
         return self._fade_s > 0 and t < self._fade_start + self._fade_s
 
     def _light_arc(self, t: float) -> int:
-        return 0 if self._fault is not Fault.NONE else self._arc_at(t)
+        return 0 if self._fault is not Fault.NONE or not self._mains else self._arc_at(t)
 
     def _power(self, t: float) -> float:
-        if self._fault is Fault.BALLAST:
+        if self._fault is Fault.BALLAST or not self._mains:
             return 0.0
         return self.nominal_w * arc_to_percent(self._light_arc(t)) / 100 + STANDBY_W
 
@@ -232,7 +267,7 @@ class Luminaire:
             if self._light_arc((a + b) / 2) > 0:
                 self._light_on_s += b - a
         dt = t - self._last
-        if self._fault is not Fault.BALLAST:
+        if self._fault is not Fault.BALLAST and self._mains:
             self._operating_s += dt
         p = self._power(t)
         k = 1 - math.exp(-dt / _TAU_S)
