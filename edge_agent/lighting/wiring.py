@@ -1,7 +1,8 @@
 """The lighting of a running agent, built from the ``lighting:`` section: the store, the installer on the
 gateway's lighting topic, the runner over every device that can ``set_level``, each of its orders run as
-a command through the command path (after its authentication gate), and the ``lighting`` device's
-actions (overrides) on the receiver's dispatch.
+a command through the command path (after its authentication gate), the ``lighting`` device's actions
+(overrides) on the receiver's dispatch, and the fault monitor that judges every luminaire poll
+(:meth:`LightingPath.watch`).
 
 :meth:`LightingPath.start` runs, supervised: the installer, and the runner — first the stored set and
 the overrides in force, so the street runs its program before the centre is heard from.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +21,12 @@ from edge_agent.clock import Clock
 from edge_agent.commands.wiring import CommandPath
 from edge_agent.config.resolved import ResolvedConfig
 from edge_agent.lighting.actions import DEVICE, LightingActions
+from edge_agent.lighting.faults import FaultMonitor
 from edge_agent.lighting.installer import Installer
 from edge_agent.lighting.runner import LightingRunner, Order
 from edge_agent.lighting.store import LightingStore
 from edge_agent.outbox.store import Outbox
+from edge_agent.poll.poller import DevicePoller
 from lighting.sun import Place
 from mqtt_session import MqttLink
 from wire import topics
@@ -43,6 +46,7 @@ class LightingPath:
     runner: LightingRunner
     installer: Installer
     actions: LightingActions
+    faults: FaultMonitor
     _commands: CommandPath
     _outbox: Outbox
     _clock: Clock
@@ -77,15 +81,22 @@ class LightingPath:
         async def report(event: Event) -> None:
             await outbox.put(topics.TopicKind.EVENT, encode_event(event))
 
+        place = Place(cfg.location.latitude, cfg.location.longitude, lc.timezone)
         runner = LightingRunner(
             devices=devices,
-            place=Place(cfg.location.latitude, cfg.location.longitude, lc.timezone),
+            place=place,
             clock=clock,
             apply=apply,
             default_level=lc.default_level,
             clock_step_tolerance_s=lc.clock_step_tolerance_s,
             tick_s=lc.tick_s,
             retry_s=lc.retry_s,
+        )
+        faults = FaultMonitor(
+            config=lc.faults,
+            place=place,
+            wanted=lambda device, at: runner.order_for(device, at).level,
+            report=report,
         )
         installer = Installer(
             gateway=cfg.gateway,
@@ -107,6 +118,7 @@ class LightingPath:
             runner,
             installer,
             actions,
+            faults,
             commands,
             outbox,
             clock,
@@ -116,6 +128,11 @@ class LightingPath:
         holder.append(path)
         log.info("lighting: %d luminaires, time zone %s", len(devices), lc.timezone)
         return path
+
+    def watch(self, pollers: Sequence[DevicePoller]) -> None:
+        """Every poll of the luminaires goes to the fault monitor too."""
+        for p in pollers:
+            p.on_poll = self.faults.observe_readings
 
     def start(self, spawn: Spawn, tasks: asyncio.TaskGroup) -> None:
         spawn(tasks, self.installer.run(), "lighting-installer")
