@@ -32,11 +32,12 @@ from mqtt_session import MqttLink
 from wire import topics
 from wire.commands import MAX_TEXT, Command, ResultState
 from wire.events import Event, EventKind, encode_event
-from wire.points import Value
+from wire.points import Reading, Value
 
 log = logging.getLogger(__name__)
 
 LEVEL_ACTION = "set_level"
+POWER_CYCLE_BIT = 1 << 7  # the luminaire profile's status b7: the gear saw a power cycle (DALI)
 Spawn = Callable[[asyncio.TaskGroup, Coroutine[Any, Any, None], str], object]
 
 
@@ -130,9 +131,16 @@ class LightingPath:
         return path
 
     def watch(self, pollers: Sequence[DevicePoller]) -> None:
-        """Every poll of the luminaires goes to the fault monitor too."""
+        """Every poll of the luminaires goes to the fault monitor too, and a gear that says it was
+        power-cycled (status bit 7: it lit at its power-on level) is told its level again."""
         for p in pollers:
-            p.on_poll = self.faults.observe_readings
+            p.on_poll = self._observe
+
+    async def _observe(self, readings: Sequence[Reading]) -> None:
+        for r in readings:
+            if r.point == "status" and isinstance(r.value, int) and r.value & POWER_CYCLE_BIT:
+                self.runner.forget(r.device)
+        await self.faults.observe_readings(readings)
 
     def start(self, spawn: Spawn, tasks: asyncio.TaskGroup) -> None:
         spawn(tasks, self.installer.run(), "lighting-installer")

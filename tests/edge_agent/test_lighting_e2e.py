@@ -235,3 +235,13 @@ async def test_a_lamp_failure_reaches_the_centre_raised_then_cleared(street: Str
     while ("fault_cleared", "lum-01", "lamp_failure") not in await faults():
         assert asyncio.get_running_loop().time() < deadline + 20, await faults()
         await asyncio.sleep(0.3)
+
+
+async def test_a_gear_power_cycled_is_told_its_level_again(street: Street, agent: Agent) -> None:
+    """Mains back (a power cycle): the gear lights at its power-on level and says so (status b7); the
+    runner tells it the program's level again instead of trusting the level it confirmed before."""
+    assert (await street.push(1, 35)).returncode == 0
+    await until(lambda: abs(street.level(0) - 35) <= 1, "35 %")
+    street.sim.luminaire(0).power_cycle()
+    assert abs(street.level(0) - 35) > 1  # at its power-on level now
+    await until(lambda: abs(street.level(0) - 35) <= 1, "35 % again after the power cycle")
