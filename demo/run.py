@@ -120,7 +120,7 @@ def print_night_saving(workdir: Path) -> None:
     and the luminaire simulator over a whole night, and the energy the gear counted against the old
     sodium lamps (docs/lighting.md)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    path = ROOT / "configs" / "lighting.example.yaml"
+    path = ROOT / "configs" / "lighting" / "program.example.yaml"
     pset = ProgramSet.model_validate(parse(path.read_text(encoding="utf-8"), path))
     evening = dt.date.today()
     night = asyncio.run(night_saving(pset, DIJON, evening, workdir))
