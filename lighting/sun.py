@@ -7,12 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from astral import Observer
 from astral.sun import elevation, sunrise, sunset
 
 from lighting.model import SolarEvent
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone, else ValueError saying so (for the configs' validators)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Paris)") from None
+    return name
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,10 @@ import enum
 import fnmatch
 from collections.abc import Sequence
 from typing import Annotated, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lighting.sun import Place
+from lighting.sun import Place, check_timezone
 from wire.topics import check_name
 
 Pattern = Annotated[str, Field(min_length=1, max_length=200)]
@@ -44,11 +43,7 @@ class SiteConfig(_Model):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{v!r} is not an IANA time zone (Europe/Paris)") from None
-        return v
+        return check_timezone(v)
 
     @field_validator("gateways")
     @classmethod

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from collector.errors import StoreError
+from collector.sinks.sqlite_errors import connect_to
 from collector.sinks.url import StoreUrl
 from wire.commands import Command, ReadBack, ResultState, decode_result
 from wire.errors import PayloadError
@@ -72,13 +73,7 @@ class SqliteAudit:
     @classmethod
     async def open(cls, url: StoreUrl) -> SqliteAudit:
         assert url.path is not None
-        try:
-            db = await aiosqlite.connect(url.path, isolation_level=None)
-            await db.execute("PRAGMA busy_timeout = 5000")
-            await db.execute("PRAGMA synchronous = FULL")
-            await db.execute("SELECT 1 FROM commands_sent LIMIT 0")
-        except sqlite3.Error as exc:
-            raise StoreError(url.url, f"cannot open the command audit: {exc}") from exc
+        db = await connect_to(url.url, url.path, table="commands_sent", what="the command audit")
         return cls(db, url)
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import aiosqlite
 
 from collector.errors import StoreError
+from collector.sinks.sqlite_errors import connect_to
 from collector.sinks.url import StoreUrl
 from wire.errors import PayloadError
 from wire.events import Event, EventKind, decode_event
@@ -42,13 +43,7 @@ class SqliteLighting:
     @classmethod
     async def open(cls, url: StoreUrl) -> SqliteLighting:
         assert url.path is not None
-        try:
-            db = await aiosqlite.connect(url.path, isolation_level=None)
-            await db.execute("PRAGMA busy_timeout = 5000")
-            await db.execute("PRAGMA synchronous = FULL")
-            await db.execute("SELECT 1 FROM lighting_pushes LIMIT 0")
-        except sqlite3.Error as exc:
-            raise StoreError(url.url, f"cannot open the lighting pushes: {exc}") from exc
+        db = await connect_to(url.url, url.path, table="lighting_pushes", what="the lighting pushes")
         return cls(db, url)
 
     async def close(self) -> None:

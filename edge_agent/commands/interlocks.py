@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from drivers.profiles.actions import MAINTENANCE, ActionSpec, ArgRange, NightFloor, PointState
 from drivers.profiles.device_actions import DeviceActions
+from edge_agent.commands.args import check_declared
 from wire.errors import BadArgument, InterlockRefusal, Refusal, UnknownAction
 from wire.points import Value
 
@@ -74,18 +75,7 @@ def night_unknown(
 
 def check_args(action: ActionSpec, args: Mapping[str, Value]) -> BadArgument | None:
     """None if ``args`` fit the action's declaration, else the first misfit, naming the arg."""
-    for name in sorted(args):
-        if action.arg(name) is None:
-            known = ", ".join(a.name for a in action.args) or "none"
-            return BadArgument(name, f"{action.name!r} takes no such argument (it takes: {known})")
-    for spec in action.args:
-        if spec.name not in args:
-            if spec.required:
-                return BadArgument(spec.name, "required, missing")
-            continue
-        if (problem := spec.problem(args[spec.name])) is not None:
-            return BadArgument(spec.name, problem)
-    return None
+    return check_declared(action.name, action.args, args)
 
 
 def with_defaults(action: ActionSpec, args: Mapping[str, Value]) -> dict[str, Value]:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from drivers.profiles.actions import MAINTENANCE, SET_MAINTENANCE, ArgSpec, ArgType
+from edge_agent.commands.args import check_declared
 from wire.errors import BadArgument
 from wire.points import Value
 
@@ -39,17 +40,7 @@ class Maintenance:
 
 def check_args(args: Mapping[str, Value]) -> BadArgument | None:
     """None if ``args`` fit ``set_maintenance``, else the first misfit, naming the arg."""
-    known = {a.name: a for a in ARGS}
-    for name in sorted(args):
-        if name not in known:
-            return BadArgument(name, f"{ACTION!r} takes no such argument (it takes: on, reason)")
-    for spec in ARGS:
-        if spec.name not in args:
-            if spec.required:
-                return BadArgument(spec.name, "required, missing")
-        elif (problem := spec.problem(args[spec.name])) is not None:
-            return BadArgument(spec.name, problem)
-    return None
+    return check_declared(ACTION, ARGS, args)
 
 
 def as_status(state: Maintenance | None) -> dict[str, object]:

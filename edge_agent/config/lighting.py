@@ -4,11 +4,10 @@ as a command) and ``location:`` (sunset and sunrise)."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge_agent.config.faults import FaultsConfig
+from lighting.sun import check_timezone
 
 
 class LightingConfig(BaseModel):
@@ -46,8 +45,4 @@ class LightingConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{v!r} is not an IANA time zone (e.g. Europe/Paris)") from None
-        return v
+        return check_timezone(v)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from drivers.profiles.actions import ArgSpec, ArgType
 from edge_agent.clock import Clock
+from edge_agent.commands.args import check_declared
 from edge_agent.lighting.overrides import Override
 from edge_agent.lighting.runner import LightingRunner
 from edge_agent.lighting.store import LightingStore
@@ -44,17 +45,7 @@ ARGS: dict[str, tuple[ArgSpec, ...]] = {
 
 
 def check_args(action: str, args: Mapping[str, Value]) -> BadArgument | None:
-    known = {a.name: a for a in ARGS[action]}
-    for name in sorted(args):
-        if name not in known:
-            return BadArgument(name, f"{action!r} takes no such argument (it takes: {', '.join(known)})")
-    for spec in ARGS[action]:
-        if spec.name not in args:
-            if spec.required:
-                return BadArgument(spec.name, "required, missing")
-        elif (problem := spec.problem(args[spec.name])) is not None:
-            return BadArgument(spec.name, problem)
-    return None
+    return check_declared(action, ARGS[action], args)
 
 
 def _names(v: Value | None) -> list[str]:

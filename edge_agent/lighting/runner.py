@@ -105,6 +105,10 @@ class LightingRunner:
         self._wake.set()
         return freed
 
+    def confirmed(self, device: str) -> int | None:
+        """The level ``device`` last confirmed (``done``), or None (not yet, failed, or forgotten)."""
+        return self._confirmed.get(device)
+
     def forget(self, device: str) -> None:
         """The device may no longer be at the level it confirmed (its gear was power-cycled: mains came
         back, at the gear's power-on level): tell it again at the next look."""

@@ -241,7 +241,9 @@ async def test_a_gear_power_cycled_is_told_its_level_again(street: Street, agent
     """Mains back (a power cycle): the gear lights at its power-on level and says so (status b7); the
     runner tells it the program's level again instead of trusting the level it confirmed before."""
     assert (await street.push(1, 35)).returncode == 0
-    await until(lambda: abs(street.level(0) - 35) <= 1, "35 %")
+    lighting = agent.lighting
+    assert lighting is not None
+    await until(lambda: lighting.runner.confirmed("lum-00") == 35, "35 % confirmed (read back)")
     street.sim.luminaire(0).power_cycle()
     assert abs(street.level(0) - 35) > 1  # at its power-on level now
     await until(lambda: abs(street.level(0) - 35) <= 1, "35 % again after the power cycle")
