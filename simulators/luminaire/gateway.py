@@ -13,8 +13,10 @@ Served ranges (holding registers, 0-based, big-endian, 32-bit values high word f
   apparent and load-side energy / power = 0xFFFF 0xFFFF (MASK: not supported), +46 operating time s,
   +48 start counter, +50 gear temperature °C (int16), +52 supply voltage 0.1 V, +53 light-source
   on-time s, +55 light-source failure flags, +56 light-source temperature °C (int16), +57 output
-  current %. A luminaire with a ballast failure (a dead gear) reads MASK in all of these: 0xFFFF, or
-  0x7FFF for the signed ones;
+  current %. A luminaire with a ballast failure (a dead gear) or without mains (a gear that does not
+  answer) reads MASK in all of these: 0xFFFF, or 0x7FFF for the signed ones; without mains its status
+  reads b6 (missing short address) and its level 0, and a setpoint written to it is lost (no gear hears
+  the DAPC);
 - ``60000 + sa`` (sim control, not in the product): write 1 lamp failure, 2 ballast failure, 0 clear,
   3 power cycle; reads the current fault.
 
@@ -40,6 +42,7 @@ _MASK16 = 0xFFFF
 _MASK_INT16 = 0x7FFF  # MASK of a signed value (DALI: 0x7F…)
 _D4I_OFFSETS = (*range(34, 51), *range(52, 58))
 _SETPOINT, _SELECT_CURVE, _UPDATE_ALL = 15, 92, 4
+MISSING_SHORT_ADDRESS = 0x40  # status b6: the gateway got no answer from the gear
 
 
 class _Block(enum.Enum):
@@ -96,7 +99,7 @@ class DaliGateway:
             elif block is _Block.CHANNEL:
                 out.append(_channel_register(self.luminaires[sa], state(sa), offset))
             elif block is _Block.D4I:
-                out.append(_d4i_registers(state(sa)).get(offset, 0))
+                out.append(_d4i_registers(state(sa), self.luminaires[sa].powered).get(offset, 0))
             else:
                 out.append(int(self.luminaires[sa].fault))
         return out
@@ -154,7 +157,7 @@ def _channel_register(lum: Luminaire, s: LuminaireState, offset: int) -> int:
     g = lum.settings
     match offset:
         case 5:
-            return s.status
+            return s.status if lum.powered else MISSING_SHORT_ADDRESS
         case 6:
             return _percent(s.arc)
         case 7:
@@ -173,8 +176,8 @@ def _channel_register(lum: Luminaire, s: LuminaireState, offset: int) -> int:
             return 0  # +82 / +92 dimming curve: logarithmic; the rest unmapped
 
 
-def _d4i_registers(s: LuminaireState) -> dict[int, int]:
-    if s.status & BALLAST_FAILURE:  # a dead gear answers no memory-bank query: MASK everywhere
+def _d4i_registers(s: LuminaireState, powered: bool) -> dict[int, int]:
+    if s.status & BALLAST_FAILURE or not powered:  # a dead gear answers no memory-bank query: MASK
         regs = dict.fromkeys(_D4I_OFFSETS, _MASK16)
         regs[50] = regs[56] = _MASK_INT16
         return regs

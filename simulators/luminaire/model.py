@@ -10,7 +10,9 @@ Time comes from an injected ``now()`` (monotonic seconds), so a test can step it
 - gear and light-source temperatures rising towards ambient + k × power (first-order lag);
 - supply voltage ≈ 230 V (a fixed per-luminaire offset within ±1.5 V plus ±0.3 V noise per reading);
 - faults: a lamp failure (status b1, level 0, LED open circuit, light-source failure) or a ballast
-  failure (status b0, gear dead: no light, no power, no operating time).
+  failure (status b0, gear dead: no light, no power, no operating time);
+- mains (the cabinet's switched lighting circuit, :meth:`Luminaire.mains`): off, the gear hears and
+  answers nothing and draws nothing; on again, it is a power cycle (the power-on level).
 """
 
 from __future__ import annotations
@@ -117,14 +119,33 @@ class Luminaire:
         self._energy_wh = self._operating_s = self._light_on_s = 0.0
         self._starts = 1
         self._gear_c = self._source_c = ambient_c
+        self._mains = True
 
     @property
     def fault(self) -> Fault:
         return self._fault
 
+    @property
+    def powered(self) -> bool:
+        """Mains on the gear (off: it hears and answers nothing, draws nothing)."""
+        return self._mains
+
+    def mains(self, on: bool) -> None:
+        """The lighting circuit switched: off, the gear goes dark and silent; on again (from off), a power
+        cycle: the gear lights at its POWER ON LEVEL."""
+        if on == self._mains:
+            return
+        self._advance()
+        self._mains = on
+        if on:
+            self.power_cycle()
+
     def set_arc(self, arc: int) -> None:
-        """DAPC: go to ``arc`` (0 = off) at the fade time; levels above 0 are clamped to MIN..MAX."""
+        """DAPC: go to ``arc`` (0 = off) at the fade time; levels above 0 are clamped to MIN..MAX. Without
+        mains the gear does not hear it."""
         t = self._advance()
+        if not self._mains:
+            return
         s = self.settings
         clamped = arc if arc == 0 else min(s.max_level, max(s.min_level, arc))
         self._limit_error = clamped != arc
@@ -159,7 +180,7 @@ class Luminaire:
             | (FADE_RUNNING if self._fading(t) and self._fault is not Fault.BALLAST else 0)
             | (POWER_CYCLE if self._power_cycled else 0)
         )
-        dead = self._fault is Fault.BALLAST
+        dead = self._fault is Fault.BALLAST or not self._mains
         return LuminaireState(
             arc=light,
             target_arc=self._target,
@@ -188,10 +209,10 @@ class Luminaire:
         return self._fade_s > 0 and t < self._fade_start + self._fade_s
 
     def _light_arc(self, t: float) -> int:
-        return 0 if self._fault is not Fault.NONE else self._arc_at(t)
+        return 0 if self._fault is not Fault.NONE or not self._mains else self._arc_at(t)
 
     def _power(self, t: float) -> float:
-        if self._fault is Fault.BALLAST:
+        if self._fault is Fault.BALLAST or not self._mains:
             return 0.0
         return self.nominal_w * arc_to_percent(self._light_arc(t)) / 100 + STANDBY_W
 
@@ -213,7 +234,7 @@ class Luminaire:
             if self._light_arc((a + b) / 2) > 0:
                 self._light_on_s += b - a
         dt = t - self._last
-        if self._fault is not Fault.BALLAST:
+        if self._fault is not Fault.BALLAST and self._mains:
             self._operating_s += dt
         p = self._power(t)
         k = 1 - math.exp(-dt / _TAU_S)
