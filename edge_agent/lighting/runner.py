@@ -12,6 +12,13 @@ What a device is told, in order:
 4. without a trusted clock (never synchronised, or stepped beyond ``clock_step_tolerance_s``): the
    default level, day and night (never dark by software); :attr:`LightingRunner.clock_trusted` says so.
 
+A cabinet with a mains contactor (``switch``: the ``switch`` action of its relay output, see
+``configs/profiles/cabinet-contactor.yaml``) is switched on when any device should have light and off
+when none should (dawn, or a program's "off"): while the runner wants the circuit off it sends no DALI
+command at all (never a DALI OFF at dawn: the gear has no mains), and after each switching it sends every
+device its level again (the gear came up at its POWER ON LEVEL). A switching not confirmed is tried
+again after ``retry_s``; the levels are sent anyway (the hardware fallback may hold the circuit live).
+
 A level is sent when it differs from the last one the device confirmed (``done``); a command that did
 not end ``done`` is tried again after ``retry_s``, as a new command (a write is never retried within
 one). The runner wakes at the next switch point or override change, on an install, an override or a
@@ -48,6 +55,8 @@ class Order:
 
 Apply = Callable[[Order], Awaitable[bool]]
 """Runs an order through the command path; True once the device confirmed it (``done``)."""
+Switch = Callable[[bool, str], Awaitable[bool]]
+"""Switches the cabinet's contactor on or off (and why) through the command path; True once read back."""
 
 
 class LightingRunner:
@@ -63,6 +72,7 @@ class LightingRunner:
         clock_step_tolerance_s: float = 300.0,
         tick_s: float = 60.0,
         retry_s: float = 300.0,
+        switch: Switch | None = None,
     ) -> None:
         self._devices = tuple(devices)
         self._place = place
@@ -79,8 +89,12 @@ class LightingRunner:
         self.overrides = Overrides()
         self._confirmed: dict[str, int] = {}  # device -> the level it confirmed last
         self._failed_at: dict[str, tuple[int, float]] = {}  # device -> (level, monotonic) of a failure
+        self._switch = switch
+        self._mains: bool | None = None  # the contactor's output as last read back (None: not known)
+        self._switch_failed: tuple[bool, float] | None = None  # (wanted, monotonic) of a failure
         self._wake = asyncio.Event()
         self.orders = 0
+        self.switchings = 0
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -89,6 +103,16 @@ class LightingRunner:
     @property
     def program_set(self) -> ProgramSet | None:
         return self._set
+
+    @property
+    def version(self) -> int | None:
+        """The version of the set it runs (None: none installed)."""
+        return self._set.version if self._set is not None else None
+
+    @property
+    def mains(self) -> bool | None:
+        """The contactor's output as last confirmed (None: no contactor, or not known yet)."""
+        return self._mains
 
     def install(self, pset: ProgramSet | None) -> None:
         self._set = pset
@@ -149,9 +173,15 @@ class LightingRunner:
         at = self.now()
         for o in self.overrides.prune(at):
             log.info("override %s expired: %d devices back to their program", o.id, len(o.devices))
+        orders = [self.order_for(device, at) for device in self._devices]
+        if self._switch is not None:
+            lit = [o for o in orders if o.level > 0]
+            await self._switched(bool(lit), lit[0].reason if lit else "no light wanted")
+            if not lit:
+                return []  # the circuit is (being) switched off: no DALI command, no DALI OFF
         sent = []
-        for device in self._devices:
-            order = self.order_for(device, at)
+        for order in orders:
+            device = order.device
             if self._confirmed.get(device) == order.level:
                 continue
             failed = self._failed_at.get(device)
@@ -167,6 +197,21 @@ class LightingRunner:
                 self._confirmed.pop(device, None)
                 self._failed_at[device] = (order.level, self._clock.monotonic())
         return sent
+
+    async def _switched(self, on: bool, reason: str) -> None:
+        """The contactor switched to ``on`` unless it already is (or failed recently)."""
+        assert self._switch is not None
+        if self._mains == on:
+            return
+        failed = self._switch_failed
+        if failed is not None and failed[0] == on and self._clock.monotonic() - failed[1] < self._retry_s:
+            return
+        self.switchings += 1
+        self._confirmed.clear()  # the gear loses mains, or comes up at its power-on level
+        if await self._switch(on, reason):
+            self._mains, self._switch_failed = on, None
+        else:
+            self._mains, self._switch_failed = None, (on, self._clock.monotonic())
 
     def _watch_clock(self) -> None:
         offset = self._clock.now_ms() - self._clock.monotonic() * 1000

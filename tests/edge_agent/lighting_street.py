@@ -1,6 +1,8 @@
 """The lighting tests' street: the lighting runner, the command executor and the luminaire simulator (a
 real Modbus server, the DALI-to-Modbus gateway) on one clock the runner's own sleeps move on, and what
-the luminaire reports after each command."""
+the luminaire reports after each command. With ``cabinet=True`` the luminaires' mains come from the
+cabinet simulator (a second Modbus server: the contactor ``cab`` and an astronomical relay in parallel
+at the street's place)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from edge_agent.lighting.runner import LightingRunner, Order
 from edge_agent.poll.build import build_driver
 from lighting.model import ProgramSet
 from lighting.sun import Place
+from simulators.contactor.fallback import AstroRelay
+from simulators.contactor.server import CabinetServer
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.drivers.conftest import PROFILES
 from wire.commands import Command, ResultState
@@ -62,7 +66,26 @@ class Street:
     lamps: LuminaireBankServer
     executor: Executor
     place: Place
+    cabinet: CabinetServer | None = None
     seen: list[tuple[dt.datetime, int]] = field(default_factory=list)  # lum-00's level after each command
+    switched: list[tuple[dt.datetime, bool]] = field(default_factory=list)  # the contactor, each time
+
+    async def switch(self, on: bool, reason: str) -> bool:
+        now = self.clock.now_ms()
+        cmd = Command(
+            id=uuid.uuid4(),
+            gateway="cab-0042",
+            device="cab",
+            action="switch",
+            args={"on": on},
+            issued_at_ms=now,
+            expires_at_ms=now + 60_000,
+            issuer=f"lighting: {reason}"[:200],
+            key_id="centre-k",
+        )
+        result = await self.executor.run(cmd)
+        self.switched.append((self.clock.now(), on))
+        return result.state is ResultState.DONE
 
     async def apply(self, order: Order) -> bool:
         now = self.clock.now_ms()
@@ -84,6 +107,8 @@ class Street:
         return result.state is ResultState.DONE
 
     def runner(self, pset: ProgramSet | None, **kw: Any) -> LightingRunner:
+        if self.cabinet is not None:
+            kw.setdefault("switch", self.switch)
         r = LightingRunner(
             devices=["lum-00"], place=self.place, clock=self.clock, apply=self.apply, tick_s=3600, **kw
         )
@@ -95,6 +120,8 @@ class Street:
         try:
             while self.clock.now() < end:
                 await asyncio.sleep(0.01)
+                if self.cabinet is not None:
+                    self.cabinet.cabinet.update()
                 assert not task.done(), task
         finally:
             task.cancel()
@@ -102,16 +129,32 @@ class Street:
 
 
 @contextlib.asynccontextmanager
-async def street_at(start: dt.datetime, place: Place, tmp_path: Path) -> AsyncIterator[Street]:
+async def street_at(
+    start: dt.datetime, place: Place, tmp_path: Path, *, cabinet: bool = False
+) -> AsyncIterator[Street]:
     clock = NightClock(start)
-    async with LuminaireBankServer("127.0.0.1", 0, count=1, now=clock) as lamps:
+    async with contextlib.AsyncExitStack() as stack:
+        lamps = await stack.enter_async_context(LuminaireBankServer("127.0.0.1", 0, count=1, now=clock))
+        cab = None
+        buses = (
+            f"  - {{name: dali-gw, kind: modbus_tcp, host: 127.0.0.1, port: {lamps.port}, "
+            "timeout_s: 1.0,\n     devices: [{name: lum-00, profile: dali-gw-luminaire,"
+            " params: {c: 0, sa: 0}}]}\n"
+        )
+        if cabinet:
+            relay = AstroRelay(place.latitude, place.longitude, lambda: clock.now_ms() / 1000)
+            cab = CabinetServer(fallback=relay, on_mains=lamps.mains)
+            await stack.enter_async_context(cab)
+            cab.cabinet.update()
+            buses += (
+                f"  - {{name: cabinet, kind: modbus_tcp, host: 127.0.0.1, port: {cab.port}, "
+                "timeout_s: 1.0,\n     devices: [{name: cab, profile: cabinet-contactor}]}\n"
+            )
         config = tmp_path / "agent.yaml"
         config.write_text(
             f"gateway: cab-0042\nsite: s\nprofile_paths: [{PROFILES}]\n"
             f"location: {{latitude: {place.latitude}, longitude: {place.longitude}}}\n"
-            f"buses:\n  - {{name: dali-gw, kind: modbus_tcp, host: 127.0.0.1, port: {lamps.port}, "
-            "timeout_s: 1.0,\n     devices: [{name: lum-00, profile: dali-gw-luminaire,"
-            " params: {c: 0, sa: 0}}]}\n"
+            f"buses:\n{buses}"
         )
         resolved = load_config(config)
         drivers: list[Driver] = [build_driver(b, BusScheduler(b.name)) for b in resolved.buses]
@@ -123,7 +166,7 @@ async def street_at(start: dt.datetime, place: Place, tmp_path: Path) -> AsyncIt
                 clock=clock,
                 location=Location(place.latitude, place.longitude),
             )
-            yield Street(clock, lamps, executor, place)
+            yield Street(clock, lamps, executor, place, cab)
         finally:
             for d in drivers:
                 await d.aclose()
