@@ -110,6 +110,14 @@ class LightingRunner:
         return self._set.version if self._set is not None else None
 
     @property
+    def mode(self) -> str:
+        """``default_no_clock`` (no trusted clock: the default level), ``default_dusk_to_dawn`` (no set:
+        the default level by night) or ``program`` (overrides aside)."""
+        if not self.clock_trusted:
+            return "default_no_clock"
+        return "program" if self._set is not None else "default_dusk_to_dawn"
+
+    @property
     def mains(self) -> bool | None:
         """The contactor's output as last confirmed (None: no contactor, or not known yet)."""
         return self._mains
