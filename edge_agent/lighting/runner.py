@@ -11,6 +11,10 @@ What a device is told, in order:
    off by day;
 4. without a trusted clock (never synchronised, or stepped beyond ``clock_step_tolerance_s``): the
    default level, day and night (never dark by software); :attr:`LightingRunner.clock_trusted` says so.
+   With a ``synchronised`` source (the kernel's word, :mod:`.clocksync`) the clock is trusted while it
+   says synchronised (setting the clock by hand makes the kernel say it is not; a step while it says
+   synchronised is the NTP daemon's); without one, or while it cannot tell, from the start until a
+   step beyond the tolerance, and again after :meth:`LightingRunner.clock_synchronised`.
 
 A cabinet with a mains contactor (``switch``: the ``switch`` action of its relay output, see
 ``configs/profiles/cabinet-contactor.yaml``) is switched on when any device should have light and off
@@ -55,6 +59,8 @@ class Order:
 
 Apply = Callable[[Order], Awaitable[bool]]
 """Runs an order through the command path; True once the device confirmed it (``done``)."""
+Synchronised = Callable[[], bool | None]
+"""Whether the wall clock is synchronised now (None: cannot tell)."""
 Switch = Callable[[bool, str], Awaitable[bool]]
 """Switches the cabinet's contactor on or off (and why) through the command path; True once read back."""
 
@@ -73,6 +79,7 @@ class LightingRunner:
         tick_s: float = 60.0,
         retry_s: float = 300.0,
         switch: Switch | None = None,
+        synchronised: Synchronised | None = None,
     ) -> None:
         self._devices = tuple(devices)
         self._place = place
@@ -90,6 +97,7 @@ class LightingRunner:
         self._confirmed: dict[str, int] = {}  # device -> the level it confirmed last
         self._failed_at: dict[str, tuple[int, float]] = {}  # device -> (level, monotonic) of a failure
         self._switch = switch
+        self._synchronised = synchronised
         self._mains: bool | None = None  # the contactor's output as last read back (None: not known)
         self._switch_failed: tuple[bool, float] | None = None  # (wanted, monotonic) of a failure
         self._wake = asyncio.Event()
@@ -222,16 +230,28 @@ class LightingRunner:
             self._mains, self._switch_failed = None, (on, self._clock.monotonic())
 
     def _watch_clock(self) -> None:
+        """The kernel's word when it has one (a step it calls synchronised is NTP's own); else a step
+        beyond the tolerance makes the clock untrusted until :meth:`clock_synchronised`."""
         offset = self._clock.now_ms() - self._clock.monotonic() * 1000
-        if self._offset_ms is not None and abs(offset - self._offset_ms) > self._tolerance_ms:
+        step_s = 0.0 if self._offset_ms is None else (offset - self._offset_ms) / 1000
+        self._offset_ms = offset
+        synced = self._synchronised() if self._synchronised is not None else None
+        if synced is True:
+            if not self.clock_trusted:
+                log.info("the wall clock is synchronised: lighting runs its program again")
+            self.clock_trusted = True
+        elif synced is False:
+            if self.clock_trusted:
+                log.error("the wall clock is not synchronised: lighting runs the default level until it is")
+            self.clock_trusted = False
+        elif abs(step_s) * 1000 > self._tolerance_ms:
             if self.clock_trusted:
                 log.error(
                     "the wall clock stepped by %.0f s: lighting runs the default level until it is "
                     "synchronised again",
-                    (offset - self._offset_ms) / 1000,
+                    step_s,
                 )
             self.clock_trusted = False
-        self._offset_ms = offset
 
     def _plan(self, calendar: str, evening: dt.date) -> Night:
         key = (calendar, evening)

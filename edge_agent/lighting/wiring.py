@@ -19,8 +19,10 @@ from typing import Any
 
 from edge_agent.clock import Clock
 from edge_agent.commands.wiring import CommandPath
+from edge_agent.config.lighting import ClockSync
 from edge_agent.config.resolved import ResolvedConfig
 from edge_agent.lighting.actions import DEVICE, LightingActions
+from edge_agent.lighting.clocksync import kernel_synchronised
 from edge_agent.lighting.installer import Installer
 from edge_agent.lighting.runner import LightingRunner, Order
 from edge_agent.lighting.store import LightingStore
@@ -93,7 +95,10 @@ class LightingPath:
             tick_s=lc.tick_s,
             retry_s=lc.retry_s,
             switch=switch if contactors else None,
+            synchronised=kernel_synchronised if lc.clock_sync is ClockSync.KERNEL else None,
         )
+        if lc.clock_sync is ClockSync.KERNEL and kernel_synchronised() is None:
+            log.warning("lighting: the kernel cannot say whether the clock is synchronised: trusted")
         installer = Installer(
             gateway=cfg.gateway,
             ring=config.commands.ring,

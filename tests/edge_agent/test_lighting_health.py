@@ -12,6 +12,7 @@ from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
 from edge_agent.config.model import UplinkConfig
 from edge_agent.health.reporter import AGENT_DEVICE, HealthReporter
+from edge_agent.lighting.clocksync import kernel_synchronised
 from edge_agent.lighting.runner import LightingRunner
 from edge_agent.uplink.publisher import Publisher
 from edge_agent.uplink.topics import UplinkTopics
@@ -68,3 +69,35 @@ async def test_the_agent_points_say_whether_the_clock_is_trusted_and_which_set_r
             assert "lighting.mains" not in await points(no_contactor)
     finally:
         await buf.close()
+
+
+async def test_a_clock_the_kernel_never_synchronised_runs_the_default_level_until_it_is(
+    tmp_path: Path,
+) -> None:
+    synced: list[bool | None] = [False]  # what adjtimex says, as the test sets it
+    async with street_at(local(DIJON, JAN_12, 12, 0), DIJON, tmp_path, cabinet=True) as street:
+        runner = street.runner(program_set(), synchronised=lambda: synced[0])
+        await runner.evaluate()  # noon, never synchronised: the default level, the contactor on
+        assert (runner.clock_trusted, runner.mode, runner.mains) == (False, "default_no_clock", True)
+        assert abs(street.seen[-1][1] - 100) <= 1
+        synced[0] = True  # NTP got through
+        await runner.evaluate()
+        assert (runner.clock_trusted, runner.mode, runner.mains) == (True, "program", False)  # day: off
+        street.clock.wall0_ms += 3600 * 1000  # NTP steps it an hour, the kernel synchronised: trusted
+        await runner.evaluate()
+        assert runner.clock_trusted is True
+        synced[0] = False  # set by hand (date -s): the kernel says unsynchronised
+        street.clock.wall0_ms += 7200 * 1000
+        await runner.evaluate()
+        assert (runner.clock_trusted, runner.mains) == (False, True)
+        synced[0] = None  # the kernel cannot tell: the step rule alone, no step since
+        await runner.evaluate()
+        assert runner.clock_trusted is False  # not trusted again until synchronised
+        street.clock.wall0_ms += 7200 * 1000
+        synced[0] = True
+        await runner.evaluate()
+        assert runner.clock_trusted is True
+
+
+def test_the_kernel_answers_whether_the_clock_is_synchronised() -> None:
+    assert kernel_synchronised() in (True, False)  # Linux: adjtimex answers, read-only
