@@ -5,6 +5,10 @@ the door; the luminaire bank following the circuit."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,8 @@ from simulators.contactor.fallback import Photocell
 from simulators.contactor.server import CabinetServer
 from simulators.luminaire.bank import LuminaireBankServer
 from tests.drivers.conftest import PROFILES, values
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cabinet_driver(tmp_path: Path, port: int) -> ModbusTcpDriver:
@@ -75,3 +81,41 @@ async def test_the_circuit_is_the_output_or_the_fallback_and_the_lamps_follow_it
 def test_a_photocell_needs_a_hysteresis_band() -> None:
     with pytest.raises(ValueError, match="hysteresis"):
         Photocell(on_lux=50, off_lux=40)
+
+
+async def test_the_cabinet_runs_as_a_process_with_its_lamps(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "simulators",
+        "cabinet",
+        "--port",
+        "0",
+        "--lux",
+        "10",  # dark: the photocell closes the circuit
+        "--lamps",
+        "2",
+        "--lamps-port",
+        "0",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), timeout=20)).decode()
+        found = re.search(
+            r"on modbus tcp 127\.0\.0\.1:(\d+), unit 1; 2 luminaires .*:(\d+); circuit live", line
+        )
+        assert found, line
+        drv = cabinet_driver(tmp_path, int(found[1]))
+        try:
+            got = values(await drv.read("cab"))
+            assert (got["mains"], got["fallback"], got["output"]) == (True, True, False)
+        finally:
+            await drv.aclose()
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=10)
+    assert proc.returncode == 0, err.decode()
