@@ -29,6 +29,7 @@ from collector.query import (
     format_ts,
     parse_instant,
 )
+from collector.reports.cli import report_app
 from collector.sinks.base import OutboxRecord, QuarantinedPayload, StoredReading
 
 T = TypeVar("T")
@@ -259,6 +260,7 @@ async def _outbox(url: str, gateway: str | None, limit: int) -> list[OutboxRecor
 
 app.add_typer(command_app, name="command")
 app.add_typer(lighting_app, name="lighting")
+app.add_typer(report_app, name="report")
 
 
 @app.command()

@@ -23,6 +23,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 import configfile.loader
 from collector.commands.config import CommandsConfig
 from collector.errors import ConfigError
+from collector.reports.config import ReportsConfig
 from collector.sinks.url import StoreUrl
 from configfile.loader import YamlError
 from wire.topics import check_name
@@ -99,6 +100,7 @@ class CollectorConfig(_Model):
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
     commands: CommandsConfig | None = None  # absent: this collector sends no commands
+    reports: ReportsConfig | None = None  # absent: `collector report` has nothing to report on
 
     @field_validator("collector_id")
     @classmethod

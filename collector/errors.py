@@ -4,7 +4,8 @@
 
     CollectorError          anything the collector reports
     ├── ConfigError         the config file is unreadable or invalid (names file, field path, reason)
-    └── StoreError          the store cannot be opened, read or written (url, reason)
+    ├── StoreError          the store cannot be opened, read or written (url, reason)
+    └── ReportError         a report cannot be made as asked (an unknown site, no reports: section)
 """
 
 from __future__ import annotations
@@ -31,3 +32,7 @@ class StoreError(CollectorError):
         super().__init__(f"store {url}: {reason}")
         self.url = url
         self.reason = reason
+
+
+class ReportError(CollectorError):
+    pass

@@ -9,20 +9,28 @@ retractable-bollard site (Modbus TCP) and a traffic-light controller (OPC-UA).
 Everything is started here as real processes on free loopback ports, each in its own process group
 (a Ctrl-C at the terminal reaches only this process, which then stops the agent, the collector, the
 simulators and the broker in that order, and exits 0 when each exited 0); files go to var/demo/.
+At the end it runs tonight's lighting program in simulated time and prints the night's saving.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
+from configfile.loader import parse
 from demo.view import render, snapshot
+from harness.lighting_night import night_saving
 from harness.stack import ROOT, Stack
+from lighting.model import ProgramSet
+from lighting.sun import Place
 
+DIJON = Place(47.32, 5.04, "Europe/Paris")
 OTHERS = ("bollard-site-1", "tlc-1")  # the cabinet's other devices, besides the luminaires
 REPRINT_S = 5  # without a terminal (a log, a test), the view is printed this often
 
@@ -101,7 +109,27 @@ def main() -> int:
         if interrupted:
             print("\nstopping: agent, collector, simulators, broker")
         codes = stack.stop()
-    return report(stack, args, codes)
+    outcome = report(stack, args, codes)
+    if outcome == 0:
+        print_night_saving(args.workdir / "night")
+    return outcome
+
+
+def print_night_saving(workdir: Path) -> None:
+    """Tonight, in simulated time, with the shipped program set: the lighting runner, the command path
+    and the luminaire simulator over a whole night, and the energy the gear counted against the old
+    sodium lamps (docs/lighting.md)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = ROOT / "configs" / "lighting" / "program.example.yaml"
+    pset = ProgramSet.model_validate(parse(path.read_text(encoding="utf-8"), path))
+    evening = dt.date.today()
+    night = asyncio.run(night_saving(pset, DIJON, evening, workdir))
+    print(
+        f"tonight ({evening}, Dijon) with {path.relative_to(ROOT)}, run in simulated time: "
+        f"{night.luminaires} LED luminaires of {night.led_w:.0f} W used {night.used_wh / 1000:.2f} kWh; "
+        f"{night.baseline_w:.0f} W sodium from dusk to dawn ({night.dark_h:.1f} h) would use "
+        f"{night.baseline_wh / 1000:.2f} kWh: the night's saving is {night.saving_pct:.1f} %"
+    )
 
 
 def report(stack: Stack, args: argparse.Namespace, codes: dict[str, int]) -> int:

@@ -163,6 +163,8 @@ class Agent:
             lighting = await LightingPath.build(
                 config, link=link, outbox=outbox, commands=commands, clock=clock
             )
+            if lighting is not None:
+                lighting.watch(pollers)
         except BaseException:
             if commands is not None:
                 await commands.close()

@@ -18,7 +18,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import configfile, wire, lighting, astral, mqtt_session, simulators, edge_agent, collector, drivers, pytest, mypy" >/dev/null 2>&1 \
+if ! .venv/bin/python -c "import configfile, wire, lighting, astral, mqtt_session, simulators, edge_agent, collector, drivers, pytest, xdist, mypy" >/dev/null 2>&1 \
    || [ pyproject.toml -nt .venv/.installed ]; then
   echo "setup: installing streetgate and its dev tools into .venv"
   .venv/bin/pip install -q --upgrade pip >/dev/null

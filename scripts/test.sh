@@ -9,4 +9,11 @@ echo "== ruff"
 echo "== mypy (strict)"
 .venv/bin/mypy configfile wire lighting mqtt_session edge_agent collector drivers simulators tests bench demo harness
 echo "== pytest"
-.venv/bin/pytest "$@"
+# Two workers by default (the suite waits on servers and timers more than it computes); a file's tests
+# stay on one worker. PYTEST_WORKERS=0 runs everything in this process.
+workers=${PYTEST_WORKERS:-2}
+if [ "$workers" = 0 ]; then
+  .venv/bin/pytest "$@"
+else
+  .venv/bin/pytest -n "$workers" --dist loadfile "$@"
+fi

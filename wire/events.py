@@ -17,13 +17,16 @@ state of a bus-priority request as the traffic controller reports it (RSMP S0033
                  "signal_group": 3}}
 
 ``state`` is one of :data:`PRIORITY_STATES`.
+
+``fault_raised`` / ``fault_cleared`` (added within version 1, like ``priority_request``) carry
+``details.fault``, a :class:`FaultName`; an event of these kinds without a known one is refused.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +59,21 @@ class EventKind(enum.StrEnum):
     # what a group (or a device outside groups) of the set is told now: details level, reason, version
     LIGHTING_LEVEL = "lighting_level"
     PRIORITY_REQUEST = "priority_request"  # a bus-priority request's state (RSMP S0033); added within v1
+    # a lamp or behaviour fault judged at the edge (edge_agent/lighting/faults.py), once when raised and
+    # once when cleared: details fault (a FaultName) and its evidence; cleared also raised_at_ms
+    FAULT_RAISED = "fault_raised"
+    FAULT_CLEARED = "fault_cleared"
+
+
+class FaultName(enum.StrEnum):
+    """The ``fault`` of a ``fault_raised`` / ``fault_cleared`` event (TALQ LampMonitor's failures)."""
+
+    LAMP_FAILURE = "lamp_failure"  # the gear reports its lamp (or itself) failed
+    DIMMING_FAILURE = "dimming_failure"  # the level read is not the level commanded, after the ramp
+    CYCLING = "cycling"  # more switch-ons (gear starts) in a window than allowed
+    DAY_BURNER = "day_burner"  # lit while the program wants it off and the sun is up
+    SUPPLY_LOSS = "supply_loss"  # the supply voltage the gear measures is below the minimum
+    GEAR_COMM_FAILURE = "gear_comm_failure"  # the control gear does not answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +132,14 @@ def decode_event(payload: bytes) -> Event:
     for name, value in details.items():
         where = f"details.{name}" if isinstance(name, str) else "details"
         checked[_name(name, where)] = _value(value, where)
-    if event_kind is EventKind.PRIORITY_REQUEST:
-        _check_priority(checked)
+    if (check := _DETAILS_CHECKS.get(event_kind)) is not None:
+        check(checked)
     return Event(event_kind, device, at_ms, checked)
+
+
+def _check_fault(details: Mapping[str, Value]) -> None:
+    if details.get("fault") not in set(FaultName):
+        raise PayloadError("details.fault", f"{details.get('fault')!r} is not one of {list(FaultName)}")
 
 
 def _check_priority(details: Mapping[str, Value]) -> None:
@@ -145,3 +168,10 @@ def _value(v: object, where: str) -> Value:
             raise PayloadError(where, f"text of {len(v)} characters exceeds {MAX_TEXT}")
         return v
     raise PayloadError(where, f"value of type {type(v).__name__} is not a number, text, bool or nil")
+
+
+_DETAILS_CHECKS: dict[EventKind, Callable[[Mapping[str, Value]], None]] = {
+    EventKind.PRIORITY_REQUEST: _check_priority,
+    EventKind.FAULT_RAISED: _check_fault,
+    EventKind.FAULT_CLEARED: _check_fault,
+}

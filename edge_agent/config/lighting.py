@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edge_agent.config.faults import FaultsConfig
+
 
 class ClockSync(enum.StrEnum):
     KERNEL = "kernel"  # trusted while the kernel says an NTP daemon synchronised it (adjtimex)
@@ -47,6 +49,9 @@ class LightingConfig(BaseModel):
     )
     order_ttl_s: float = Field(
         default=60.0, gt=0, le=900, description="each step's command is valid this long"
+    )
+    faults: FaultsConfig = Field(
+        default_factory=FaultsConfig, description="lamp and behaviour fault thresholds (docs/lighting.md)"
     )
 
     @field_validator("timezone")

@@ -145,6 +145,12 @@ class LightingRunner:
         self._wake.set()
         return freed
 
+    def forget(self, device: str) -> None:
+        """The device may no longer be at the level it confirmed (its gear was power-cycled: mains came
+        back, at the gear's power-on level): tell it again at the next look."""
+        if self._confirmed.pop(device, None) is not None:
+            self._wake.set()
+
     def clock_synchronised(self) -> None:
         """The wall clock is trusted again (NTP, or the centre's time)."""
         self.clock_trusted = True

@@ -1,8 +1,9 @@
 """The lighting of a running agent, built from the ``lighting:`` section: the store, the installer on the
 gateway's lighting topic, the runner over every device that can ``set_level``, each of its orders run as
 a command through the command path (after its authentication gate), the cabinet's mains contactor (every
-device that can ``switch``, e.g. profile ``cabinet-contactor``) switched the same way, and the
-``lighting`` device's actions (overrides) on the receiver's dispatch.
+device that can ``switch``, e.g. profile ``cabinet-contactor``) switched the same way, the ``lighting``
+device's actions (overrides) on the receiver's dispatch, and the fault monitor that judges every
+luminaire poll (:meth:`LightingPath.watch`).
 
 :meth:`LightingPath.start` runs, supervised: the installer, and the runner — first the stored set and
 the overrides in force, so the street runs its program before the centre is heard from.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,21 +24,24 @@ from edge_agent.config.lighting import ClockSync
 from edge_agent.config.resolved import ResolvedConfig
 from edge_agent.lighting.actions import DEVICE, LightingActions
 from edge_agent.lighting.clocksync import kernel_synchronised
+from edge_agent.lighting.faults import FaultMonitor
 from edge_agent.lighting.installer import Installer
 from edge_agent.lighting.runner import LightingRunner, Order
 from edge_agent.lighting.store import LightingStore
 from edge_agent.outbox.store import Outbox
+from edge_agent.poll.poller import DevicePoller
 from lighting.sun import Place
 from mqtt_session import MqttLink
 from wire import topics
 from wire.commands import MAX_TEXT, Command, ResultState
 from wire.events import Event, EventKind, encode_event
-from wire.points import Value
+from wire.points import Reading, Value
 
 log = logging.getLogger(__name__)
 
 LEVEL_ACTION = "set_level"
 SWITCH_ACTION = "switch"  # a mains contactor's relay output (configs/profiles/cabinet-contactor.yaml)
+POWER_CYCLE_BIT = 1 << 7  # the luminaire profile's status b7: the gear saw a power cycle (DALI)
 Spawn = Callable[[asyncio.TaskGroup, Coroutine[Any, Any, None], str], object]
 
 
@@ -47,6 +51,7 @@ class LightingPath:
     runner: LightingRunner
     installer: Installer
     actions: LightingActions
+    faults: FaultMonitor
     _commands: CommandPath
     _outbox: Outbox
     _clock: Clock
@@ -85,9 +90,10 @@ class LightingPath:
         async def report(event: Event) -> None:
             await outbox.put(topics.TopicKind.EVENT, encode_event(event))
 
+        place = Place(cfg.location.latitude, cfg.location.longitude, lc.timezone)
         runner = LightingRunner(
             devices=devices,
-            place=Place(cfg.location.latitude, cfg.location.longitude, lc.timezone),
+            place=place,
             clock=clock,
             apply=apply,
             default_level=lc.default_level,
@@ -99,6 +105,12 @@ class LightingPath:
         )
         if lc.clock_sync is ClockSync.KERNEL and kernel_synchronised() is None:
             log.warning("lighting: the kernel cannot say whether the clock is synchronised: trusted")
+        faults = FaultMonitor(
+            config=lc.faults,
+            place=place,
+            wanted=lambda device, at: runner.order_for(device, at).level,
+            report=report,
+        )
         installer = Installer(
             gateway=cfg.gateway,
             ring=config.commands.ring,
@@ -119,6 +131,7 @@ class LightingPath:
             runner,
             installer,
             actions,
+            faults,
             commands,
             outbox,
             clock,
@@ -130,6 +143,18 @@ class LightingPath:
             "lighting: %d luminaires, %d contactors, time zone %s", len(devices), len(contactors), lc.timezone
         )
         return path
+
+    def watch(self, pollers: Sequence[DevicePoller]) -> None:
+        """Every poll of the luminaires goes to the fault monitor too, and a gear that says it was
+        power-cycled (status bit 7: it lit at its power-on level) is told its level again."""
+        for p in pollers:
+            p.on_poll = self._observe
+
+    async def _observe(self, readings: Sequence[Reading]) -> None:
+        for r in readings:
+            if r.point == "status" and isinstance(r.value, int) and r.value & POWER_CYCLE_BIT:
+                self.runner.forget(r.device)
+        await self.faults.observe_readings(readings)
 
     def start(self, spawn: Spawn, tasks: asyncio.TaskGroup) -> None:
         spawn(tasks, self.installer.run(), "lighting-installer")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from drivers.base import Driver, PointValue
@@ -90,6 +90,9 @@ class DevicePoller:
         self._buffer = buffer
         self._clock = clock
         self.health = DeviceHealth()
+        # What else judges each poll (the lighting's fault monitor), after the last values; its failure is
+        # logged and polling goes on.
+        self.on_poll: Callable[[Sequence[Reading]], Awaitable[None]] | None = None
 
     async def run(self) -> None:
         due = self._clock.monotonic() + self.offset_s
@@ -149,6 +152,11 @@ class DevicePoller:
         without report by exception); returns those."""
         if self._last_values is not None:
             self._last_values.update(readings)
+        if self.on_poll is not None:
+            try:
+                await self.on_poll(readings)
+            except Exception:
+                log.exception("%s: judging the poll failed; polling goes on", self.device)
         if self._report is not None:
             readings = self._report.filter(readings, self._clock.monotonic())
         try:

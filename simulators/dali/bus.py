@@ -100,7 +100,7 @@ class SimGear:
 
     def handle(self, cmd: Command, *, repeated: bool) -> int | None:
         """React to one frame on the bus; the backward frame, or None for no answer."""
-        if self.silent or not self.luminaire.powered:
+        if self.silent or not self.luminaire.reachable:  # cut off, or without mains and interface
             return None
         if self._write_enabled and not isinstance(cmd, _WRITE_KEEPS_ENABLE):
             self._write_enabled = False

@@ -44,10 +44,21 @@ class LuminaireBankServer(ModbusTcpSim):
         delay_ms: float = 0.0,
         now: Callable[[], float] = time.monotonic,
         seed: int = 0,
+        nominal_w: float | None = None,
+        energy_wh: float = 0.0,
     ) -> None:
+        """``nominal_w``: every luminaire's power at full light (default: a mix of NOMINAL_W);
+        ``energy_wh``: every gear's energy counter at the start."""
         rng = random.Random(seed)
         luminaires = [
-            Luminaire(rng.choice(NOMINAL_W), now, random.Random(rng.getrandbits(64))) for _ in range(count)
+            Luminaire(
+                rng.choice(NOMINAL_W) if nominal_w is None else nominal_w,
+                now,
+                random.Random(rng.getrandbits(64)),
+                energy_wh=energy_wh,
+                serial=sa + 1,
+            )
+            for sa in range(count)
         ]
         self.gateway = DaliGateway(luminaires, channel)
         super().__init__(host, port)
@@ -63,9 +74,9 @@ class LuminaireBankServer(ModbusTcpSim):
 
     def mains(self, on: bool) -> None:
         """The cabinet's lighting circuit, on or off, for every luminaire of the line (the gateway itself
-        stays powered: it answers, the gear behind it does not)."""
+        stays powered; mains back is a power cycle: each gear lights at its power-on level)."""
         for lum in self.gateway.luminaires:
-            lum.mains(on)
+            lum.set_mains(on)
 
     def device(self) -> SimDevice:
         blocks = [SimData(a, count=n, datatype=DataType.REGISTERS) for a, n in self.gateway.ranges]

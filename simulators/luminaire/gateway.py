@@ -9,16 +9,21 @@ Served ranges (holding registers, 0-based, big-endian, 32-bit values high word f
   actual level %, +7 device type 6, +8..+12 phys. min / min / max / power-on / system-failure level %,
   +13 fade time, +14 fade rate, +15 arc power setpoint % (R/W), +80 LED failure status, +82 / +92
   dimming curve (0, logarithmic);
-- ``25000 + 3200·c + 100·sa + 0..99`` (D4i): +34 active energy Wh, +36 active power 0.1 W, +38..+45
-  apparent and load-side energy / power = 0xFFFF 0xFFFF (MASK: not supported), +46 operating time s,
-  +48 start counter, +50 gear temperature °C (int16), +52 supply voltage 0.1 V, +53 light-source
-  on-time s, +55 light-source failure flags, +56 light-source temperature °C (int16), +57 output
-  current %. A luminaire with a ballast failure (a dead gear) or without mains (a gear that does not
-  answer) reads MASK in all of these: 0xFFFF, or 0x7FFF for the signed ones; without mains its status
-  reads b6 (missing short address) and its level 0, and a setpoint written to it is lost (no gear hears
-  the DAPC);
+- ``25000 + 3200·c + 100·sa + 0..99`` (D4i): +34 active energy Wh (uint32: the counter wraps at
+  2³² Wh), +36 active power 0.1 W, +38..+45 apparent and load-side energy / power = 0xFFFF 0xFFFF
+  (MASK: not supported), +46 operating time s, +48 start counter, +50 gear temperature °C (int16),
+  +52 supply voltage 0.1 V, +53 light-source on-time s, +55 light-source failure flags, +56
+  light-source temperature °C (int16), +57 output current %. A luminaire with a ballast failure (a
+  dead gear) reads MASK in all of these: 0xFFFF, or 0x7FFF for the signed ones;
 - ``60000 + sa`` (sim control, not in the product): write 1 lamp failure, 2 ballast failure, 0 clear,
-  3 power cycle; reads the current fault.
+  3 power cycle, 4 mains off, 5 mains on, 6 the gear stops answering, 7 it answers again; reads the
+  current fault.
+
+A gear that does not answer (``silent``, or without mains and without an interface of its own: see
+:class:`Luminaire`) fails every read that touches its registers (+5..+99, its D4i block) with Modbus
+exception 11, "gateway target device failed to respond" (our choice: the Intesis behaviour is not
+documented), and counts in the failure bitfield; a level written to it is taken and lost (DAPC has no
+answer for the gateway to miss).
 
 Unmapped registers inside these ranges read 0; registers outside them are an illegal address. Only
 +15, +92, +4 of sa 0 and the sim-control block are writable; other writes are an illegal address.
@@ -37,12 +42,14 @@ CHANNEL_STRIDE = 7000  # the channel block is at 7000·c
 D4I_BASE, D4I_CHANNEL_STRIDE = 25000, 3200
 SIM_CONTROL_BASE = 60000
 POWER_CYCLE_COMMAND = 3
+MAINS_OFF_COMMAND, MAINS_ON_COMMAND = 4, 5
+SILENT_COMMAND, ANSWERS_COMMAND = 6, 7
 MAX_LUMINAIRES = 64
 _MASK16 = 0xFFFF
+_WRAP = 2**32
 _MASK_INT16 = 0x7FFF  # MASK of a signed value (DALI: 0x7F…)
 _D4I_OFFSETS = (*range(34, 51), *range(52, 58))
 _SETPOINT, _SELECT_CURVE, _UPDATE_ALL = 15, 92, 4
-MISSING_SHORT_ADDRESS = 0x40  # status b6: the gateway got no answer from the gear
 
 
 class _Block(enum.Enum):
@@ -56,6 +63,7 @@ class GatewayError(Exception):
 
     ILLEGAL_ADDRESS = 2
     ILLEGAL_VALUE = 3
+    TARGET_NO_RESPONSE = 11  # the gateway asked the gear; the gear did not answer
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -91,15 +99,19 @@ class DaliGateway:
                 states[sa] = self.luminaires[sa].state()
             return states[sa]
 
+        located = [self._locate(a) for a in range(address, address + count)]
+        for block, sa, offset in located:
+            gear_register = block is _Block.D4I or (block is _Block.CHANNEL and offset > _UPDATE_ALL)
+            if gear_register and not self.luminaires[sa].reachable:
+                raise GatewayError(GatewayError.TARGET_NO_RESPONSE, f"gear {sa} does not answer")
         out = []
-        for a in range(address, address + count):
-            block, sa, offset = self._locate(a)
+        for block, sa, offset in located:
             if block is _Block.CHANNEL and sa == 0 and offset < _UPDATE_ALL:
                 out.append(self._failure_bits(offset))
             elif block is _Block.CHANNEL:
                 out.append(_channel_register(self.luminaires[sa], state(sa), offset))
             elif block is _Block.D4I:
-                out.append(_d4i_registers(state(sa), self.luminaires[sa].powered).get(offset, 0))
+                out.append(_d4i_registers(state(sa)).get(offset, 0))
             else:
                 out.append(int(self.luminaires[sa].fault))
         return out
@@ -122,8 +134,8 @@ class DaliGateway:
                 raise GatewayError(GatewayError.ILLEGAL_VALUE, f"{address}: value {value} not accepted")
             return _nothing  # the status is always fresh; only the logarithmic curve is simulated
         if block is _Block.CONTROL:
-            if value == POWER_CYCLE_COMMAND:
-                return lum.power_cycle
+            if value in _GEAR_COMMANDS:
+                return partial(_GEAR_COMMANDS[value], lum)
             if value not in set(Fault):
                 raise GatewayError(GatewayError.ILLEGAL_VALUE, f"{address}: unknown sim command {value}")
             return partial(lum.inject, Fault(value))
@@ -140,13 +152,26 @@ class DaliGateway:
     def _failure_bits(self, word: int) -> int:
         bits = 0
         for i, lum in enumerate(self.luminaires[16 * word : 16 * word + 16]):
-            if lum.fault is not Fault.NONE:
+            if lum.fault is not Fault.NONE or not lum.reachable:
                 bits |= 1 << i
         return bits
 
 
 def _nothing() -> None:
     pass
+
+
+def _silence(lum: Luminaire, silent: bool) -> None:
+    lum.silent = silent
+
+
+_GEAR_COMMANDS: dict[int, Callable[[Luminaire], None]] = {
+    POWER_CYCLE_COMMAND: Luminaire.power_cycle,
+    MAINS_OFF_COMMAND: partial(Luminaire.set_mains, on=False),
+    MAINS_ON_COMMAND: partial(Luminaire.set_mains, on=True),
+    SILENT_COMMAND: partial(_silence, silent=True),
+    ANSWERS_COMMAND: partial(_silence, silent=False),
+}
 
 
 def _percent(arc: int) -> int:
@@ -157,7 +182,7 @@ def _channel_register(lum: Luminaire, s: LuminaireState, offset: int) -> int:
     g = lum.settings
     match offset:
         case 5:
-            return s.status if lum.powered else MISSING_SHORT_ADDRESS
+            return s.status
         case 6:
             return _percent(s.arc)
         case 7:
@@ -176,8 +201,8 @@ def _channel_register(lum: Luminaire, s: LuminaireState, offset: int) -> int:
             return 0  # +82 / +92 dimming curve: logarithmic; the rest unmapped
 
 
-def _d4i_registers(s: LuminaireState, powered: bool) -> dict[int, int]:
-    if s.status & BALLAST_FAILURE or not powered:  # a dead gear answers no memory-bank query: MASK
+def _d4i_registers(s: LuminaireState) -> dict[int, int]:
+    if s.status & BALLAST_FAILURE:  # a dead gear answers no memory-bank query: MASK everywhere
         regs = dict.fromkeys(_D4I_OFFSETS, _MASK16)
         regs[50] = regs[56] = _MASK_INT16
         return regs
@@ -186,7 +211,7 @@ def _d4i_registers(s: LuminaireState, powered: bool) -> dict[int, int]:
     def u32(offset: int, value: int) -> None:
         regs[offset], regs[offset + 1] = value >> 16 & _MASK16, value & _MASK16
 
-    u32(34, int(s.energy_wh))
+    u32(34, int(s.energy_wh) % _WRAP)  # the map's 32 bits of the gear's counter: it wraps
     u32(36, round(s.power_w * 10))
     for offset in (38, 40, 42, 44):  # apparent / load-side energy and power: not supported
         u32(offset, 0xFFFFFFFF)

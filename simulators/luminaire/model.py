@@ -7,12 +7,19 @@ Time comes from an injected ``now()`` (monotonic seconds), so a test can step it
   requests clamped to MIN/MAX level (limit error, status b3);
 - power = P_nominal × light fraction (the log curve) + 0.5 W standby; energy (Wh) integrates it;
 - operating time, start counter (power cycles), light-source on-time;
+- the D4i active-energy counter may start where a used gear left it (``energy_wh``: one near 2³² Wh
+  wraps, see :mod:`simulators.luminaire.gateway`); :meth:`Luminaire.replace_gear` puts a new gear in
+  the luminaire (another serial number, every counter from zero);
 - gear and light-source temperatures rising towards ambient + k × power (first-order lag);
 - supply voltage ≈ 230 V (a fixed per-luminaire offset within ±1.5 V plus ±0.3 V noise per reading);
 - faults: a lamp failure (status b1, level 0, LED open circuit, light-source failure) or a ballast
   failure (status b0, gear dead: no light, no power, no operating time);
-- mains (the cabinet's switched lighting circuit, :meth:`Luminaire.mains`): off, the gear hears and
-  answers nothing and draws nothing; on again, it is a power cycle (the power-on level).
+- mains (:meth:`Luminaire.set_mains`): off, the gear gives no light, draws nothing and counts no
+  operating time; it reports a supply voltage of 0 V when its DALI interface stays up on the bus's own
+  power (``answers_without_mains``, the default), else it does not answer at all (:attr:`reachable`);
+  mains back is a power cycle (start counter + 1, status b7, the power-on level);
+- ``silent``: the gear stops answering its gateway (a cut DALI wire, a dead interface): nothing reaches
+  it, nothing comes back, while its light keeps doing what it did.
 """
 
 from __future__ import annotations
@@ -102,8 +109,14 @@ class Luminaire:
         rng: random.Random,
         settings: GearSettings | None = None,
         ambient_c: float = AMBIENT_C,
+        *,
+        energy_wh: float = 0.0,
+        serial: int = 1,
+        answers_without_mains: bool = True,
     ) -> None:
         self.nominal_w = nominal_w
+        self.answers_without_mains = answers_without_mains
+        self.silent = False  # the gear does not answer (control-gear communication failure)
         self.ambient_c = ambient_c
         self.settings = settings or GearSettings()
         self._now = now
@@ -112,40 +125,46 @@ class Luminaire:
         t = now()
         self._last = t
         self._fault = Fault.NONE
+        self._mains = True
         self._fade_from = self._target = self.settings.power_on
         self._fade_start, self._fade_s = t, 0.0
         self._power_cycled = True  # b7 stays set until the first level command
         self._limit_error = False
-        self._energy_wh = self._operating_s = self._light_on_s = 0.0
+        self._energy_wh = energy_wh  # the D4i counter: a gear may come with a history
+        self._operating_s = self._light_on_s = 0.0
         self._starts = 1
+        self.serial = serial  # the gear's identification number (DALI memory bank 0)
         self._gear_c = self._source_c = ambient_c
-        self._mains = True
 
     @property
     def fault(self) -> Fault:
         return self._fault
 
     @property
-    def powered(self) -> bool:
-        """Mains on the gear (off: it hears and answers nothing, draws nothing)."""
+    def mains(self) -> bool:
         return self._mains
 
-    def mains(self, on: bool) -> None:
-        """The lighting circuit switched: off, the gear goes dark and silent; on again (from off), a power
-        cycle: the gear lights at its POWER ON LEVEL."""
+    @property
+    def reachable(self) -> bool:
+        """Whether the gear answers its gateway (a query, or takes a command) now."""
+        return not self.silent and (self._mains or self.answers_without_mains)
+
+    def set_mains(self, on: bool) -> None:
+        """Mains off, or back on (a power cycle); the same state again changes nothing."""
         if on == self._mains:
             return
-        self._advance()
-        self._mains = on
         if on:
             self.power_cycle()
+        else:
+            self._advance()
+            self._mains = False
 
     def set_arc(self, arc: int) -> None:
-        """DAPC: go to ``arc`` (0 = off) at the fade time; levels above 0 are clamped to MIN..MAX. Without
-        mains the gear does not hear it."""
-        t = self._advance()
-        if not self._mains:
+        """DAPC: go to ``arc`` (0 = off) at the fade time; levels above 0 are clamped to MIN..MAX. A gear
+        that does not answer does not get it either."""
+        if not self.reachable:
             return
+        t = self._advance()
         s = self.settings
         clamped = arc if arc == 0 else min(s.max_level, max(s.min_level, arc))
         self._limit_error = clamped != arc
@@ -161,10 +180,24 @@ class Luminaire:
         self._fault = fault
 
     def power_cycle(self) -> None:
-        """Mains off and on: the start counter counts it, the gear goes to its power-on level."""
+        """Mains off and on (or on, after off): the start counter counts it, the gear goes to its power-on
+        level."""
         t = self._advance()
+        self._mains = True
         self._starts += 1
         self._power_cycled = True
+        self._fade_from = self._target = self.settings.power_on
+        self._fade_start, self._fade_s = t, 0.0
+
+    def replace_gear(self, serial: int) -> None:
+        """A technician swaps the LED driver: a new gear at its power-on level, every counter from zero."""
+        t = self._advance()
+        self.serial = serial
+        self._fault = Fault.NONE
+        self.silent = False  # a new gear answers
+        self._energy_wh = self._operating_s = self._light_on_s = 0.0
+        self._starts = 1
+        self._power_cycled, self._limit_error = True, False
         self._fade_from = self._target = self.settings.power_on
         self._fade_start, self._fade_s = t, 0.0
 
@@ -177,7 +210,7 @@ class Luminaire:
             | (LAMP_FAILURE if lamp_failed else 0)
             | (LAMP_ON if light > 0 else 0)
             | (LIMIT_ERROR if self._limit_error else 0)
-            | (FADE_RUNNING if self._fading(t) and self._fault is not Fault.BALLAST else 0)
+            | (FADE_RUNNING if self._fading(t) and self._fault is not Fault.BALLAST and self._mains else 0)
             | (POWER_CYCLE if self._power_cycled else 0)
         )
         dead = self._fault is Fault.BALLAST or not self._mains

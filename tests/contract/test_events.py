@@ -9,7 +9,7 @@ import msgpack
 import pytest
 
 from wire.errors import PayloadError
-from wire.events import Event, EventKind, decode_event, encode_event
+from wire.events import Event, EventKind, FaultName, decode_event, encode_event
 from wire.outbox import OutboxFrame, OutboxKey, decode_frame, encode_frame, peek_outbox_key
 from wire.points import Value
 
@@ -38,6 +38,8 @@ def test_an_event_of_every_kind_round_trips(kind: EventKind) -> None:
     details: dict[str, Value] = {"led_failure": True, "level": 0, "why": "gear", "t": 1.5, "n": None}
     if kind is EventKind.PRIORITY_REQUEST:
         details.update(command_id="0f8e7a3c", request_id="bus-42", state="activated", signal_group=3)
+    if kind in {EventKind.FAULT_RAISED, EventKind.FAULT_CLEARED}:
+        details["fault"] = "dimming_failure"
     event = Event(kind, "lum-07", T0, details)
     assert decode_event(encode_event(event)) == event
 
@@ -58,6 +60,19 @@ def test_a_priority_request_event_names_its_command_request_and_a_known_state(
         decode_event(pack(body(kind="priority_request", details=details)))
     assert refused.value.where == where
     assert reason in refused.value.reason
+
+
+@pytest.mark.parametrize("fault", list(FaultName))
+def test_every_fault_name_round_trips_and_an_unknown_one_is_refused(fault: FaultName) -> None:
+    event = Event(EventKind.FAULT_CLEARED, "lum-07", T0, {"fault": str(fault), "raised_at_ms": T0 - 1})
+    assert decode_event(encode_event(event)) == event
+    for bad in ("lamp_explode", None, 3):
+        with pytest.raises(PayloadError) as err:
+            decode_event(pack(body(kind="fault_raised", details={"fault": bad})))
+        assert err.value.where == "details.fault"
+        assert err.value.reason.startswith(f"{bad!r} is not one of")
+    with pytest.raises(PayloadError, match="None is not one of"):
+        decode_event(pack(body(kind="fault_raised", details=...)))
 
 
 def test_details_may_be_left_out() -> None:

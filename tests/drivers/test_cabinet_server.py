@@ -48,10 +48,10 @@ async def test_the_circuit_is_the_output_or_the_fallback_and_the_lamps_follow_it
             assert [r.describe() for r in drv.plan("cab")] == ["holding 512+1", "discrete 0+3"]
             got = values(await drv.read("cab"))
             assert got == {"output": False, "mains": False, "fallback": False, "door_open": False}
-            assert not lamps.luminaire(1).powered
+            assert not lamps.luminaire(1).mains
             await drv.write_registers("cab", 0, [1])  # the profile's switch: DO1 on, by day
             assert values(await drv.read("cab"))["output"] is True
-            assert lamps.luminaire(1).powered
+            assert lamps.luminaire(1).mains
             assert lamps.luminaire(1).state().level_percent == 100  # the power-on level
             await drv.write_registers("cab", 0, [0])
             cell.lux = 45  # dusk, inside the hysteresis band: still open
@@ -60,7 +60,7 @@ async def test_the_circuit_is_the_output_or_the_fallback_and_the_lamps_follow_it
             cab.cabinet.door_open = True
             got = values(await drv.read("cab"))
             assert got == {"output": False, "mains": True, "fallback": True, "door_open": True}
-            assert lamps.luminaire(0).powered
+            assert lamps.luminaire(0).mains
             cell.lux = 45  # dawn, inside the band: stays closed
             assert values(await drv.read("cab"))["mains"] is True
             cell.lux = 60
@@ -73,7 +73,7 @@ async def test_the_circuit_is_the_output_or_the_fallback_and_the_lamps_follow_it
                 "fallback": False,
                 "door_open": True,
             }
-            assert not lamps.luminaire(0).powered
+            assert not lamps.luminaire(0).mains
         finally:
             await drv.aclose()
 

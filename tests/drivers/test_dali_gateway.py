@@ -120,3 +120,32 @@ def test_update_all_trigger_is_accepted_and_reads_zero(clock: SteppedClock) -> N
     gw = gateway(clock)
     gw.write(4, [1])
     assert gw.read(4, 1) == [0]
+
+
+def test_the_energy_counter_wraps_at_32_bits(clock: SteppedClock) -> None:
+    lum = Luminaire(100.0, clock, random.Random(0), energy_wh=2**32 - 50.0)  # 100.5 W at full power
+    gw = DaliGateway([lum])
+    assert gw.read(25034, 2) == [0xFFFF, 0xFFCE]  # 2³² - 50 Wh
+    clock.t += 3600.0
+    assert gw.read(25034, 2) == [0, 50]  # 100.5 Wh later: past 2³², the register starts again from 0
+
+
+def test_sim_control_switches_mains_and_silences_a_gear(clock: SteppedClock) -> None:
+    gw = gateway(clock)
+    gw.write(60001, [4])  # mains off: the gear answers, 0 V
+    assert gw.read(25152, 1) == [0]
+    assert gw.read(105, 2)[1] == 0
+    gw.write(60001, [5])  # mains back: a power cycle
+    assert gw.read(25148, 2) == [0, 2]
+    assert gw.read(25152, 1)[0] > 2200
+    gw.write(60002, [6])  # sa 2 stops answering
+    for address, count in ((205, 2), (280, 1), (25234, 22), (200, 10)):
+        with pytest.raises(GatewayError) as err:
+            gw.read(address, count)
+        assert err.value.code == GatewayError.TARGET_NO_RESPONSE
+    assert gw.read(0, 1) == [0b100]  # the gateway counts it as failed
+    assert gw.read(105, 2)[0] & 0x04  # the others answer
+    gw.write(215, [50])  # taken by the gateway, lost on the way to the gear
+    gw.write(60002, [7])
+    status, level = gw.read(205, 2)
+    assert (status & 0x04, level) == (0x04, 100)

@@ -162,3 +162,61 @@ def test_the_model_is_deterministic_for_a_seed(clock: SteppedClock) -> None:
     b = Luminaire(90.0, clock, random.Random(7))
     clock.advance(10)
     assert a.state() == b.state()
+
+
+def test_a_replaced_gear_starts_its_counters_again(clock: SteppedClock) -> None:
+    lum = Luminaire(100.0, clock, random.Random(1), energy_wh=1000.0, serial=7)
+    lum.set_percent(50)
+    lum.inject(Fault.LAMP)
+    clock.t += 3600.0
+    before = lum.state()
+    assert before.energy_wh == pytest.approx(1000.5)  # the failed lamp: standby only
+    assert before.start_counter == 1
+    lum.replace_gear(serial=8)
+    clock.t += 1800.0
+    after = lum.state()
+    assert lum.serial == 8
+    assert after.energy_wh == pytest.approx(100.5 / 2)  # from zero, at the power-on level (full)
+    assert (after.operating_time_s, after.start_counter, after.arc, after.status & POWER_CYCLE) == (
+        1800.0,
+        1,
+        254,
+        POWER_CYCLE,
+    )
+
+
+def test_mains_off_is_dark_and_dead_and_mains_back_is_a_power_cycle(clock: SteppedClock) -> None:
+    lum = lamp(clock)
+    lum.set_arc(200)
+    lum.set_mains(False)
+    clock.advance(3600)
+    s = lum.state()
+    assert (s.arc, s.power_w, s.supply_voltage_v, s.status & LAMP_ON) == (0, 0.0, 0.0, 0)
+    assert (s.operating_time_s, s.energy_wh, s.start_counter) == (0.0, 0.0, 1)
+    assert lum.reachable  # its interface stays up on the bus's power: it reports 0 V
+    lum.set_mains(False)  # already off: nothing changes
+    lum.set_mains(True)
+    s = lum.state()
+    assert (s.arc, s.start_counter, s.status & POWER_CYCLE) == (254, 2, POWER_CYCLE)
+    assert s.supply_voltage_v > 220
+    lum.set_mains(True)
+    assert lum.state().start_counter == 2
+
+
+def test_a_gear_without_an_interface_of_its_own_goes_silent_without_mains(clock: SteppedClock) -> None:
+    lum = Luminaire(100.0, clock, random.Random(1), answers_without_mains=False)
+    lum.set_mains(False)
+    assert not lum.reachable
+    lum.set_mains(True)
+    assert lum.reachable
+
+
+def test_a_silent_gear_takes_no_command_and_keeps_its_light(clock: SteppedClock) -> None:
+    lum = lamp(clock)
+    lum.silent = True
+    assert not lum.reachable
+    lum.set_arc(100)
+    assert lum.state().arc == 254
+    lum.silent = False
+    lum.set_arc(100)
+    assert lum.state().arc == 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,3 +36,6 @@ def test_demo_runs_unattended_and_checks_its_data(tmp_path: Path) -> None:
     assert codes == dict.fromkeys(PARTS, 0), out  # every part stopped, and each exited 0
     assert "stopped cleanly" in out
     assert (tmp_path / "demo" / "store.db").exists()
+    saving = re.search(r"the night's saving is (\d+\.\d) %", out)
+    assert saving is not None, out
+    assert 50 < float(saving.group(1)) < 90, saving.group(0)  # LED and dimming against sodium dusk to dawn

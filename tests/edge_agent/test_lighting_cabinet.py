@@ -50,7 +50,7 @@ async def test_the_runner_switches_the_contactor_at_dusk_and_dawn_and_sends_no_d
         setpoints = [values[0] for address, values in street.lamps.writes if address == SETPOINT]
         assert setpoints, street.lamps.writes
         assert 0 not in setpoints, setpoints
-        assert (runner.mains, street.cabinet.cabinet.output, lum.powered) == (False, False, False)
+        assert (runner.mains, street.cabinet.cabinet.output, lum.mains) == (False, False, False)
         state = lum.state()
         assert (state.power_w, state.arc) == (0.0, 0)  # by day the gear draws nothing, not even standby
 
@@ -86,7 +86,7 @@ async def test_the_agent_killed_after_dawn_the_fallback_lights_the_next_dusk_at_
         assert levels == {percent_to_arc(70)}  # the power-on level, all night, no command sent
         state = lum.state()
         assert state.start_counter == starts + 1  # one power cycle: dusk
-        assert not lum.powered
+        assert not lum.mains
         assert cabinet.closings == 2  # the agent's night, then the fallback's
         watts = lum.nominal_w * arc_to_percent(percent_to_arc(70)) / 100 + STANDBY_W
         expected_wh = watts * (dawn - dusk).total_seconds() / 3600

@@ -86,5 +86,5 @@ async def test_the_agent_switches_the_contactor_on_by_night_and_the_fallback_hol
             await asyncio.wait_for(task, 20)
         cab.cabinet.dead_gateway()  # the agent is gone, its module's output drops
         assert cab.cabinet.update()  # the fallback holds the circuit by night
-        assert all(lamps.luminaire(sa).powered for sa in (0, 1))
+        assert all(lamps.luminaire(sa).mains for sa in (0, 1))
         assert abs(lamps.luminaire(0).state().level_percent - 90) <= 1  # no power cycle: the level stays

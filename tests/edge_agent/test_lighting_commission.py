@@ -52,8 +52,8 @@ async def test_commission_stores_the_levels_on_a_dali_line_and_says_the_gateway_
             assert (settings.power_on, settings.system_failure) == (percent_to_arc(70), percent_to_arc(40))
         lum = dali.gear(1).luminaire
         lum.set_arc(0)
-        lum.mains(on=False)
-        lum.mains(on=True)  # the contactor (or the fallback) brings mains: the gear lights by itself
+        lum.set_mains(False)
+        lum.set_mains(True)  # the contactor (or the fallback) brings mains: the gear lights by itself
         assert lum.state().arc == percent_to_arc(70)
 
         only = await asyncio.to_thread(edge_agent, *argv[:4], "--power-on", "55", "-d", "dali-00")

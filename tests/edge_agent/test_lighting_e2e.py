@@ -20,6 +20,8 @@ import pytest
 
 from collector.config import load_config as load_collector_config
 from collector.sinks import open_sink
+from collector.sinks.sqlite_outbox import SqliteOutboxStore
+from collector.sinks.url import StoreUrl
 from configfile.secrets import write_secret
 from edge_agent.config.load import load_config
 from edge_agent.runtime import Agent
@@ -27,9 +29,12 @@ from harness.broker import Broker
 from harness.commands import profiles_with_settle
 from harness.stack import BIN
 from simulators.luminaire.bank import LuminaireBankServer
+from simulators.luminaire.model import Fault
 from tests.collector.harness import running
 from tests.drivers.conftest import PROFILES
+from wire.events import EventKind, decode_event
 from wire.signing import new_key_texts
+from wire.topics import TopicKind
 
 SITE, GW = "test", "gw-light"
 
@@ -99,7 +104,7 @@ async def street(broker: Broker, tmp_path: Path) -> AsyncIterator[Street]:
             "           clock_sync: assume}  # the test host's kernel need not be NTP-synchronised\n"
             "buses:\n  - name: dali-gw-1\n    kind: modbus_tcp\n    host: 127.0.0.1\n"
             f"    port: {sim.port}\n    timeout_s: 0.5\n    devices:\n"
-            "      - {name: 'lum-0{sa}', profile: dali-gw-luminaire, poll_interval_s: 5, params: {c: 0},\n"
+            "      - {name: 'lum-0{sa}', profile: dali-gw-luminaire, poll_interval_s: 1, params: {c: 0},\n"
             "         repeat: {sa: [0, 1]}}\n"
         )
         collector_yaml = tmp_path / "collector.yaml"
@@ -206,3 +211,38 @@ async def test_a_restart_runs_the_stored_set_before_the_centre_is_heard(
         stop.set()
         await asyncio.wait_for(task, 20)
         broker.start()
+
+
+async def test_a_lamp_failure_reaches_the_centre_raised_then_cleared(street: Street, agent: Agent) -> None:
+    """The fault monitor judges the real pollers' readings; its events travel the outbox to the store."""
+    collector_config = load_collector_config(street.collector_yaml)
+
+    async def faults() -> list[tuple[str, str, object]]:
+        store = await SqliteOutboxStore.open(StoreUrl.parse(collector_config.store.url))
+        try:
+            rows = await store.messages(gateway=GW, limit=500)
+        finally:
+            await store.close()
+        events = [decode_event(r.body) for r in rows if r.kind == TopicKind.EVENT.value]
+        return [(e.kind.value, e.device, e.details.get("fault")) for e in reversed(events)
+                if e.kind in (EventKind.FAULT_RAISED, EventKind.FAULT_CLEARED)]  # fmt: skip
+
+    street.sim.inject(1, Fault.LAMP)
+    deadline = asyncio.get_running_loop().time() + 20
+    while ("fault_raised", "lum-01", "lamp_failure") not in await faults():
+        assert asyncio.get_running_loop().time() < deadline, await faults()
+        await asyncio.sleep(0.3)
+    street.sim.inject(1, Fault.NONE)
+    while ("fault_cleared", "lum-01", "lamp_failure") not in await faults():
+        assert asyncio.get_running_loop().time() < deadline + 20, await faults()
+        await asyncio.sleep(0.3)
+
+
+async def test_a_gear_power_cycled_is_told_its_level_again(street: Street, agent: Agent) -> None:
+    """Mains back (a power cycle): the gear lights at its power-on level and says so (status b7); the
+    runner tells it the program's level again instead of trusting the level it confirmed before."""
+    assert (await street.push(1, 35)).returncode == 0
+    await until(lambda: abs(street.level(0) - 35) <= 1, "35 %")
+    street.sim.luminaire(0).power_cycle()
+    assert abs(street.level(0) - 35) > 1  # at its power-on level now
+    await until(lambda: abs(street.level(0) - 35) <= 1, "35 % again after the power cycle")

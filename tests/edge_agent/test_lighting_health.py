@@ -57,7 +57,7 @@ async def test_the_agent_points_say_whether_the_clock_is_trusted_and_which_set_r
                 "lighting.mode": "default_no_clock",
                 "lighting.mains": True,  # the default level needs the circuit on, by day too
             }
-            assert street.lamps.luminaire(0).powered
+            assert street.lamps.luminaire(0).mains
             assert abs(street.seen[-1][1] - 100) <= 1
             runner.install(None)
             runner.clock_synchronised()

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from configfile.loader import parse
+from edge_agent.config.lighting import LightingConfig
 from lighting.model import ProgramSet
 from tests.lighting.sets import program_set
 
@@ -88,7 +89,25 @@ def test_the_version_and_a_program_are_required() -> None:
 
 
 def test_the_shipped_example_is_a_valid_set() -> None:
-    path = Path(__file__).resolve().parents[2] / "configs" / "lighting.example.yaml"
+    path = Path(__file__).resolve().parents[2] / "configs" / "lighting" / "program.example.yaml"
     pset = ProgramSet.model_validate(parse(path.read_text(encoding="utf-8"), path))
     assert pset.calendar_of("lum-04") == "crossings"
     assert pset.calendar_of("lum-00") == "streets"
+
+
+def test_the_readme_program_file_is_a_valid_set() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8").split("## Street lighting", 1)[1]
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    pset = ProgramSet.model_validate(parse(block, readme))
+    assert pset.version == 7
+    assert pset.calendar_of("lum-02") == "streets"
+
+
+def test_the_agent_examples_commented_lighting_section_is_valid() -> None:
+    path = Path(__file__).resolve().parents[2] / "configs" / "agent.example.yaml"
+    lines = path.read_text(encoding="utf-8").split("# lighting:", 1)[1].split("# secrets:", 1)[0].splitlines()
+    body = "\n".join(line.removeprefix("#").split("  #", 1)[0].rstrip() for line in lines[1:])
+    cfg = LightingConfig.model_validate(parse(body, path))
+    assert cfg.timezone == "Europe/Paris"
+    assert cfg.faults.cycling_max_starts == 4
