@@ -103,6 +103,8 @@ class LightingPath:
             switch=switch if contactors else None,
             synchronised=kernel_synchronised if lc.clock_sync is ClockSync.KERNEL else None,
         )
+        if contactors and not lc.faults.switched_mains:
+            log.warning("lighting: a contactor switches the mains, but lighting.faults.switched_mains is off")
         if lc.clock_sync is ClockSync.KERNEL and kernel_synchronised() is None:
             log.warning("lighting: the kernel cannot say whether the clock is synchronised: trusted")
         faults = FaultMonitor(

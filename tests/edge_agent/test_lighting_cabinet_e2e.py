@@ -57,7 +57,7 @@ async def test_the_agent_switches_the_contactor_on_by_night_and_the_fallback_hol
             f'  centre_keys: {{centre-k: "{centre_line.split(": ", 1)[1]}"}}\n'
             f"  ledger: {tmp_path / 'commands.db'}\n"
             f"lighting: {{timezone: {zone}, store: {tmp_path / 'lighting.db'}, tick_s: 1,\n"
-            "           default_level: 90, clock_sync: assume}\n"
+            "           default_level: 90, clock_sync: assume, faults: {switched_mains: true}}\n"
             "buses:\n"
             f"  - {{name: dali-gw, kind: modbus_tcp, host: 127.0.0.1, port: {lamps.port}, timeout_s: 0.5,\n"
             "     devices: [{name: 'lum-0{sa}', profile: dali-gw-luminaire, poll_interval_s: 5,\n"
