@@ -182,6 +182,7 @@ class Agent:
             report=report,
             outbox=outbox,
             outbox_sender=outbox_sender,
+            lighting=lighting.runner if lighting is not None else None,
         )
         return cls(
             config,

@@ -1,7 +1,9 @@
 """A street in simulated time: the lighting runner, the command executor and the luminaire simulator (a
 real Modbus server, the DALI-to-Modbus gateway) on one clock the runner's own sleeps move on, and what
 the first luminaire reports after each command. The lighting tests use it, and the demo runs a night
-on it to print the night's saving (:func:`night_saving`)."""
+on it to print the night's saving (:func:`night_saving`). With ``cabinet=True`` the luminaires' mains
+come from the cabinet simulator (a second Modbus server: the contactor ``cab`` and an astronomical relay
+in parallel at the street's place), and the runner switches the contactor."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from edge_agent.poll.build import build_driver
 from harness.stack import ROOT
 from lighting.model import ProgramSet, SolarEvent
 from lighting.sun import Place, solar_event
+from simulators.contactor.fallback import AstroRelay
+from simulators.contactor.server import CabinetServer
 from simulators.luminaire.bank import LuminaireBankServer
 from wire.commands import Command, ResultState
 
@@ -64,7 +68,26 @@ class Street:
     executor: Executor
     place: Place
     devices: tuple[str, ...] = ("lum-00",)
+    cabinet: CabinetServer | None = None
     seen: list[tuple[dt.datetime, int]] = field(default_factory=list)  # lum-00's level after each command
+    switched: list[tuple[dt.datetime, bool]] = field(default_factory=list)  # the contactor, each time
+
+    async def switch(self, on: bool, reason: str) -> bool:
+        now = self.clock.now_ms()
+        cmd = Command(
+            id=uuid.uuid4(),
+            gateway="cab-0042",
+            device="cab",
+            action="switch",
+            args={"on": on},
+            issued_at_ms=now,
+            expires_at_ms=now + 60_000,
+            issuer=f"lighting: {reason}"[:200],
+            key_id="centre-k",
+        )
+        result = await self.executor.run(cmd)
+        self.switched.append((self.clock.now(), on))
+        return result.state is ResultState.DONE
 
     async def apply(self, order: Order) -> bool:
         now = self.clock.now_ms()
@@ -86,6 +109,8 @@ class Street:
         return result.state is ResultState.DONE
 
     def runner(self, pset: ProgramSet | None, **kw: Any) -> LightingRunner:
+        if self.cabinet is not None:
+            kw.setdefault("switch", self.switch)
         r = LightingRunner(
             devices=self.devices, place=self.place, clock=self.clock, apply=self.apply, tick_s=3600, **kw
         )
@@ -97,6 +122,8 @@ class Street:
         try:
             while self.clock.now() < end:
                 await asyncio.sleep(0.01)
+                if self.cabinet is not None:
+                    self.cabinet.cabinet.update()
                 assert not task.done(), task
         finally:
             task.cancel()
@@ -105,18 +132,39 @@ class Street:
 
 @contextlib.asynccontextmanager
 async def street_at(
-    start: dt.datetime, place: Place, tmp_path: Path, *, count: int = 1, nominal_w: float | None = None
+    start: dt.datetime,
+    place: Place,
+    tmp_path: Path,
+    *,
+    count: int = 1,
+    nominal_w: float | None = None,
+    cabinet: bool = False,
 ) -> AsyncIterator[Street]:
-    """``count`` luminaires ``lum-00`` ... on one DALI gateway; ``nominal_w``: each one's full power."""
+    """``count`` luminaires ``lum-00`` ... on one DALI gateway; ``nominal_w``: each one's full power;
+    ``cabinet``: their mains through the cabinet simulator's contactor ``cab`` and its fallback."""
     clock = NightClock(start)
-    async with LuminaireBankServer("127.0.0.1", 0, count=count, now=clock, nominal_w=nominal_w) as lamps:
+    async with contextlib.AsyncExitStack() as stack:
+        bank = LuminaireBankServer("127.0.0.1", 0, count=count, now=clock, nominal_w=nominal_w)
+        lamps = await stack.enter_async_context(bank)
+        buses = (
+            f"  - {{name: dali-gw, kind: modbus_tcp, host: 127.0.0.1, port: {lamps.port}, "
+            "timeout_s: 1.0,\n     devices: [{name: 'lum-{sa:02d}', profile: dali-gw-luminaire,"
+            f" params: {{c: 0}}, repeat: {{sa: [0, {count - 1}]}}}}]}}\n"
+        )
+        cab = None
+        if cabinet:
+            relay = AstroRelay(place.latitude, place.longitude, lambda: clock.now_ms() / 1000)
+            cab = await stack.enter_async_context(CabinetServer(fallback=relay, on_mains=lamps.mains))
+            cab.cabinet.update()
+            buses += (
+                f"  - {{name: cabinet, kind: modbus_tcp, host: 127.0.0.1, port: {cab.port}, "
+                "timeout_s: 1.0,\n     devices: [{name: cab, profile: cabinet-contactor}]}\n"
+            )
         config = tmp_path / "agent.yaml"
         config.write_text(
             f"gateway: cab-0042\nsite: s\nprofile_paths: [{PROFILES}]\n"
             f"location: {{latitude: {place.latitude}, longitude: {place.longitude}}}\n"
-            f"buses:\n  - {{name: dali-gw, kind: modbus_tcp, host: 127.0.0.1, port: {lamps.port}, "
-            "timeout_s: 1.0,\n     devices: [{name: 'lum-{sa:02d}', profile: dali-gw-luminaire,"
-            f" params: {{c: 0}}, repeat: {{sa: [0, {count - 1}]}}}}]}}\n"
+            f"buses:\n{buses}"
         )
         resolved = load_config(config)
         drivers: list[Driver] = [build_driver(b, BusScheduler(b.name)) for b in resolved.buses]
@@ -129,7 +177,7 @@ async def street_at(
                 location=Location(place.latitude, place.longitude),
             )
             names = tuple(f"lum-{sa:02d}" for sa in range(count))
-            yield Street(clock, lamps, executor, place, names)
+            yield Street(clock, lamps, executor, place, names, cab)
         finally:
             for d in drivers:
                 await d.aclose()

@@ -8,6 +8,8 @@ python -m simulators bollards --host 127.0.0.1 --port 5021 --count 1 [--logic au
                                [--power-fail down] [--max-inversions 3] [--rise-s 4] [--lower-s 3]
 python -m simulators dali-serial --count 4 [--device /dev/ttyS1] [--query-ms 50] [--command-ms 35]
                                   [--seed 0]
+python -m simulators cabinet --port 5022 [--latitude 47.32 --longitude 5.04 | --lux 20]
+                             [--lamps 4 --lamps-port 5023]
 python -m simulators traffic --port 4840 [--intersection 1] [--plan 1] [--security none|sign|both|...]
                               [--certificate C --private-key K] [--trust CLIENT_CERT ...] [--seed 0]
 """
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from simulators.bollard.codes import Logic, PowerFail, SiteSettings
 from simulators.bollard.server import UNIT as BOLLARD_UNIT
 from simulators.bollard.server import BollardSiteServer
+from simulators.contactor.cli import add_cabinet_parser
 from simulators.luminaire.bank import UNIT, LuminaireBankServer
 from simulators.luminaire.gateway import MAX_LUMINAIRES
 from simulators.traffic.cli import add_traffic_parser
@@ -119,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     dali.add_argument("--command-ms", type=float, default=35.0, help="bus time of a frame without answer")
     dali.add_argument("--seed", type=int, default=0, help="luminaire wattages and voltage noise")
     dali.set_defaults(serve=_serve_dali_serial)
+    add_cabinet_parser(sims)
     add_traffic_parser(sims)
     return parser
 

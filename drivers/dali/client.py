@@ -19,6 +19,10 @@ line between two transactions, never inside one: DTR0/DTR1 are shared by every g
 ``write(device, "level", percent)`` sends DAPC with the arc level the logarithmic dimming curve gives
 for that light output (0 % is off), ahead of queued polls. It is not retried.
 
+``store_level(device, which, percent)`` (commissioning, ``edge-agent lighting commission``) stores the
+gear's POWER ON LEVEL or SYSTEM FAILURE LEVEL: DTR0, the SET command sent twice, then the QUERY that
+reads it back, in one slot of the line (DTR0 is shared); returns the arc level the gear holds.
+
 ``call(device, command, inputs)`` sends one :class:`~drivers.dali.config.GearCommand` to the gear, the
 way a DALI profile's action declares it (``DAPC`` with ``level`` in %, ``OFF``, ``RECALL_MAX_LEVEL``,
 ``RECALL_MIN_LEVEL``), at command priority, not retried; its read-back is a fresh ``read`` at
@@ -46,6 +50,7 @@ from drivers.dali.config import (
     DaliSerialLink,
     GearCommand,
     Quantity,
+    StoredLevel,
 )
 from drivers.dali.curve import percent_to_arc
 from drivers.dali.plan import Frame, ReadPlan, Transaction, frame, plan_reads
@@ -65,6 +70,10 @@ from drivers.scheduler import BusScheduler, Priority
 log = logging.getLogger(__name__)
 
 COMMAND_PRIORITY = 2  # IEC 62386-103 §9.14: a user-instigated action
+STORE_COMMANDS: dict[StoredLevel, tuple[Any, Any]] = {  # the SET (via DTR0) and its QUERY
+    StoredLevel.POWER_ON: (general.SetPowerOnLevel, general.QueryPowerOnLevel),
+    StoredLevel.SYSTEM_FAILURE: (general.SetSystemFailureLevel, general.QuerySystemFailureLevel),
+}
 
 
 @dataclass(slots=True)
@@ -176,6 +185,20 @@ class DaliSerialDriver:
             case GearCommand.RECALL_MIN_LEVEL:
                 await self._command(dev, general.RecallMinLevel(gear), "RECALL MIN LEVEL")
         return None
+
+    async def store_level(self, device: str, which: StoredLevel, percent: float) -> int:
+        """Store ``percent`` of light as the gear's ``which`` level; the arc level it reads back."""
+        dev = self._device(device)
+        arc = percent_to_arc(percent)
+        store, query = STORE_COMMANDS[which]
+        gear = GearShort(dev.address)
+        async with self.scheduler.slot(Priority.COMMAND):
+            await self._send(dev, frame(general.DTR0(arc), priority=COMMAND_PRIORITY, label=f"DTR0 {arc}"))
+            await self._send(dev, frame(store(gear), label=f"{store.__name__} (DTR0 {arc})"))
+            answer = await self._send(dev, frame(query(gear), label=query.__name__))
+        if not isinstance(answer, int):
+            raise DeviceUnreachable(f"{query.__name__}: {answer.value}", device=dev.name)
+        return answer
 
     async def aclose(self) -> None:
         await self.transport.aclose()

@@ -69,6 +69,13 @@ GEAR_COMMAND_INPUTS: dict[GearCommand, tuple[str, ...]] = {
 }
 
 
+class StoredLevel(enum.StrEnum):
+    """A level the gear keeps for itself: at power on, and on a DALI system failure (bus down)."""
+
+    POWER_ON = "power_on"
+    SYSTEM_FAILURE = "system_failure"
+
+
 UNITS: dict[Quantity, str] = {
     Quantity.LEVEL: "%",
     Quantity.ACTIVE_ENERGY: "Wh",

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from edge_agent.cli.lighting import lighting_app
 from edge_agent.cli.output import Format, FormatOpt, JsonOpt, chosen, quiet_libraries
 from edge_agent.cli.scan import scan_app
 from edge_agent.config.load import ConfigError, ResolvedConfig, load_config
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 
 app.add_typer(scan_app, name="scan")
+app.add_typer(lighting_app, name="lighting")
 
 DEFAULT_CONFIG = Path("/etc/streetgate/agent.yaml")
 DEFAULT_KEYS = Path("/etc/streetgate/keys")

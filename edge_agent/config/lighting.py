@@ -4,10 +4,17 @@ as a command) and ``location:`` (sunset and sunrise)."""
 
 from __future__ import annotations
 
+import enum
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge_agent.config.faults import FaultsConfig
 from lighting.sun import check_timezone
+
+
+class ClockSync(enum.StrEnum):
+    KERNEL = "kernel"  # trusted while the kernel says an NTP daemon synchronised it (adjtimex)
+    ASSUME = "assume"  # trusted from the start (a bench; a clock set by other means)
 
 
 class LightingConfig(BaseModel):
@@ -34,6 +41,11 @@ class LightingConfig(BaseModel):
         default=300.0,
         ge=1,
         description="a wall-clock step beyond it: the clock is not trusted until synchronised",
+    )
+    clock_sync: ClockSync = Field(
+        default=ClockSync.KERNEL,
+        description="kernel: the clock is trusted only while the kernel says it is synchronised "
+        "(never synchronised: the default level); assume: trusted from the start",
     )
     order_ttl_s: float = Field(
         default=60.0, gt=0, le=900, description="each step's command is valid this long"

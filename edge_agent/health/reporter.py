@@ -2,7 +2,10 @@
 bound (``outbox_depth``, ``outbox_bound``, its counters, and ``outbox_refusal``: why new work is refused,
 empty text while it is accepted), uplink state, devices
 offline, and per bus (``bus.<name>.*``) the requests sent, the queue depth (now and the most seen) and
-the share of the last period the line was busy.
+the share of the last period the line was busy. With lighting (``lighting.*``): ``clock_trusted``
+(false: never synchronised, or stepped beyond the tolerance: the default level runs), ``program_version``
+(the set it runs, 0: none), ``mode`` (``program``, ``default_dusk_to_dawn``: no set,
+``default_no_clock``) and, with a contactor, ``mains`` (its output as last read back).
 
 On a full disk the report itself may find no room in the buffer: it is counted there like any reading
 (``readings_dropped_disk_full_total``), and the next report that gets in carries the count."""
@@ -16,6 +19,7 @@ from drivers.scheduler import BusScheduler, BusStats
 from edge_agent.buffer.store import Buffer, BufferFull
 from edge_agent.clock import Clock
 from edge_agent.counters import DROPS, Counter
+from edge_agent.lighting.runner import LightingRunner
 from edge_agent.outbox.sender import OutboxSender
 from edge_agent.outbox.store import Outbox
 from edge_agent.poll.poller import DevicePoller
@@ -41,6 +45,7 @@ class HealthReporter:
         report: ReportFilter | None = None,
         outbox: Outbox | None = None,
         outbox_sender: OutboxSender | None = None,
+        lighting: LightingRunner | None = None,
     ) -> None:
         self._buffer = buffer
         self._publisher = publisher
@@ -52,6 +57,7 @@ class HealthReporter:
         self._report = report
         self._outbox = outbox
         self._outbox_sender = outbox_sender
+        self._lighting = lighting
         self._last: dict[str, BusStats] = {}  # each bus's counters at the previous report
 
     async def run(self) -> None:
@@ -83,6 +89,8 @@ class HealthReporter:
             values["buffer_disk_free_bytes"] = stats.disk_free_bytes
         for bus in self._buses:
             values.update(self._bus_values(bus))
+        if self._lighting is not None:
+            values.update(lighting_values(self._lighting))
         readings = [Reading(AGENT_DEVICE, k, ts, v) for k, v in values.items()]
         with contextlib.suppress(BufferFull):  # counted by the buffer (dropped: disk full), and logged
             await self._buffer.append(readings)
@@ -113,3 +121,15 @@ class HealthReporter:
             prefix + "queue_max": now.queue_max,
             prefix + "busy_fraction": round(busy / elapsed, 4) if elapsed > 0 else 0.0,
         }
+
+
+def lighting_values(runner: LightingRunner) -> dict[str, float | int | bool | str]:
+    """What the lighting runs on: the clock's trust, the set's version, the mode, the contactor."""
+    values: dict[str, float | int | bool | str] = {
+        "lighting.clock_trusted": runner.clock_trusted,
+        "lighting.program_version": runner.version or 0,
+        "lighting.mode": runner.mode,
+    }
+    if runner.mains is not None:
+        values["lighting.mains"] = runner.mains
+    return values

@@ -11,6 +11,17 @@ What a device is told, in order:
    off by day;
 4. without a trusted clock (never synchronised, or stepped beyond ``clock_step_tolerance_s``): the
    default level, day and night (never dark by software); :attr:`LightingRunner.clock_trusted` says so.
+   With a ``synchronised`` source (the kernel's word, :mod:`.clocksync`) the clock is trusted while it
+   says synchronised (setting the clock by hand makes the kernel say it is not; a step while it says
+   synchronised is the NTP daemon's); without one, or while it cannot tell, from the start until a
+   step beyond the tolerance, and again after :meth:`LightingRunner.clock_synchronised`.
+
+A cabinet with a mains contactor (``switch``: the ``switch`` action of its relay output, see
+``configs/profiles/cabinet-contactor.yaml``) is switched on when any device should have light and off
+when none should (dawn, or a program's "off"): while the runner wants the circuit off it sends no DALI
+command at all (never a DALI OFF at dawn: the gear has no mains), and after each switching it sends every
+device its level again (the gear came up at its POWER ON LEVEL). A switching not confirmed is tried
+again after ``retry_s``; the levels are sent anyway (the hardware fallback may hold the circuit live).
 
 A level is sent when it differs from the last one the device confirmed (``done``); a command that did
 not end ``done`` is tried again after ``retry_s``, as a new command (a write is never retried within
@@ -48,6 +59,10 @@ class Order:
 
 Apply = Callable[[Order], Awaitable[bool]]
 """Runs an order through the command path; True once the device confirmed it (``done``)."""
+Synchronised = Callable[[], bool | None]
+"""Whether the wall clock is synchronised now (None: cannot tell)."""
+Switch = Callable[[bool, str], Awaitable[bool]]
+"""Switches the cabinet's contactor on or off (and why) through the command path; True once read back."""
 
 
 class LightingRunner:
@@ -63,6 +78,8 @@ class LightingRunner:
         clock_step_tolerance_s: float = 300.0,
         tick_s: float = 60.0,
         retry_s: float = 300.0,
+        switch: Switch | None = None,
+        synchronised: Synchronised | None = None,
     ) -> None:
         self._devices = tuple(devices)
         self._place = place
@@ -79,8 +96,13 @@ class LightingRunner:
         self.overrides = Overrides()
         self._confirmed: dict[str, int] = {}  # device -> the level it confirmed last
         self._failed_at: dict[str, tuple[int, float]] = {}  # device -> (level, monotonic) of a failure
+        self._switch = switch
+        self._synchronised = synchronised
+        self._mains: bool | None = None  # the contactor's output as last read back (None: not known)
+        self._switch_failed: tuple[bool, float] | None = None  # (wanted, monotonic) of a failure
         self._wake = asyncio.Event()
         self.orders = 0
+        self.switchings = 0
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -89,6 +111,24 @@ class LightingRunner:
     @property
     def program_set(self) -> ProgramSet | None:
         return self._set
+
+    @property
+    def version(self) -> int | None:
+        """The version of the set it runs (None: none installed)."""
+        return self._set.version if self._set is not None else None
+
+    @property
+    def mode(self) -> str:
+        """``default_no_clock`` (no trusted clock: the default level), ``default_dusk_to_dawn`` (no set:
+        the default level by night) or ``program`` (overrides aside)."""
+        if not self.clock_trusted:
+            return "default_no_clock"
+        return "program" if self._set is not None else "default_dusk_to_dawn"
+
+    @property
+    def mains(self) -> bool | None:
+        """The contactor's output as last confirmed (None: no contactor, or not known yet)."""
+        return self._mains
 
     def install(self, pset: ProgramSet | None) -> None:
         self._set = pset
@@ -159,9 +199,15 @@ class LightingRunner:
         at = self.now()
         for o in self.overrides.prune(at):
             log.info("override %s expired: %d devices back to their program", o.id, len(o.devices))
+        orders = [self.order_for(device, at) for device in self._devices]
+        if self._switch is not None:
+            lit = [o for o in orders if o.level > 0]
+            await self._switched(bool(lit), lit[0].reason if lit else "no light wanted")
+            if not lit:
+                return []  # the circuit is (being) switched off: no DALI command, no DALI OFF
         sent = []
-        for device in self._devices:
-            order = self.order_for(device, at)
+        for order in orders:
+            device = order.device
             if self._confirmed.get(device) == order.level:
                 continue
             failed = self._failed_at.get(device)
@@ -178,17 +224,44 @@ class LightingRunner:
                 self._failed_at[device] = (order.level, self._clock.monotonic())
         return sent
 
+    async def _switched(self, on: bool, reason: str) -> None:
+        """The contactor switched to ``on`` unless it already is (or failed recently)."""
+        assert self._switch is not None
+        if self._mains == on:
+            return
+        failed = self._switch_failed
+        if failed is not None and failed[0] == on and self._clock.monotonic() - failed[1] < self._retry_s:
+            return
+        self.switchings += 1
+        self._confirmed.clear()  # the gear loses mains, or comes up at its power-on level
+        if await self._switch(on, reason):
+            self._mains, self._switch_failed = on, None
+        else:
+            self._mains, self._switch_failed = None, (on, self._clock.monotonic())
+
     def _watch_clock(self) -> None:
+        """The kernel's word when it has one (a step it calls synchronised is NTP's own); else a step
+        beyond the tolerance makes the clock untrusted until :meth:`clock_synchronised`."""
         offset = self._clock.now_ms() - self._clock.monotonic() * 1000
-        if self._offset_ms is not None and abs(offset - self._offset_ms) > self._tolerance_ms:
+        step_s = 0.0 if self._offset_ms is None else (offset - self._offset_ms) / 1000
+        self._offset_ms = offset
+        synced = self._synchronised() if self._synchronised is not None else None
+        if synced is True:
+            if not self.clock_trusted:
+                log.info("the wall clock is synchronised: lighting runs its program again")
+            self.clock_trusted = True
+        elif synced is False:
+            if self.clock_trusted:
+                log.error("the wall clock is not synchronised: lighting runs the default level until it is")
+            self.clock_trusted = False
+        elif abs(step_s) * 1000 > self._tolerance_ms:
             if self.clock_trusted:
                 log.error(
                     "the wall clock stepped by %.0f s: lighting runs the default level until it is "
                     "synchronised again",
-                    (offset - self._offset_ms) / 1000,
+                    step_s,
                 )
             self.clock_trusted = False
-        self._offset_ms = offset
 
     def _plan(self, calendar: str, evening: dt.date) -> Night:
         key = (calendar, evening)

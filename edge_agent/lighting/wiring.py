@@ -1,8 +1,9 @@
 """The lighting of a running agent, built from the ``lighting:`` section: the store, the installer on the
 gateway's lighting topic, the runner over every device that can ``set_level``, each of its orders run as
-a command through the command path (after its authentication gate), the ``lighting`` device's actions
-(overrides) on the receiver's dispatch, and the fault monitor that judges every luminaire poll
-(:meth:`LightingPath.watch`).
+a command through the command path (after its authentication gate), the cabinet's mains contactor (every
+device that can ``switch``, e.g. profile ``cabinet-contactor``) switched the same way, the ``lighting``
+device's actions (overrides) on the receiver's dispatch, and the fault monitor that judges every
+luminaire poll (:meth:`LightingPath.watch`).
 
 :meth:`LightingPath.start` runs, supervised: the installer, and the runner — first the stored set and
 the overrides in force, so the street runs its program before the centre is heard from.
@@ -19,8 +20,10 @@ from typing import Any
 
 from edge_agent.clock import Clock
 from edge_agent.commands.wiring import CommandPath
+from edge_agent.config.lighting import ClockSync
 from edge_agent.config.resolved import ResolvedConfig
 from edge_agent.lighting.actions import DEVICE, LightingActions
+from edge_agent.lighting.clocksync import kernel_synchronised
 from edge_agent.lighting.faults import FaultMonitor
 from edge_agent.lighting.installer import Installer
 from edge_agent.lighting.runner import LightingRunner, Order
@@ -37,6 +40,7 @@ from wire.points import Reading, Value
 log = logging.getLogger(__name__)
 
 LEVEL_ACTION = "set_level"
+SWITCH_ACTION = "switch"  # a mains contactor's relay output (configs/profiles/cabinet-contactor.yaml)
 POWER_CYCLE_BIT = 1 << 7  # the luminaire profile's status b7: the gear saw a power cycle (DALI)
 Spawn = Callable[[asyncio.TaskGroup, Coroutine[Any, Any, None], str], object]
 
@@ -73,11 +77,15 @@ class LightingPath:
         assert cfg.location is not None  # the config model requires it beside lighting:
         executor = commands.executor
         devices = [d for d in executor.devices if LEVEL_ACTION in executor.actions_of(d)]
+        contactors = [d for d in executor.devices if SWITCH_ACTION in executor.actions_of(d)]
         store = await LightingStore.open(config.lighting_path)
         holder: list[LightingPath] = []
 
         async def apply(order: Order) -> bool:
             return await holder[0].apply(order)
+
+        async def switch(on: bool, reason: str) -> bool:
+            return await holder[0].switch(contactors, on, reason)
 
         async def report(event: Event) -> None:
             await outbox.put(topics.TopicKind.EVENT, encode_event(event))
@@ -92,7 +100,13 @@ class LightingPath:
             clock_step_tolerance_s=lc.clock_step_tolerance_s,
             tick_s=lc.tick_s,
             retry_s=lc.retry_s,
+            switch=switch if contactors else None,
+            synchronised=kernel_synchronised if lc.clock_sync is ClockSync.KERNEL else None,
         )
+        if contactors and not lc.faults.switched_mains:
+            log.warning("lighting: a contactor switches the mains, but lighting.faults.switched_mains is off")
+        if lc.clock_sync is ClockSync.KERNEL and kernel_synchronised() is None:
+            log.warning("lighting: the kernel cannot say whether the clock is synchronised: trusted")
         faults = FaultMonitor(
             config=lc.faults,
             place=place,
@@ -127,7 +141,9 @@ class LightingPath:
             cfg.gateway,
         )
         holder.append(path)
-        log.info("lighting: %d luminaires, time zone %s", len(devices), lc.timezone)
+        log.info(
+            "lighting: %d luminaires, %d contactors, time zone %s", len(devices), len(contactors), lc.timezone
+        )
         return path
 
     def watch(self, pollers: Sequence[DevicePoller]) -> None:
@@ -157,23 +173,38 @@ class LightingPath:
 
     async def apply(self, order: Order) -> bool:
         """One order as a command of the gateway's own, under the installed set's authority."""
-        now = self._clock.now_ms()
-        push = self.installer.push
-        authority = f"lighting set v{order.version}" if order.version is not None else "lighting default"
-        cmd = Command(
-            id=uuid.uuid4(),
-            gateway=self._gateway,
-            device=order.device,
-            action=LEVEL_ACTION,
-            args={"level": order.level},
-            issued_at_ms=now,
-            expires_at_ms=now + self._ttl_ms,
-            issuer=f"{authority}: {order.reason}"[:MAX_TEXT],
-            key_id=push.key_id if push is not None else self.actions.key_id,
-        )
+        cmd = self._command(order.device, LEVEL_ACTION, {"level": order.level}, order.reason)
         result = await self._commands.receiver.run_local(cmd)
         await self._said(order, result.state)
         return result.state is ResultState.DONE
+
+    async def switch(self, contactors: list[str], on: bool, reason: str) -> bool:
+        """Every contactor switched as a command of the gateway's own; True once all read back."""
+        done = True
+        for device in contactors:
+            cmd = self._command(device, SWITCH_ACTION, {"on": on}, reason)
+            result = await self._commands.receiver.run_local(cmd)
+            state = "on" if on else "off"
+            log.info("lighting: contactor %s %s (%s): %s", device, state, reason, result.state)
+            done = done and result.state is ResultState.DONE
+        return done
+
+    def _command(self, device: str, action: str, args: dict[str, Value], reason: str) -> Command:
+        now = self._clock.now_ms()
+        push = self.installer.push
+        version = self.runner.version
+        authority = f"lighting set v{version}" if version is not None else "lighting default"
+        return Command(
+            id=uuid.uuid4(),
+            gateway=self._gateway,
+            device=device,
+            action=action,
+            args=args,
+            issued_at_ms=now,
+            expires_at_ms=now + self._ttl_ms,
+            issuer=f"{authority}: {reason}"[:MAX_TEXT],
+            key_id=push.key_id if push is not None else self.actions.key_id,
+        )
 
     async def _said(self, order: Order, state: ResultState) -> None:
         """A ``lighting_level`` event when the group of ``order.device`` (its set's group, else itself) is

@@ -22,6 +22,7 @@ identical answers overlap into one valid backward frame, as on the wire.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable
 from typing import Any
@@ -129,6 +130,10 @@ class SimGear:
                 lum.set_arc(lum.settings.min_level)
             case general.EnableWriteMemory():
                 self._write_enabled = True
+            case general.SetPowerOnLevel():
+                lum.settings = dataclasses.replace(lum.settings, power_on=self.dtr0)
+            case general.SetSystemFailureLevel():
+                lum.settings = dataclasses.replace(lum.settings, system_failure=self.dtr0)
             case _ if cmd.is_query:
                 return self._query(cmd)
         return None
@@ -144,6 +149,10 @@ class SimGear:
                 return MASK
             case general.QueryDeviceType():
                 return 6
+            case general.QueryPowerOnLevel():
+                return self.luminaire.settings.power_on
+            case general.QuerySystemFailureLevel():
+                return self.luminaire.settings.system_failure
             case general.QueryContentDTR0():
                 return self.dtr0
             case general.QueryContentDTR1():

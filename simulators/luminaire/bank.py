@@ -72,6 +72,12 @@ class LuminaireBankServer(ModbusTcpSim):
     def inject(self, sa: int, fault: Fault) -> None:
         self.gateway.luminaires[sa].inject(fault)
 
+    def mains(self, on: bool) -> None:
+        """The cabinet's lighting circuit, on or off, for every luminaire of the line (the gateway itself
+        stays powered; mains back is a power cycle: each gear lights at its power-on level)."""
+        for lum in self.gateway.luminaires:
+            lum.set_mains(on)
+
     def device(self) -> SimDevice:
         blocks = [SimData(a, count=n, datatype=DataType.REGISTERS) for a, n in self.gateway.ranges]
         return SimDevice(id=UNIT, simdata=blocks, action=self._action)

@@ -1,6 +1,7 @@
 """Every action of every profile, round trip: ``collector command send --wait`` (the CLI, a subprocess)
 signs and sends, the real agent runtime (built from a config with ``commands:``) runs it through a real
-Mosquitto on the simulators — the luminaire bank (Modbus TCP), a bollard site (Modbus TCP), a traffic
+Mosquitto on the simulators — the luminaire bank (Modbus TCP), a bollard site (Modbus TCP), a lighting
+cabinet's contactor (Modbus TCP, not wired to the bank here: the lamps keep their mains), a traffic
 controller (OPC-UA), a DALI line (the Lunatone serial interface on a pty) — its results come back
 through the agent's outbox, and ``collector command show`` has the final state ``done`` with the
 read-back values that prove it.
@@ -34,6 +35,7 @@ from harness.commands import profiles_with_short_settle, write_command_keys
 from harness.stack import BIN
 from simulators.bollard.codes import FaultCode, Logic, SiteSettings
 from simulators.bollard.server import BollardSiteServer
+from simulators.contactor.server import CabinetServer
 from simulators.dali.lunatone import DaliSerialSim
 from simulators.luminaire.bank import LuminaireBankServer
 from simulators.traffic.controller import TrafficController
@@ -48,6 +50,7 @@ SECURITY_CODE = "4711"
 SETTLE_CAPS = {  # seconds, against the fast simulators below
     "dali-gw-luminaire": 0.5,  # no fade
     "dali-luminaire": 0.5,
+    "cabinet-contactor": 0.5,
     "bollard-site": 5.0,  # travel 3 s, pre-warning 0.5 s
     "traffic-controller": 8.0,  # cycles of 6 and 7 s: a plan changes at the next cycle point
 }
@@ -105,6 +108,7 @@ class Ports:
     site: int
     tlc: str  # the OPC-UA endpoint
     dali: str  # the DALI interface's serial port
+    cabinet: int
 
 
 def agent_yaml(work: Path, profiles: Path, at: Ports, section: str) -> Path:
@@ -132,6 +136,13 @@ buses:
     timeout_s: 1.0
     devices:
       - {{name: site-1, profile: bollard-site, unit: 1, poll_interval_s: 5}}
+  - name: cabinet
+    kind: modbus_tcp
+    host: 127.0.0.1
+    port: {at.cabinet}
+    timeout_s: 1.0
+    devices:
+      - {{name: cab-1, profile: cabinet-contactor, poll_interval_s: 5}}
   - name: tlc-bus
     kind: opcua
     endpoint: {at.tlc}
@@ -172,6 +183,10 @@ def plan(site: BollardSiteServer) -> dict[str, list[Step]]:
             Step("recall_max", {}, near("level", 100, 0.01)),
             Step("recall_min", {"below_floor": True}, near("level", 1, 0.02)),  # the gear's MIN: arc 85
             Step("off", {"below_floor": True}, equal(level=0.0)),
+        ],
+        "cab-1": [
+            Step("switch", {"on": True}, equal(output=True)),
+            Step("switch", {"on": False}, equal(output=False)),
         ],
         "site-1": [
             Step("lower", {}, equal(state="down", command_result="ok")),
@@ -265,8 +280,9 @@ async def test_every_declared_action_round_trips_to_done_in_the_audit(broker: Br
         BollardSiteServer(settings=fast, logic=Logic.SEMI_AUTOMATIC) as site,
         TrafficControllerServer(model, port=0, refresh_s=0.05) as tlc,
         DaliSerialSim(count=1) as dali,
+        CabinetServer() as cabinet,
     ):
-        ports = Ports(broker.port, lamps.port, site.port, tlc.endpoint, dali.path)
+        ports = Ports(broker.port, lamps.port, site.port, tlc.endpoint, dali.path, cabinet.port)
         config = agent_yaml(tmp_path, profiles, ports, keys.agent_section)
         collector_yaml = tmp_path / "collector.yaml"
         collector_yaml.write_text(

@@ -100,7 +100,8 @@ async def street(broker: Broker, tmp_path: Path) -> AsyncIterator[Street]:
             f"commands:\n  key_id: gw-light-k\n  key_file: gw-light-k.key\n"
             f'  centre_keys: {{centre-k: "{centre_line.split(": ", 1)[1]}"}}\n'
             f"  ledger: {tmp_path / 'commands.db'}\n"
-            f"lighting: {{timezone: Europe/Paris, store: {tmp_path / 'lighting.db'}, tick_s: 1}}\n"
+            f"lighting: {{timezone: Europe/Paris, store: {tmp_path / 'lighting.db'}, tick_s: 1,\n"
+            "           clock_sync: assume}  # the test host's kernel need not be NTP-synchronised\n"
             "buses:\n  - name: dali-gw-1\n    kind: modbus_tcp\n    host: 127.0.0.1\n"
             f"    port: {sim.port}\n    timeout_s: 0.5\n    devices:\n"
             "      - {name: 'lum-0{sa}', profile: dali-gw-luminaire, poll_interval_s: 1, params: {c: 0},\n"

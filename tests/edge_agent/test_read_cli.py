@@ -137,6 +137,8 @@ def test_config_defaults_to_etc_streetgate(command: str) -> None:
         "scan modbus",
         "scan opcua",
         "keygen",
+        "lighting",
+        "lighting commission",
     ],
 )
 def test_every_help_renders(command: str) -> None:
