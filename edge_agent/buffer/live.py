@@ -3,9 +3,10 @@ under a key from the reserved block (:mod:`.keys`), and not written yet.
 
 The writer's next group commit writes each such batch as a row of ``batches`` (the same key, the same
 bytes) instead of writing its readings as rows — a reading on the live path is written once, inside its
-batch — and only then are its ``append`` calls answered, as for any committed reading. A confirmation
-that arrives first retires the batch here: it is never written, and its ``append`` calls are answered at
-once (the reading is safe: the centre stored it).
+batch — and only then are its ``append`` calls answered, as for any committed reading. A batch sent
+less than half a commit interval before a commit waits for the next one. A confirmation that arrives
+first retires the batch here: it is never written, and its ``append`` calls are answered at once (the
+reading is safe: the centre stored it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class LiveBatch:
     batch: SealedBatch
     created_ms: int
     waiting: Waiting
+    sent_at: float  # the event loop's clock
 
     def answer(self, exc: BaseException | None = None) -> None:
         for _, fut in self.waiting:
@@ -49,8 +51,12 @@ class Unwritten:
         then applied to the file after it)."""
         return [live for s in seqs if (live := self.sent.pop(s, None)) is not None]
 
-    def start_writing(self) -> list[LiveBatch]:
-        self.writing, self.sent = self.sent, {}
+    def start_writing(self, sent_before: float | None = None) -> list[LiveBatch]:
+        """The batches the commit about to start writes: those sent before ``sent_before`` (all when
+        None); the younger ones wait for the next commit, their confirmation may come first."""
+        cut = float("inf") if sent_before is None else sent_before
+        self.writing = {s: b for s, b in self.sent.items() if b.sent_at <= cut}
+        self.sent = {s: b for s, b in self.sent.items() if b.sent_at > cut}
         return list(self.writing.values())
 
     def done_writing(self, written: bool) -> None:

@@ -251,7 +251,9 @@ class Buffer:
         readings = [r for rs, _ in taken for r in rs]
         key = BatchKey(self.gateway, self.epoch, seq)
         batch = SealedBatch(key, len(readings), min(r.ts_ms for r in readings), encode_batch(key, readings))
-        self._writer.sent(LiveBatch(batch, self._clock.now_ms(), [(len(rs), fut) for rs, fut in taken]))
+        waiting = [(len(rs), fut) for rs, fut in taken]
+        sent_at = asyncio.get_running_loop().time()
+        self._writer.sent(LiveBatch(batch, self._clock.now_ms(), waiting, sent_at))
         return batch
 
     async def last_id(self) -> int:
@@ -264,13 +266,28 @@ class Buffer:
             return int(await scalar(db, "SELECT COUNT(*) FROM readings WHERE id > ?", (after_id,)))
 
     async def sealed(self, limit: int = 1000) -> list[SealedBatch]:
-        """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send)."""
-        return await self._batches.sealed(limit)
+        """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send),
+        fresh batches sent and not written yet included."""
+        written = await self._batches.sealed(limit)
+        seqs = {b.key.seq for b in written}
+        fresh = [b for b in self._unwritten.batches() if b.key.seq not in seqs]
+        return sorted([*written, *fresh], key=lambda b: b.key.seq)[:limit]
 
     async def ack(self, seqs: Sequence[int]) -> int:
         """The collector stored these batches: delete them. Returns how many readings left the buffer —
-        0 when there was no space even to delete them: they stay, are re-sent and confirmed again."""
-        return await self._batches.finish(seqs, Counter.CONFIRMED, None)
+        0 when there was no space even to delete them: they stay, are re-sent and confirmed again. A
+        fresh batch not written yet never will be: its ``append`` calls are answered now."""
+        confirmed = self._unwritten.confirm(seqs)
+        n = 0
+        for live in confirmed:
+            live.answer()
+            n += live.batch.readings
+        for name in (Counter.COMMITTED, Counter.SEALED, Counter.CONFIRMED):
+            self._tally.add(name, n)
+        done = {live.batch.key.seq for live in confirmed}
+        n += await self._batches.finish([s for s in seqs if s not in done], Counter.CONFIRMED, None)
+        self._writer.wake()  # the counts are written with the next commit, or within tally.EVERY_S
+        return n
 
     async def reject(self, seqs: Sequence[int], reason: str) -> int:
         """The collector quarantined these batches: keep them in dead_letter, counted; stop re-sending."""

@@ -160,7 +160,9 @@ class GroupCommit:
                 await asyncio.sleep(self._commit_interval_s)  # later readings join; the uplink may take
             self._wake.clear()
             pending, self._pending = self._pending, []
-            live = self.unwritten.start_writing()
+            # A fresh batch gets half an interval for its confirmation before it is written.
+            young = loop.time() - self._commit_interval_s / 2
+            live = self.unwritten.start_writing(None if self._closing else young)
             due = self._closing or loop.time() - self._last_write >= EVERY_S
             if pending or live or (self._tally and due):
                 await self._commit_pending(pending, live)

@@ -124,12 +124,14 @@ class Publisher:
                 self._in_flight.clear()  # a new connection: everything unconfirmed is due again
                 self._resend_due = True
                 self._backlog_end = await self._buffer.last_id() or None
+            # Cleared before the work, not after: readings that arrive while it awaits the buffer wake
+            # the next round (they may leave before their commit only if the publisher looks again).
+            self._wake.clear()
             await self._apply_confirmations()
             try:
                 await self._fill_window()
             except NotConnected:
                 continue
-            self._wake.clear()
             if not self._confirmations.empty():
                 continue
             await wait_for_work(self._wake, self._link.disconnected, self._next_deadline())
