@@ -148,6 +148,14 @@ class GroupCommit:
                 live.answer(stopped)
             raise
         self._stopped = WriterStopped("closed")
+        left, self._pending = self._pending, []  # no room at the close: neither written nor confirmed
+        unwritten = WriterStopped("closed before these readings were written or confirmed")
+        for _, fut in left:
+            if not fut.done():
+                fut.set_exception(unwritten)
+        for live in self.unwritten.start_writing():
+            live.answer(unwritten)
+        self.unwritten.done_writing(True)
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -156,29 +164,29 @@ class GroupCommit:
             timeout = max(0.0, self._last_write + EVERY_S - loop.time()) if quiet else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            if not self._closing:
+            final = self._closing  # a round that began after stop(): it writes everything, counts too
+            if not final:
                 await asyncio.sleep(self._commit_interval_s)  # later readings join; the uplink may take
             self._wake.clear()
             pending, self._pending = self._pending, []
             # A fresh batch gets half an interval for its confirmation before it is written.
             young = loop.time() - self._commit_interval_s / 2
-            live = self.unwritten.start_writing(None if self._closing else young)
-            due = self._closing or loop.time() - self._last_write >= EVERY_S
+            live = self.unwritten.start_writing(None if final else young)
+            due = final or loop.time() - self._last_write >= EVERY_S
+            written = True
             if pending or live or (self._tally and due):
-                await self._commit_pending(pending, live)
+                written = await self._commit_pending(pending, live)
             else:
                 self.unwritten.done_writing(True)
-            if self._closing:
-                if not self._pending and not self.unwritten.sent:
-                    return
+            if final and not (written and (self._pending or self.unwritten.sent)):
+                return  # all written — or no room even for that: what is left stays unwritten
+            if self._closing or self.unwritten.sent:  # more to write (sent: not written for lack of room)
                 self._wake.set()
-                continue
-            if self.unwritten.sent:  # not written for lack of room: tried again
-                self._wake.set()
-            if self._space.due():
+            if self._space.due() and not self._closing:
                 await self._room.look()
 
-    async def _commit_pending(self, pending: Pending, live: list[LiveBatch]) -> None:
+    async def _commit_pending(self, pending: Pending, live: list[LiveBatch]) -> bool:
+        """Commit; whether it was written (False: no room, or an error the waiting callers got)."""
         try:
             stored = await self._commit([r for rs, _ in pending for r in rs], live)
         except Exception as exc:  # a failed commit must reach every waiting poller, not kill the loop
@@ -188,7 +196,7 @@ class GroupCommit:
             for batch in live:
                 batch.answer(exc)
             self.unwritten.done_writing(True)
-            return
+            return False
         self._last_write = asyncio.get_running_loop().time()
         self.unwritten.done_writing(stored)
         for rs, fut in pending:
@@ -203,6 +211,7 @@ class GroupCommit:
             for listener in self.listeners:
                 listener()
             await self._room.keep(force=False)
+        return stored
 
     async def _commit(self, readings: Sequence[Reading], live: list[LiveBatch]) -> bool:
         """Commit ``readings`` and the fresh batches ``live``; False when there is no room for them even

@@ -131,3 +131,22 @@ async def test_a_restart_never_reuses_a_key_sent_before_its_commit(broker: Broke
     assert nxt is not None
     assert nxt.key.seq == reserved + 1 > max(sent)
     assert reserved == Keys.BLOCK
+
+
+async def test_the_counts_of_a_confirmation_just_before_close_reach_the_file(tmp_path: Path) -> None:
+    """The routine counts wait in memory for the next commit: a close must write them, even when it comes
+    while the writer is busy with a commit that began before the confirmation."""
+    path = tmp_path / "b.db"
+    for round_ in range(5):
+        buf = await Buffer.open(path, gateway="gw-1", clock=SystemClock(), commit_interval_s=0)
+        await buf.append(batch_of(30, start=1000 * round_))
+        batch = await buf.seal(30)
+        assert batch is not None
+        more = asyncio.create_task(buf.append(batch_of(7, start=1000 * round_ + 500)))  # being committed
+        await asyncio.sleep(0)
+        assert await buf.ack([batch.key.seq]) == 30
+        await buf.close()
+        await more
+        with sqlite3.connect(path) as db:
+            counted = dict(db.execute("SELECT name, value FROM counters"))
+        assert counted[str(Counter.CONFIRMED)] == counted[str(Counter.SEALED)] == 30 * (round_ + 1)
