@@ -28,7 +28,7 @@ RUNS = {
     ),
     "agent_load": (
         "--seconds 2 --warmup 2 --luminaires 2",
-        ["agent CPU:", "agent RSS:", "readings committed:", "write_bytes"],
+        ["agent CPU:", "agent RSS:", "readings committed:", "write_bytes", "poll -> central store"],
     ),
     "ingest": (
         "--batches 5 --batch 50 --window 2",

@@ -1,6 +1,7 @@
-"""The uplink path: readings are sealed into batches (a never-reused key ``(epoch, seq)`` and the
-encoded payload, in one transaction), which leave the buffer when the collector confirms them
-(``ack``: deleted) or quarantines them (``reject``: kept in ``dead_letter``, counted).
+"""The uplink path: readings are sealed into batches (a never-reused key ``(epoch, seq)`` from the
+reserved block, :mod:`.keys`, and the encoded payload, in one transaction), which leave the buffer when
+the collector confirms them (``ack``: deleted) or quarantines them (``reject``: kept in
+``dead_letter``, counted).
 
 An operation that finds no room loses nothing: the readings or batches stay where they are and it is
 tried again (logged once, at WARNING). Any other database error is raised.
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from edge_agent.buffer.access import Access
 from edge_agent.buffer.bounds import Depth
 from edge_agent.buffer.database import count, no_space, scalar
+from edge_agent.buffer.keys import Keys
+from edge_agent.buffer.tally import Tally
 from edge_agent.clock import Clock
 from edge_agent.counters import Counter
 from wire.points import Quality, Reading, Value
@@ -33,8 +36,20 @@ class SealedBatch:
 
 
 class Batches:
-    def __init__(self, *, access: Access, gateway: str, epoch: str, clock: Clock, depth: Depth) -> None:
+    def __init__(
+        self,
+        *,
+        access: Access,
+        gateway: str,
+        epoch: str,
+        clock: Clock,
+        depth: Depth,
+        keys: Keys,
+        tally: Tally,
+    ) -> None:
         self._access = access
+        self._keys = keys
+        self._tally = tally  # routine counts, written with the next group commit
         self._gateway = gateway
         self._epoch = epoch
         self._clock = clock
@@ -66,7 +81,7 @@ class Batches:
                 rows = list(await cur.fetchall())
             if not rows:
                 return None
-            seq = int(await scalar(db, "SELECT value FROM meta WHERE key='next_seq'"))
+            seq = self._keys.take()
             readings = [
                 Reading(dev, pt, ts, _value(v, is_bool), Quality(q), reason)
                 for _, dev, pt, ts, v, is_bool, q, reason in rows
@@ -79,8 +94,9 @@ class Batches:
                 (seq, self._clock.now_ms(), len(rows), oldest, payload),
             )
             await db.execute("DELETE FROM readings WHERE id BETWEEN ? AND ?", (rows[0][0], rows[-1][0]))
-            await db.execute("UPDATE meta SET value = ? WHERE key='next_seq'", (str(seq + 1),))
-            await count(db, Counter.SEALED, len(rows))
+            reserved = await self._keys.cover(db, seq)
+        self._keys.covered(reserved)
+        self._tally.add(Counter.SEALED, len(rows))
         self._depth.unsealed -= len(rows)
         return SealedBatch(key, len(rows), oldest, payload)
 
@@ -131,7 +147,10 @@ class Batches:
                     (self._clock.now_ms(), reason, *seqs),
                 )
             await db.execute(f"DELETE FROM batches WHERE seq IN ({marks})", tuple(seqs))
-            await count(db, counter, n)
+            if counter is not Counter.CONFIRMED:  # a drop-like count: in its own transaction
+                await count(db, counter, n)
+        if counter is Counter.CONFIRMED:
+            self._tally.add(counter, n)
         return n
 
 

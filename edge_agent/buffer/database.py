@@ -20,6 +20,8 @@ from edge_agent.counters import BUFFER, RENAMED, Counter
 
 log = logging.getLogger(__name__)
 
+SCHEMA_VERSION = 2  # 1: meta.next_seq; 2: meta.seq_reserved (keys reserved in blocks)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL,
@@ -32,6 +34,46 @@ CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, at_ms INTEGER N
     readings INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+
+async def upgrade(db: aiosqlite.Connection, path: Path) -> None:
+    """Bring a file of an older schema to :data:`SCHEMA_VERSION`, in place, in one transaction.
+
+    Schema 1 (no ``schema`` row) kept ``next_seq``, the next key to seal; schema 2 keeps
+    ``seq_reserved``, the highest key the agent may ever have used (:mod:`.keys`)."""
+    version = int(await scalar(db, "SELECT value FROM meta WHERE key='schema'") or 1)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{path}: buffer schema {version} is newer than this agent's ({SCHEMA_VERSION}); "
+            "run the newer agent, or move the file aside"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        used = int(
+            await scalar(
+                db,
+                "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) - 1 FROM meta WHERE key='next_seq'), 0), "
+                "COALESCE((SELECT MAX(seq) FROM batches), 0), "
+                "COALESCE((SELECT MAX(seq) FROM dead_letter), 0))",
+            )
+        )
+        await db.execute("INSERT OR REPLACE INTO meta VALUES ('seq_reserved', ?)", (str(used),))
+        await db.execute("DELETE FROM meta WHERE key = 'next_seq'")
+        await db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        await db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            await db.execute("ROLLBACK")
+        raise
+    log.info(
+        "buffer %s upgraded from schema %d to %d (keys used up to %d)",
+        path,
+        version,
+        SCHEMA_VERSION,
+        used,
+    )
 
 
 def no_space(exc: BaseException) -> bool:
@@ -62,8 +104,13 @@ async def connect(path: Path, max_bytes: int) -> tuple[aiosqlite.Connection, str
         epoch = await scalar(db, "SELECT value FROM meta WHERE key='epoch'")
         if epoch is None:
             epoch = secrets.token_hex(8)
-            await db.execute("INSERT INTO meta VALUES ('epoch', ?), ('next_seq', '1')", (epoch,))
+            await db.execute(
+                "INSERT INTO meta VALUES ('epoch', ?), ('schema', ?), ('seq_reserved', '0')",
+                (epoch, str(SCHEMA_VERSION)),
+            )
             log.info("new buffer %s, epoch %s", path, epoch)
+        else:
+            await upgrade(db, path)
         try:
             renamed = [
                 (str(new), old) for old, new in RENAMED.items()

@@ -37,15 +37,19 @@ from edge_agent.buffer.batches import Batches, SealedBatch
 from edge_agent.buffer.bounds import Depth
 from edge_agent.buffer.database import scalar
 from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.keys import Keys
+from edge_agent.buffer.live import LiveBatch, Unwritten
 from edge_agent.buffer.refusals import Refusals
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.room import Room, open_with_room
 from edge_agent.buffer.series import SeriesIds
 from edge_agent.buffer.stats import BufferStats, read_stats
+from edge_agent.buffer.tally import Tally
 from edge_agent.buffer.writer import BufferFull, GroupCommit, WriterStopped
 from edge_agent.clock import Clock
 from edge_agent.counters import Counter
 from wire.points import Reading, value_flaw
+from wire.telemetry import BatchKey, encode_batch
 
 __all__ = ["Buffer", "BufferFull", "BufferStats", "SealedBatch", "Spawn", "WriterStopped"]
 
@@ -71,12 +75,17 @@ class Buffer:
         refusals: Refusals,
         commit_interval_s: float,
         series: SeriesIds,
+        keys: Keys,
         unsealed: int = 0,
         retention: Retention | None = None,
     ) -> None:
         self.gateway = gateway
         self.epoch = epoch
         self.access = Access(db)
+        self._clock = clock
+        self._keys = keys
+        self._tally = Tally()
+        self._unwritten = Unwritten()
         self._space = space
         self._refusals = refusals
         self._depth = Depth(unsealed)
@@ -95,13 +104,23 @@ class Buffer:
             space=space,
             refusals=refusals,
             depth=self._depth,
+            keys=keys,
+            tally=self._tally,
+            unwritten=self._unwritten,
             commit_interval_s=commit_interval_s,
         )
         self._batches = Batches(
-            access=self.access, gateway=gateway, epoch=epoch, clock=clock, depth=self._depth
+            access=self.access,
+            gateway=gateway,
+            epoch=epoch,
+            clock=clock,
+            depth=self._depth,
+            keys=keys,
+            tally=self._tally,
         )
         self._task: asyncio.Task[None] | None = None
         self.listeners: list[Callable[[], None]] = self._writer.listeners  # after every commit
+        self.fresh_listeners: list[Callable[[], None]] = self._writer.fresh  # when readings arrive
 
     @property
     def unsealed(self) -> int:
@@ -127,6 +146,7 @@ class Buffer:
         db, epoch, space = await open_with_room(path, max_bytes=max_bytes, clock=clock, check_s=disk_check_s)
         try:
             series = await SeriesIds.load(db)
+            keys = await Keys.open(db)
             unsealed = int(await scalar(db, "SELECT COUNT(*) FROM readings"))
             counted = await scalar(
                 db, "SELECT value FROM counters WHERE name = ?", (str(Counter.DROPPED_DISK_FULL),)
@@ -144,6 +164,7 @@ class Buffer:
             refusals=refusals,
             commit_interval_s=commit_interval_s,
             series=series,
+            keys=keys,
             unsealed=unsealed,
             retention=retention,
         )
@@ -212,6 +233,29 @@ class Buffer:
         """
         return await self._batches.seal(max_readings, after_id, upto_id)
 
+    def take_fresh(self, max_readings: int) -> SealedBatch | None:
+        """Readings still waiting for their group commit, up to ``max_readings`` (whole ``append`` calls),
+        as a batch under a key from the reserved block, to send now (the uplink is idle). The next group
+        commit writes the batch instead of the readings' rows; its confirmation, if it comes first,
+        answers their ``append`` calls without any write. None: nothing waits, no key is covered by the
+        reserve yet, or the buffer is refusing readings (no room) or closing."""
+        if self._writer.refusing:
+            return None
+        taken = self._writer.take(max_readings)
+        if not taken:
+            return None
+        seq = self._keys.take_live()
+        if seq is None:
+            self._writer.give_back(taken)
+            return None
+        readings = [r for rs, _ in taken for r in rs]
+        key = BatchKey(self.gateway, self.epoch, seq)
+        batch = SealedBatch(key, len(readings), min(r.ts_ms for r in readings), encode_batch(key, readings))
+        waiting = [(len(rs), fut) for rs, fut in taken]
+        sent_at = asyncio.get_running_loop().time()
+        self._writer.sent(LiveBatch(batch, self._clock.now_ms(), waiting, sent_at))
+        return batch
+
     async def last_id(self) -> int:
         """The id of the newest unsealed reading (0 when none): where "the backlog" ends right now."""
         async with self.access.locked() as db:
@@ -222,13 +266,28 @@ class Buffer:
             return int(await scalar(db, "SELECT COUNT(*) FROM readings WHERE id > ?", (after_id,)))
 
     async def sealed(self, limit: int = 1000) -> list[SealedBatch]:
-        """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send)."""
-        return await self._batches.sealed(limit)
+        """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send),
+        fresh batches sent and not written yet included."""
+        written = await self._batches.sealed(limit)
+        seqs = {b.key.seq for b in written}
+        fresh = [b for b in self._unwritten.batches() if b.key.seq not in seqs]
+        return sorted([*written, *fresh], key=lambda b: b.key.seq)[:limit]
 
     async def ack(self, seqs: Sequence[int]) -> int:
         """The collector stored these batches: delete them. Returns how many readings left the buffer —
-        0 when there was no space even to delete them: they stay, are re-sent and confirmed again."""
-        return await self._batches.finish(seqs, Counter.CONFIRMED, None)
+        0 when there was no space even to delete them: they stay, are re-sent and confirmed again. A
+        fresh batch not written yet never will be: its ``append`` calls are answered now."""
+        confirmed = self._unwritten.confirm(seqs)
+        n = 0
+        for live in confirmed:
+            live.answer()
+            n += live.batch.readings
+        for name in (Counter.COMMITTED, Counter.SEALED, Counter.CONFIRMED):
+            self._tally.add(name, n)
+        done = {live.batch.key.seq for live in confirmed}
+        n += await self._batches.finish([s for s in seqs if s not in done], Counter.CONFIRMED, None)
+        self._writer.wake()  # the counts are written with the next commit, or within tally.EVERY_S
+        return n
 
     async def reject(self, seqs: Sequence[int], reason: str) -> int:
         """The collector quarantined these batches: keep them in dead_letter, counted; stop re-sending."""
@@ -239,4 +298,11 @@ class Buffer:
 
     async def stats(self) -> BufferStats:
         async with self.access.locked() as db:
-            return await read_stats(db, depth=self._depth, space=self._space, refusals=self._refusals)
+            return await read_stats(
+                db,
+                depth=self._depth,
+                space=self._space,
+                refusals=self._refusals,
+                tally=self._tally.pending,
+                unwritten=self._unwritten.batches(),
+            )

@@ -1,8 +1,14 @@
 """The write path: group commit. Readings handed to :meth:`GroupCommit.submit` wait for the next commit
-(one per ``commit_interval_s`` at most, to spare the SD card); their future is done once they are
+(one per ``commit_interval_s`` at most, to spare the SD card: the first reading after a quiet spell
+waits the interval too, so that the uplink can take it first); their future is done once they are
 durable, or fails with :class:`BufferFull` when there was no room for them even after making room (they
 are counted as ``readings_dropped_disk_full_total``, in the database or, while it has no room, in
 :mod:`.refusals`).
+
+While they wait, the uplink may :meth:`GroupCommit.take` them into a fresh batch it sends at once
+(:mod:`.live`): the commit then writes that batch instead of their rows, and a confirmation that comes
+first answers them without any write. Each commit also writes the routine counts (:mod:`.tally`) and
+keeps the key reserve ahead of the keys handed out (:mod:`.keys`).
 
 :meth:`GroupCommit.run` is the writer: a long-running task its owner supervises. If it dies, every
 reading still waiting gets the error (no caller waits forever) and the task ends with it.
@@ -11,6 +17,7 @@ reading still waiting gets the error (no caller waits forever) and the task ends
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -19,9 +26,12 @@ from edge_agent.buffer.access import Access
 from edge_agent.buffer.bounds import Depth
 from edge_agent.buffer.database import count, no_space
 from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.keys import Keys
+from edge_agent.buffer.live import LiveBatch, Unwritten
 from edge_agent.buffer.refusals import Refusals
 from edge_agent.buffer.room import Room
 from edge_agent.buffer.series import SeriesIds
+from edge_agent.buffer.tally import EVERY_S, Tally
 from edge_agent.counters import Counter
 from wire.points import Reading
 
@@ -55,9 +65,15 @@ class GroupCommit:
         space: DiskSpace,
         refusals: Refusals,
         depth: Depth,
+        keys: Keys,
+        tally: Tally,
+        unwritten: Unwritten,
         commit_interval_s: float,
     ) -> None:
         self._access = access
+        self._keys = keys
+        self._tally = tally
+        self.unwritten = unwritten
         self._series = series
         self._room = room
         self._space = space
@@ -70,6 +86,13 @@ class GroupCommit:
         self._stopped: BaseException | None = None  # why the writer no longer runs
         self._refusing = False  # the last commit found no room (logged once, at ERROR)
         self.listeners: list[Callable[[], None]] = []  # called after every commit (the uplink's wake-up)
+        self.fresh: list[Callable[[], None]] = []  # called when readings arrive (the uplink may take them)
+        self._last_write = 0.0  # loop time of the last commit
+
+    @property
+    def refusing(self) -> bool:
+        """The last commit found no room: fresh readings are not sent before they are committed."""
+        return self._refusing or self._space.full or self._closing or self._stopped is not None
 
     def submit(self, readings: Sequence[Reading]) -> asyncio.Future[None]:
         """Queue ``readings`` for the next commit; the future is done when they are durable."""
@@ -79,7 +102,32 @@ class GroupCommit:
             return fut
         self._pending.append((readings, fut))
         self._wake.set()
+        for listener in self.fresh:
+            listener()
         return fut
+
+    def take(self, max_readings: int) -> Pending:
+        """Whole submissions from the head of the queue, up to ``max_readings`` (none when the first is
+        larger: it is committed as rows and sealed), for the uplink to send before their commit;
+        :meth:`give_back` if it cannot."""
+        taken: Pending = []
+        n = 0
+        while self._pending and n + len(self._pending[0][0]) <= max_readings:
+            entry = self._pending.pop(0)
+            taken.append(entry)
+            n += len(entry[0])
+        return taken
+
+    def give_back(self, taken: Pending) -> None:
+        self._pending[:0] = taken
+
+    def sent(self, live: LiveBatch) -> None:
+        """A batch of taken readings was sent: the next commit writes it."""
+        self.unwritten.add(live)
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def stop(self) -> None:
         """Commit what is pending (even a cancelled caller's readings), then let :meth:`run` return."""
@@ -92,36 +140,65 @@ class GroupCommit:
         except BaseException as exc:
             self._stopped = exc
             pending, self._pending = self._pending, []
+            stopped = WriterStopped(f"the buffer's writer stopped: {exc!r}")
             for _, fut in pending:
                 if not fut.done():
-                    fut.set_exception(WriterStopped(f"the buffer's writer stopped: {exc!r}"))
+                    fut.set_exception(stopped)
+            for live in self.unwritten.start_writing():
+                live.answer(stopped)
             raise
         self._stopped = WriterStopped("closed")
+        left, self._pending = self._pending, []  # no room at the close: neither written nor confirmed
+        unwritten = WriterStopped("closed before these readings were written or confirmed")
+        for _, fut in left:
+            if not fut.done():
+                fut.set_exception(unwritten)
+        for live in self.unwritten.start_writing():
+            live.answer(unwritten)
+        self.unwritten.done_writing(True)
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
+            quiet = self._tally and not self._pending and not self.unwritten.sent
+            timeout = max(0.0, self._last_write + EVERY_S - loop.time()) if quiet else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            final = self._closing  # a round that began after stop(): it writes everything, counts too
+            if not final:
+                await asyncio.sleep(self._commit_interval_s)  # later readings join; the uplink may take
             self._wake.clear()
             pending, self._pending = self._pending, []
-            if pending:
-                await self._commit_pending(pending)
-            if self._closing:
-                if not self._pending:
-                    return
+            # A fresh batch gets half an interval for its confirmation before it is written.
+            young = loop.time() - self._commit_interval_s / 2
+            live = self.unwritten.start_writing(None if final else young)
+            due = final or loop.time() - self._last_write >= EVERY_S
+            written = True
+            if pending or live or (self._tally and due):
+                written = await self._commit_pending(pending, live)
+            else:
+                self.unwritten.done_writing(True)
+            if final and not (written and (self._pending or self.unwritten.sent)):
+                return  # all written — or no room even for that: what is left stays unwritten
+            if self._closing or self.unwritten.sent:  # more to write (sent: not written for lack of room)
                 self._wake.set()
-                continue
-            if self._space.due():
+            if self._space.due() and not self._closing:
                 await self._room.look()
-            await asyncio.sleep(self._commit_interval_s)
 
-    async def _commit_pending(self, pending: Pending) -> None:
+    async def _commit_pending(self, pending: Pending, live: list[LiveBatch]) -> bool:
+        """Commit; whether it was written (False: no room, or an error the waiting callers got)."""
         try:
-            stored = await self._commit([r for rs, _ in pending for r in rs])
+            stored = await self._commit([r for rs, _ in pending for r in rs], live)
         except Exception as exc:  # a failed commit must reach every waiting poller, not kill the loop
             for _, fut in pending:
                 if not fut.done():
                     fut.set_exception(exc)
-            return
+            for batch in live:
+                batch.answer(exc)
+            self.unwritten.done_writing(True)
+            return False
+        self._last_write = asyncio.get_running_loop().time()
+        self.unwritten.done_writing(stored)
         for rs, fut in pending:
             if not fut.done():
                 if stored:
@@ -129,25 +206,31 @@ class GroupCommit:
                 else:
                     fut.set_exception(BufferFull(len(rs), "no room for them, even after making room"))
         if stored:
+            for batch in live:
+                batch.answer()
             for listener in self.listeners:
                 listener()
             await self._room.keep(force=False)
+        return stored
 
-    async def _commit(self, readings: Sequence[Reading]) -> bool:
-        """Commit ``readings``; False when there is no room for them even after making room: then they
-        are counted (``readings_dropped_disk_full_total``, persisted with the next commit that succeeds)."""
+    async def _commit(self, readings: Sequence[Reading], live: list[LiveBatch]) -> bool:
+        """Commit ``readings`` and the fresh batches ``live``; False when there is no room for them even
+        after making room: then the readings are counted (``readings_dropped_disk_full_total``,
+        persisted with the next commit that succeeds) and the batches, sent already, wait for the next
+        commit or their confirmation."""
         try:
-            await self._insert(readings)
+            await self._insert(readings, live)
         except sqlite3.OperationalError as exc:
             if not no_space(exc):
                 raise
             await self._room.make()
             try:
-                await self._insert(readings)
+                await self._insert(readings, live)
             except sqlite3.OperationalError as again:
                 if not no_space(again):
                     raise
-                await self._refuse(len(readings), again)
+                if readings:
+                    await self._refuse(len(readings), again)
                 return False
         return True
 
@@ -163,17 +246,31 @@ class GroupCommit:
             exc,
         )
 
-    async def _insert(self, readings: Sequence[Reading]) -> None:
+    async def _insert(self, readings: Sequence[Reading], live: list[LiveBatch]) -> None:
         new: dict[tuple[str, str], int] = {}
         carried = self._refusals.uncounted  # refused earlier: counted in these readings' transaction
+        in_batches = sum(b.batch.readings for b in live)
         async with self._access.transaction() as db:
-            rows = await self._series.rows(db, readings, new)
+            if readings:
+                rows = await self._series.rows(db, readings, new)
+                await db.executemany(
+                    "INSERT INTO readings (series, ts, value, is_bool, quality, reason) VALUES (?,?,?,?,?,?)",
+                    rows,
+                )
             await db.executemany(
-                "INSERT INTO readings (series, ts, value, is_bool, quality, reason) VALUES (?,?,?,?,?,?)",
-                rows,
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                [
+                    (b.batch.key.seq, b.created_ms, b.batch.readings, b.batch.oldest_ts, b.batch.payload)
+                    for b in live
+                ],
             )
-            await count(db, Counter.COMMITTED, len(rows))
+            await count(db, Counter.COMMITTED, len(readings) + in_batches)
+            await count(db, Counter.SEALED, in_batches)
             await count(db, Counter.DROPPED_DISK_FULL, carried)
+            counted = await self._tally.write(db)
+            reserved = await self._keys.cover(db, max((b.batch.key.seq for b in live), default=0))
+        self._tally.written(counted)
+        self._keys.covered(reserved)
         self._series.remember(new)
         self._depth.unsealed += len(readings)
         self._refusing = False

@@ -10,6 +10,11 @@ the buffer. Past the bound the newest is dropped (:attr:`ConfirmationQueuePolicy
 counted as ``confirmations_dropped_queue_full_total``, logged once at WARNING): nothing is lost, its
 batches stay sealed, are re-sent after ``confirm_timeout_s`` and confirmed again.
 
+Send before the card: while the window has room, readings still waiting for their group commit leave
+at once, in a batch under a key from the reserved block (:meth:`Buffer.take_fresh`); the commit writes
+that batch, not their rows. When the window is full (or the link down) they are committed as rows and
+sealed as before: batches grow only under load.
+
 Live first: what was in the buffer when the connection came up is the backlog. Fresh readings (those
 committed since) take the first free slot of the window; the backlog drains behind them in full
 batches, oldest first, as fast as confirmations free slots. Each part keeps its series in order.
@@ -75,6 +80,7 @@ class Publisher:
         self.last_confirm_ms: int | None = None
         self.last_confirm_mono: float | None = None  # the same moment on the clock's monotonic scale
         buffer.listeners.append(self._wake.set)
+        buffer.fresh_listeners.append(self._wake.set)
 
     @property
     def in_flight(self) -> int:
@@ -118,12 +124,14 @@ class Publisher:
                 self._in_flight.clear()  # a new connection: everything unconfirmed is due again
                 self._resend_due = True
                 self._backlog_end = await self._buffer.last_id() or None
+            # Cleared before the work, not after: readings that arrive while it awaits the buffer wake
+            # the next round (they may leave before their commit only if the publisher looks again).
+            self._wake.clear()
             await self._apply_confirmations()
             try:
                 await self._fill_window()
             except NotConnected:
                 continue
-            self._wake.clear()
             if not self._confirmations.empty():
                 continue
             await wait_for_work(self._wake, self._link.disconnected, self._next_deadline())
@@ -171,7 +179,9 @@ class Publisher:
         room = self._cfg.in_flight_batches - len(self._in_flight)
         if room <= 0:
             return
-        room -= await self._seal_live(room)  # fresh readings first ...
+        room -= await self._seal_live(room)  # fresh readings first: committed ones ...
+        if room > 0 and await self._live_rows() == 0:
+            room -= self._send_fresh(room)  # ... then those not committed yet, sent before the card ...
         if room > 0 and self._resend_due:
             room -= await self._resend(room)  # ... then batches whose confirmation is overdue ...
         while room > 0 and self._backlog_end is not None:  # ... then the backlog, oldest first
@@ -185,16 +195,29 @@ class Publisher:
     async def _seal_live(self, room: int) -> int:
         sent = 0
         while sent < room:
-            live = (
-                self._buffer.unsealed
-                if self._backlog_end is None
-                else await self._buffer.count_after(self._backlog_end)
-            )
+            live = await self._live_rows()
             linger_over = self._clock.monotonic() - self._last_seal >= self._cfg.batch_linger_s
             if not (live >= self._cfg.batch_max_readings or (live > 0 and linger_over)):
                 break
             fresh = await self._buffer.seal(self._cfg.batch_max_readings, after_id=self._backlog_end)
             self._last_seal = self._clock.monotonic()
+            if fresh is None:
+                break
+            self._send(fresh, self._topics.live)
+            sent += 1
+        return sent
+
+    async def _live_rows(self) -> int:
+        if self._backlog_end is None:
+            return self._buffer.unsealed
+        return await self._buffer.count_after(self._backlog_end)
+
+    def _send_fresh(self, room: int) -> int:
+        """Readings still waiting for their group commit, sent at once (the window has room): the commit
+        writes their batch instead of their rows, or nothing if the confirmation comes first."""
+        sent = 0
+        while sent < room:
+            fresh = self._buffer.take_fresh(self._cfg.batch_max_readings)
             if fresh is None:
                 break
             self._send(fresh, self._topics.live)

@@ -4,6 +4,9 @@
 
 With ``--steppable-clock`` the agent's wall clock steps back by one hour on each SIGUSR1 (a gateway
 whose clock is corrected backwards); its monotonic clock runs on untouched.
+
+With ``--no-key-reserve`` the buffer reserves no batch keys ahead (``Keys.BLOCK = 0``, in this process
+only): the negative control of the kill -9 test, which must then see a key used twice.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from edge_agent.buffer.keys import Keys
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from wire.points import Reading
@@ -69,7 +73,9 @@ def main(argv: list[str]) -> int:
     journal = Path(argv[0])
     rest = argv[1:]
     steppable = "--steppable-clock" in rest
-    rest = [a for a in rest if a != "--steppable-clock"]
+    if "--no-key-reserve" in rest:
+        Keys.BLOCK = 0  # the negative control, in this process only
+    rest = [a for a in rest if a not in ("--steppable-clock", "--no-key-reserve")]
     if rest[:1] == ["--"]:
         rest = rest[1:]
     fd = install(journal)

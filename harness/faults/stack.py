@@ -87,6 +87,7 @@ class FaultStack(Stack):
     share_group: str | None = None
     collector_fault: list[str] = field(default_factory=list)  # fault_collector args of collector 0
     steppable_clock: bool = False
+    key_reserve: bool = True  # False: the agent reserves no batch keys (the kill -9 test's control)
     use_partition: bool = False  # the agent dials a Partition in front of the broker
     partition: Partition | None = None
     disk: SmallDisk | None = None  # the agent's buffer lives on it
@@ -141,6 +142,7 @@ class FaultStack(Stack):
 
     def agent_proc(self) -> Proc:
         clock = ["--steppable-clock"] if self.steppable_clock else []
+        clock += [] if self.key_reserve else ["--no-key-reserve"]
         argv = [PY, "-m", "harness.faults.record_agent", str(self.journal), *clock, "--", *self.agent_args()]
         return Proc("agent", self.agent_command(argv), self.workdir / "agent.log")
 
@@ -214,6 +216,17 @@ class FaultStack(Stack):
         try:
             with sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=10) as db:
                 return int(db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+    def conflicts(self) -> int:
+        """Payloads the store quarantined because their key named other content (a key used twice)."""
+        if not self.store_path.exists():
+            return 0
+        try:
+            with sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=10) as db:
+                q = "SELECT COUNT(*) FROM quarantine WHERE reason LIKE '%conflict%'"
+                return int(db.execute(q).fetchone()[0])
         except sqlite3.OperationalError:
             return 0
 

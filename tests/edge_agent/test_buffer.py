@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.buffer.keys import Keys
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import ManualClock
 from edge_agent.counters import Counter
@@ -89,7 +90,8 @@ async def test_reopen_keeps_epoch_and_resends_identical_batch(tmp_path: Path) ->
     assert pending == [sealed]  # same key, same bytes: the collector will recognise it
     nxt = await again.seal(100)
     assert nxt is not None
-    assert nxt.key.seq == 2  # a sequence is never reused
+    # A sequence is never reused: the restart starts past the block the first run reserved.
+    assert nxt.key.seq == Keys.BLOCK + 1
     await again.close()
 
 

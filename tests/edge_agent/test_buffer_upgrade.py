@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from collector.sinks import open_sink
+from edge_agent.buffer.database import SCHEMA_VERSION
+from edge_agent.buffer.keys import Keys
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import UplinkConfig
@@ -156,3 +158,35 @@ async def test_an_old_buffer_file_is_delivered_once_after_the_upgrade(broker: Br
     assert view["dead_letter_batches"] == len(manifest["dead_letter"])
     assert view["unsealed_readings"] == 0
     assert view["unconfirmed_batches"] == 0
+
+
+async def test_an_old_file_gets_a_key_reserve_past_every_key_it_used(tmp_path: Path) -> None:
+    """Schema 1 kept ``next_seq``; the upgrade turns it into ``seq_reserved`` (the highest key the agent
+    may have used), and the agent reserves a block past it before it sends anything."""
+    manifest = json.loads((FIXTURES / "buffer_schema1.json").read_text())
+    path = tmp_path / "buffer.db"
+    shutil.copy(FIXTURES / "buffer_schema1.db", path)
+    with sqlite3.connect(path) as db:
+        next_seq = int(db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+    used = max(int(s) for part in ("confirmed", "sealed_unconfirmed", "dead_letter") for s in manifest[part])
+    assert next_seq == used + 1
+    buf = await Buffer.open(path, gateway=manifest["gateway"], clock=SystemClock(), commit_interval_s=0.01)
+    try:
+        batch = await buf.seal(1000)
+    finally:
+        await buf.close()
+    assert batch is not None
+    assert batch.key.seq == next_seq  # the upgrade skips no key and re-uses none
+    with sqlite3.connect(path) as db:
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+    assert meta["schema"] == str(SCHEMA_VERSION)
+    assert "next_seq" not in meta
+    assert int(meta["seq_reserved"]) == used + Keys.BLOCK  # reserved at open, before anything was sent
+    again = await Buffer.open(path, gateway=manifest["gateway"], clock=SystemClock(), commit_interval_s=0.01)
+    try:
+        await again.append([Reading("m1", "p", 1_767_225_600_000, 1.5)])
+        after = await again.seal(10)
+    finally:
+        await again.close()
+    assert after is not None
+    assert after.key.seq == used + Keys.BLOCK + 1  # a restart starts past the reserve

@@ -1,0 +1,152 @@
+"""Send before the card: while the uplink is idle, fresh readings leave before their group commit, under a
+key from the reserved block; the commit writes their batch (not their rows), or nothing when the
+confirmation came first. A busy uplink falls back to rows, sealed later. Against a real Mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from edge_agent.buffer.keys import Keys
+from edge_agent.buffer.store import Buffer
+from edge_agent.clock import SystemClock
+from edge_agent.counters import Counter
+from harness.broker import Broker
+from tests.edge_agent.test_publisher import FakeCollector, batch_of, make_agent_side, running, wait_for
+
+SLOW_COMMIT_S = 3.0  # long enough to tell "answered by its confirmation" from "answered by its commit"
+
+
+def rows(path: Path, table: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return list(db.execute(f"SELECT * FROM {table}"))
+
+
+async def open_slow(path: Path) -> Buffer:
+    return await Buffer.open(path, gateway="gw-1", clock=SystemClock(), commit_interval_s=SLOW_COMMIT_S)
+
+
+async def test_a_confirmation_before_the_commit_answers_append_and_nothing_is_written(
+    broker: Broker, tmp_path: Path
+) -> None:
+    path = tmp_path / "b.db"
+    buf = await open_slow(path)
+    collector = FakeCollector(broker)
+    link, pub = make_agent_side(broker, buf)
+    try:
+        async with running(collector.link.run, link.run, pub.run):
+            await asyncio.wait_for(
+                asyncio.gather(collector.link.subscribed.wait(), link.subscribed.wait()), 5
+            )
+            t0 = time.monotonic()
+            await buf.append(batch_of(10))
+            took = time.monotonic() - t0
+            assert took < SLOW_COMMIT_S / 2, (
+                f"append waited {took:.2f} s: for its commit, not its confirmation"
+            )
+            assert [len(b.readings) for b in collector.received] == [10]
+            assert collector.topics[collector.received[0].key.seq][0].endswith("/telemetry")  # the live topic
+            assert (rows(path, "readings"), rows(path, "batches")) == ([], [])  # nothing written
+            stats = await buf.stats()
+            assert stats.counters[Counter.CONFIRMED] == 10
+            assert (stats.unsealed, stats.sealed_batches) == (0, 0)
+            assert pub.counters[Counter.BATCHES_RESENT] == 0
+    finally:
+        await buf.close()
+    with sqlite3.connect(path) as db:  # the counts reach the file at the latest when it closes
+        counted = dict(db.execute("SELECT name, value FROM counters"))
+    assert counted[str(Counter.CONFIRMED)] == counted[str(Counter.COMMITTED)] == 10
+
+
+async def test_an_unconfirmed_fresh_batch_is_written_once_as_sent(broker: Broker, tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    buf = await open_slow(path)
+    collector = FakeCollector(broker)
+    collector.confirming = False
+    link, pub = make_agent_side(broker, buf, confirm_timeout_s=30.0)
+    try:
+        async with running(collector.link.run, link.run, pub.run):
+            await asyncio.wait_for(
+                asyncio.gather(collector.link.subscribed.wait(), link.subscribed.wait()), 5
+            )
+            append = asyncio.create_task(buf.append(batch_of(10)))
+            await wait_for(lambda: len(collector.received) == 1)
+            assert not append.done()  # sent, neither committed nor confirmed yet
+            await asyncio.wait_for(append, SLOW_COMMIT_S * 3)  # answered by its commit
+            sent = collector.received[0]
+            written = rows(path, "batches")
+            assert [(s, n) for s, _, n, _, _ in written] == [(sent.key.seq, 10)]
+            assert rows(path, "readings") == []  # once, inside its batch: no reading rows
+            (batch,) = await buf.sealed()
+            assert batch.key == sent.key
+            assert written[0][4] == batch.payload  # the bytes that went out
+    finally:
+        await buf.close()
+
+
+async def test_a_busy_uplink_commits_rows_and_seals_them_later(broker: Broker, tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    buf = await Buffer.open(path, gateway="gw-1", clock=SystemClock(), commit_interval_s=0.05)
+    collector = FakeCollector(broker)
+    collector.confirming = False
+    link, pub = make_agent_side(broker, buf, in_flight_batches=1, confirm_timeout_s=30.0)
+    try:
+        async with running(collector.link.run, link.run, pub.run):
+            await asyncio.wait_for(
+                asyncio.gather(collector.link.subscribed.wait(), link.subscribed.wait()), 5
+            )
+            first = asyncio.create_task(buf.append(batch_of(10)))
+            await wait_for(lambda: len(collector.received) == 1)
+            await buf.append(batch_of(5, start=100))  # the window is full: committed as rows
+            assert len(rows(path, "readings")) == 5
+            await first
+            assert len(collector.received) == 1  # nothing more went out while the window was full
+    finally:
+        await buf.close()
+
+
+async def test_a_restart_never_reuses_a_key_sent_before_its_commit(broker: Broker, tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    buf = await open_slow(path)
+    collector = FakeCollector(broker)
+    link, pub = make_agent_side(broker, buf)
+    async with running(collector.link.run, link.run, pub.run):
+        await asyncio.wait_for(asyncio.gather(collector.link.subscribed.wait(), link.subscribed.wait()), 5)
+        for i in range(3):
+            await buf.append(batch_of(4, start=10 * i))
+    sent = [b.key.seq for b in collector.received]
+    assert len(sent) == 3
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        reserved = int(db.execute("SELECT value FROM meta WHERE key = 'seq_reserved'").fetchone()[0])
+    assert max(sent) <= reserved  # every key that went out was covered on disk before it went
+    await buf.close()
+    again = await open_slow(path)
+    try:
+        await again.append(batch_of(2, start=500))
+        nxt = await again.seal(10)
+    finally:
+        await again.close()
+    assert nxt is not None
+    assert nxt.key.seq == reserved + 1 > max(sent)
+    assert reserved == Keys.BLOCK
+
+
+async def test_the_counts_of_a_confirmation_just_before_close_reach_the_file(tmp_path: Path) -> None:
+    """The routine counts wait in memory for the next commit: a close must write them, even when it comes
+    while the writer is busy with a commit that began before the confirmation."""
+    path = tmp_path / "b.db"
+    for round_ in range(5):
+        buf = await Buffer.open(path, gateway="gw-1", clock=SystemClock(), commit_interval_s=0)
+        await buf.append(batch_of(30, start=1000 * round_))
+        batch = await buf.seal(30)
+        assert batch is not None
+        more = asyncio.create_task(buf.append(batch_of(7, start=1000 * round_ + 500)))  # being committed
+        await asyncio.sleep(0)
+        assert await buf.ack([batch.key.seq]) == 30
+        await buf.close()
+        await more
+        with sqlite3.connect(path) as db:
+            counted = dict(db.execute("SELECT name, value FROM counters"))
+        assert counted[str(Counter.CONFIRMED)] == counted[str(Counter.SEALED)] == 30 * (round_ + 1)
