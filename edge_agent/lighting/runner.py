@@ -78,6 +78,7 @@ class LightingRunner:
         clock_step_tolerance_s: float = 300.0,
         tick_s: float = 60.0,
         retry_s: float = 300.0,
+        max_parallel: int = 16,
         switch: Switch | None = None,
         synchronised: Synchronised | None = None,
     ) -> None:
@@ -89,6 +90,7 @@ class LightingRunner:
         self._tolerance_ms = clock_step_tolerance_s * 1000
         self._tick_s = tick_s
         self._retry_s = retry_s
+        self._max_parallel = max_parallel
         self.clock_trusted = clock_trusted
         self._offset_ms: float | None = None  # wall - monotonic at the last look
         self._set: ProgramSet | None = None
@@ -205,24 +207,33 @@ class LightingRunner:
             await self._switched(bool(lit), lit[0].reason if lit else "no light wanted")
             if not lit:
                 return []  # the circuit is (being) switched off: no DALI command, no DALI OFF
-        sent = []
-        for order in orders:
-            device = order.device
-            if self._confirmed.get(device) == order.level:
-                continue
-            failed = self._failed_at.get(device)
-            recent = failed is not None and self._clock.monotonic() - failed[1] < self._retry_s
-            if failed is not None and failed[0] == order.level and recent:
-                continue
-            sent.append(order)
-            self.orders += 1
-            if await self._apply(order):
-                self._confirmed[device] = order.level
-                self._failed_at.pop(device, None)
+        sent = [o for o in orders if self._due(o)]
+        self.orders += len(sent)
+        # Every device at once (a step reaches a cabinet's luminaires together, not one settle after the
+        # other); at most max_parallel in flight: the bus queue serialises the wire anyway.
+        limit = asyncio.Semaphore(self._max_parallel)
+
+        async def send(order: Order) -> None:
+            async with limit:
+                ok = await self._apply(order)
+            if ok:
+                self._confirmed[order.device] = order.level
+                self._failed_at.pop(order.device, None)
             else:
-                self._confirmed.pop(device, None)
-                self._failed_at[device] = (order.level, self._clock.monotonic())
+                self._confirmed.pop(order.device, None)
+                self._failed_at[order.device] = (order.level, self._clock.monotonic())
+
+        await asyncio.gather(*(send(o) for o in sent))
         return sent
+
+    def _due(self, order: Order) -> bool:
+        """Whether ``order`` must be sent: the device has not confirmed that level, and it did not just
+        fail it (a failure waits ``retry_s``)."""
+        if self._confirmed.get(order.device) == order.level:
+            return False
+        failed = self._failed_at.get(order.device)
+        recent = failed is not None and self._clock.monotonic() - failed[1] < self._retry_s
+        return not (failed is not None and failed[0] == order.level and recent)
 
     async def _switched(self, on: bool, reason: str) -> None:
         """The contactor switched to ``on`` unless it already is (or failed recently)."""

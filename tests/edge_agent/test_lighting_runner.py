@@ -5,10 +5,13 @@ not confirm tried again after ``retry_s``, not before."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
+from edge_agent.clock import ManualClock
 from edge_agent.lighting.overrides import Override
+from edge_agent.lighting.runner import LightingRunner, Order
 from simulators.luminaire.model import Fault
 from tests.edge_agent.lighting_street import local, matches, noaa, street_at
 from tests.lighting.sets import DIJON, program_set
@@ -97,3 +100,31 @@ async def test_a_level_the_gear_did_not_confirm_is_tried_again_after_retry_s(tmp
         await runner.evaluate()
         assert runner.orders == 2
         assert abs(street.seen[-1][1] - 100) <= 1
+
+
+async def test_a_step_goes_to_every_luminaire_at_once_bounded_by_max_parallel() -> None:
+    """A cabinet's luminaires get a step together (their read-back settles overlap), at most
+    ``max_parallel`` commands in flight; each device still gets exactly one order."""
+    in_flight, peak, got = 0, 0, []
+    release = asyncio.Event()
+
+    async def apply(order: Order) -> bool:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        got.append(order.device)
+        await release.wait()
+        in_flight -= 1
+        return True
+
+    devices = [f"lum-{i:02d}" for i in range(20)]
+    runner = LightingRunner(devices=devices, place=DIJON, clock=ManualClock(), apply=apply, max_parallel=8)
+    runner.install(None)
+    task = asyncio.create_task(runner.evaluate())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert peak == 8
+    release.set()
+    sent = await task
+    assert sorted(got) == devices
+    assert len(sent) == 20
