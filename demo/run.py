@@ -23,14 +23,19 @@ import sys
 import time
 from pathlib import Path
 
+from pymodbus.client import ModbusTcpClient
+
 from configfile.loader import parse
 from demo.view import render, snapshot
 from harness.lighting_night import night_saving
 from harness.stack import ROOT, Stack
 from lighting.model import ProgramSet
 from lighting.sun import Place
+from simulators.luminaire.gateway import SIM_CONTROL_BASE
+from simulators.luminaire.model import Fault
 
 DIJON = Place(47.32, 5.04, "Europe/Paris")
+FAULTY, INJECT_AT_S, CLEAR_AT_S = 7, 5, 12  # lum-07's lamp fails 5 s into the run and is mended at 12 s
 OTHERS = ("bollard-site-1", "tlc-1")  # the cabinet's other devices, besides the luminaires
 REPRINT_S = 5  # without a terminal (a log, a test), the view is printed this often
 
@@ -74,6 +79,8 @@ def main() -> int:
         poll_interval_s=1.0,
         confirm_timeout_s=10,
         whole_cabinet=True,
+        commands=True,
+        lighting=True,  # the gateway runs its lighting (no set: default dusk to dawn) and judges faults
     )
     interrupted = False
 
@@ -105,6 +112,8 @@ def main() -> int:
                     return 1
             show(stack, started, history, tty, tick)
             tick += 1
+            if tick in (INJECT_AT_S, CLEAR_AT_S):
+                lamp_fault(stack, failed=tick == INJECT_AT_S)
     finally:
         if interrupted:
             print("\nstopping: agent, collector, simulators, broker")
@@ -132,6 +141,14 @@ def print_night_saving(workdir: Path) -> None:
     )
 
 
+def lamp_fault(stack: Stack, *, failed: bool) -> None:
+    """Fail (or mend) lum-07's lamp through the simulator's sim-control register, as a test would: the
+    gateway's fault monitor raises (clears) a lamp_failure event that reaches the store."""
+    with ModbusTcpClient("127.0.0.1", port=stack.sim_port) as client:
+        client.write_register(SIM_CONTROL_BASE + FAULTY, int(Fault.LAMP if failed else Fault.NONE))
+    print(f"simulator: lum-{FAULTY:02d}'s lamp {'fails' if failed else 'is mended'}")
+
+
 def report(stack: Stack, args: argparse.Namespace, codes: dict[str, int]) -> int:
     """After a stop: how each part ended, what the store holds, and (with --for) the check."""
     print("exit codes: " + " ".join(f"{name}={code}" for name, code in codes.items()))
@@ -152,6 +169,16 @@ def report(stack: Stack, args: argparse.Namespace, codes: dict[str, int]) -> int
         f"query it: .venv/bin/collector query --store sqlite:///{stack.store_path} "
         "--device lum-07 --point active_power --since 10m"
     )
+    faults = [(f.device, f.fault, f.raised) for f in snap.faults]
+    for f in snap.faults:
+        print(f"fault event: {f.device} {f.fault} {'raised' if f.raised else 'cleared'} at_ms={f.at_ms}")
+    if args.duration is not None and args.duration > CLEAR_AT_S + 5:
+        lamp = f"lum-{FAULTY:02d}"
+        if (lamp, "lamp_failure", True) not in faults or (lamp, "lamp_failure", False) not in faults:
+            print(f"CHECK FAILED: {lamp}'s lamp failure was not raised and cleared", file=sys.stderr)
+            print(stack.logs(), file=sys.stderr)
+            return 1
+        print(f"check passed: {lamp}'s lamp failure was raised and cleared at the edge and reached the store")
     if args.duration is not None:
         if snap.total == 0 or len(luminaires) < args.luminaires or len(others) < len(OTHERS):
             print(

@@ -1,5 +1,6 @@
 """What the demo shows while it runs: beside the counts, the latest values per device kind — luminaires
-(level, power, failures), the bollard site (state), the traffic controller (mode, plan, stage).
+(level, power, failures), the bollard site (state), the traffic controller (mode, plan, stage) — and
+the lamp and behaviour faults the gateway raised and cleared (its outbox's events).
 
 Read from the collector's store (read-only, like any other reader of it): ``snapshot`` queries,
 ``render`` only formats, so a test renders a real demo store.
@@ -8,15 +9,19 @@ Read from the collector's store (read-only, like any other reader of it): ``snap
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from wire.events import EventKind, decode_event
 
 LUMINAIRE = "lum-"
 LUMINAIRE_POINTS = ("level", "active_power", "status", "led_failure", "light_source_failure", "online")
 BOLLARD_POINTS = ("state", "operating_logic", "loop_1_occupied", "cycle_counter", "online")
 TLC_POINTS = ("control_mode", "plan", "stage", "cycle_second", "online")
 SHOWN_LUMINAIRES = 5  # one line each; the others are in the summary line
+SHOWN_FAULTS = 6  # the latest fault events, one line each
 _POINTS = tuple(dict.fromkeys(LUMINAIRE_POINTS + BOLLARD_POINTS + TLC_POINTS))
 
 Latest = dict[str, dict[str, object]]  # device -> point -> its latest value (None: a bad reading)
@@ -26,6 +31,17 @@ Latest = dict[str, dict[str, object]]  # device -> point -> its latest value (No
 class Snapshot:
     total: int = 0  # readings of the gateway in the store
     latest: Latest = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)  # the gateway's fault events, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A ``fault_raised`` or ``fault_cleared`` event the collector stored from the gateway's outbox."""
+
+    at_ms: int
+    raised: bool
+    device: str
+    fault: str
 
 
 def snapshot(store: Path, gateway: str) -> Snapshot:
@@ -45,12 +61,22 @@ def snapshot(store: Path, gateway: str) -> Snapshot:
                 "AND r.ts_ms = (SELECT MAX(ts_ms) FROM readings WHERE series_id = s.id)",
                 (gateway, *_POINTS),
             ).fetchall()
+            events = db.execute(
+                "SELECT body FROM outbox_messages WHERE gateway = ? AND kind = 'event' "
+                "AND what IN ('fault_raised', 'fault_cleared') ORDER BY at_ms, id",
+                (gateway,),
+            ).fetchall()
         except sqlite3.OperationalError:  # no schema yet
             return Snapshot()
     latest: Latest = {}
     for device, point, value in rows:
         latest.setdefault(device, {})[point] = value
-    return Snapshot(int(total), latest)
+    faults = []
+    for (body,) in events:
+        event = decode_event(bytes(body))
+        raised = event.kind is EventKind.FAULT_RAISED
+        faults.append(Fault(event.at_ms, raised, event.device, str(event.details.get("fault"))))
+    return Snapshot(int(total), latest, faults)
 
 
 def render(snap: Snapshot, *, rate: float | None = None) -> list[str]:
@@ -73,6 +99,9 @@ def render(snap: Snapshot, *, rate: float | None = None) -> list[str]:
                 f"{_fmt(values.get('plan'))}, stage {_fmt(values.get('stage'))} (second "
                 f"{_fmt(values.get('cycle_second'))} of the cycle){_offline(values)}"
             )
+    for f in snap.faults[-SHOWN_FAULTS:]:
+        at = time.strftime("%H:%M:%S", time.localtime(f.at_ms / 1000))
+        lines.append(f"fault       {f.device}: {f.fault} {'raised' if f.raised else 'cleared'} at {at}")
     return lines
 
 

@@ -98,6 +98,7 @@ class Stack:
     bollard_port: int = field(default_factory=free_port)
     traffic_port: int = field(default_factory=free_port)
     commands: bool = False  # signed commands: keys, and both configs' `commands:` (harness/commands.py)
+    lighting: bool = False  # the agent's `lighting:` (needs commands): its runner and fault monitor
     profile_dir: Path = ROOT / "configs" / "profiles"
     command_keys: CommandKeys | None = None
     broker: Broker | None = None
@@ -134,6 +135,12 @@ class Stack:
         if self.commands and self.command_keys is None:
             self.command_keys = write_command_keys(self.workdir, gateway=self.gateway, site=self.site)
         agent_commands = self.command_keys.agent_section if self.command_keys else ""
+        if self.commands and self.whole_cabinet:  # the traffic simulator's default code (its method calls)
+            agent_commands += 'secrets: {security_code: "1234"}\n'
+        if self.lighting:
+            assert self.commands, "lighting: needs commands:"
+            store = self.workdir / "lighting.db"
+            agent_commands += f"lighting: {{timezone: Europe/Paris, store: {store}, clock_sync: assume}}\n"
         self.agent_config.write_text(
             f"""gateway: {self.gateway}
 site: {self.site}

@@ -84,15 +84,18 @@ def test_the_view_shows_the_latest_values_per_device_kind(interrupted_demo: Inte
                 ("tlc-1",),
             ).fetchall()
         )  # the last row of each point wins
-        power = db.execute(
-            "SELECT r.value_num FROM series s JOIN readings r ON r.series_id = s.id "
-            "WHERE s.device = 'lum-03' AND s.point = 'active_power' ORDER BY r.ts_ms DESC LIMIT 1"
-        ).fetchone()[0]
+        power, level = (
+            db.execute(
+                "SELECT r.value_num FROM series s JOIN readings r ON r.series_id = s.id "
+                f"WHERE s.device = 'lum-03' AND s.point = '{point}' ORDER BY r.ts_ms DESC LIMIT 1"
+            ).fetchone()[0]
+            for point in ("active_power", "level")
+        )  # the lighting runner sets the level (by day: off, by night: the default level)
     summary = next(line for line in lines if line.startswith("luminaires  "))
     assert summary.startswith("luminaires  5 reporting, 5 online; level avg ")
     assert summary.endswith("failures: none")
     shown = f"{power:.0f}" if float(power).is_integer() else f"{power:.1f}"
-    assert f"            lum-03: level 100 %, power {shown} W, failure none" in lines
+    assert f"            lum-03: level {level:.0f} %, power {shown} W, failure none" in lines
     bollard = next(line for line in lines if line.startswith("bollards    "))
     assert bollard.startswith("bollards    bollard-site-1: state up, logic automatic, loop 1 ")
     traffic = next(line for line in lines if line.startswith("traffic     "))
