@@ -27,7 +27,7 @@ from collector.query import (
     format_quarantine,
     format_readings,
     format_ts,
-    parse_instant,
+    parse_period,
 )
 from collector.reports.cli import report_app
 from collector.sinks.base import OutboxRecord, QuarantinedPayload, StoredReading
@@ -121,12 +121,9 @@ def query(
     url = _store_url(config, store)
     now = time.time_ns() // 1_000_000
     try:
-        since_ms = parse_instant(since, now)
-        until_ms = parse_instant(until, now) if until is not None else now
+        since_ms, until_ms = parse_period(since, until, now)
     except ValueError as exc:
-        _fail(f"bad time: {exc}")
-    if since_ms >= until_ms:
-        _fail(f"--since ({format_ts(since_ms)}) must be before --until ({format_ts(until_ms)})")
+        _fail(str(exc))
     rows = _read(
         _query(
             url,

@@ -47,6 +47,19 @@ def parse_instant(text: str, now_ms: int) -> int:
     return (dt - _EPOCH) // timedelta(milliseconds=1)
 
 
+def parse_period(since: str, until: str | None, now_ms: int) -> tuple[int, int]:
+    """``--since`` and ``--until`` (default: now) as milliseconds UTC; ValueError saying what is wrong
+    (a bad time, or a start not before the end)."""
+    try:
+        since_ms = parse_instant(since, now_ms)
+        until_ms = parse_instant(until, now_ms) if until is not None else now_ms
+    except ValueError as exc:
+        raise ValueError(f"bad time: {exc}") from None
+    if since_ms >= until_ms:
+        raise ValueError(f"--since ({format_ts(since_ms)}) must be before --until ({format_ts(until_ms)})")
+    return since_ms, until_ms
+
+
 def format_ts(ts_ms: int) -> str:
     return (_EPOCH + timedelta(milliseconds=ts_ms)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -21,13 +21,14 @@ the steps it missed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lighting.calendar import program_for
 from lighting.clocktime import local_noon, wall_to_utc
 from lighting.model import ProgramSet, SolarEvent
-from lighting.sun import Place, Sky, solar_event
+from lighting.sun import Place, Sky, Sun, solar_event
 
 NOON = dt.time(12)
 
@@ -59,6 +60,16 @@ class Wanted:
     reason: str  # "program night/step", "default: ..."
 
 
+@functools.lru_cache(maxsize=256)
+def night_sun(place: Place, evening: dt.date) -> tuple[Sun, Sun]:
+    """The night's sunset and the next morning's sunrise (or the sky without them). Pure, so remembered:
+    the runner and the fault monitor ask for the same few nights for every device, every minute."""
+    start, end = local_noon(evening, place.tz), local_noon(evening + dt.timedelta(days=1), place.tz)
+    return solar_event(place, SolarEvent.SUNSET, start, end), solar_event(
+        place, SolarEvent.SUNRISE, start, end
+    )
+
+
 def evening_of(at: dt.datetime, place: Place) -> dt.date:
     """The evening that names the night ``at`` (aware) falls in."""
     local = at.astimezone(place.tz)
@@ -82,7 +93,7 @@ def plan_night(pset: ProgramSet, calendar: str | None, evening: dt.date, place: 
             at = wall_to_utc(day, clock, tz)
         else:
             assert event is not None
-            sun = solar_event(place, event, start, end)
+            sun = night_sun(place, evening)[0 if event is SolarEvent.SUNSET else 1]
             if sun.at is None:
                 if sun.sky is Sky.POLAR_NIGHT:
                     return Night(evening, start, end, program, Sky.POLAR_NIGHT, ())
@@ -159,9 +170,8 @@ def dusk_to_dawn(at: dt.datetime, place: Place) -> DuskToDawn:
     of a polar night, none of a polar day."""
     tz = place.tz
     evening = evening_of(at, place)
-    start, end = local_noon(evening, tz), local_noon(evening + dt.timedelta(days=1), tz)
-    dusk = solar_event(place, SolarEvent.SUNSET, start, end)
-    dawn = solar_event(place, SolarEvent.SUNRISE, start, end)
+    end = local_noon(evening + dt.timedelta(days=1), tz)
+    dusk, dawn = night_sun(place, evening)
     after_dusk = dusk.at <= at if dusk.at is not None else dusk.sky is Sky.POLAR_NIGHT
     before_dawn = at < dawn.at if dawn.at is not None else dawn.sky is Sky.POLAR_NIGHT
     changes = [t for t in (dusk.at, dawn.at, end) if t is not None and t > at]

@@ -16,7 +16,7 @@ import typer
 
 from collector.config import load_config
 from collector.errors import ConfigError, ReportError, StoreError
-from collector.query import OutputFormat, format_ts, parse_instant
+from collector.query import OutputFormat, parse_period
 from collector.reports.availability import by_gateway_and_class
 from collector.reports.config import ReportsConfig
 from collector.reports.energy import By, totals
@@ -59,12 +59,9 @@ def _setup(config: Path, site: str, since: str, until: str | None) -> tuple[Repo
         _fail(f"{config}: {exc}")
     now = time.time_ns() // 1_000_000
     try:
-        since_ms = parse_instant(since, now)
-        until_ms = parse_instant(until, now) if until is not None else now
+        since_ms, until_ms = parse_period(since, until, now)
     except ValueError as exc:
-        _fail(f"bad time: {exc}")
-    if since_ms >= until_ms:
-        _fail(f"--since ({format_ts(since_ms)}) must be before --until ({format_ts(until_ms)})")
+        _fail(str(exc))
     return cfg.reports, cfg.store.url, Period(since_ms, until_ms)
 
 

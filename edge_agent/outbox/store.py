@@ -115,16 +115,9 @@ class Outbox:
         return outbox
 
     async def close(self) -> None:
-        if self._uncounted:  # refusals not yet in the file: a clean stop keeps their count
-            try:
-                async with self._transaction() as db:
-                    await self._count_refusals(db)
-            except sqlite3.OperationalError as exc:
-                if not no_space(exc):
-                    raise
-                log.warning(
-                    "outbox %s closed with %d refusals not counted (no room)", self.path, self._uncounted
-                )
+        # refusals not yet in the file: a clean stop keeps their count
+        if self._uncounted and not await self._write_refusals():
+            log.warning("outbox %s closed with %d refusals not counted (no room)", self.path, self._uncounted)
         async with self._lock:
             await self._db.close()
 
@@ -249,13 +242,19 @@ class Outbox:
         """Count a refusal (kept in memory until a commit takes it when the disk is full) and raise it."""
         self._uncounted += 1
         self._note_refusal(reason)
+        await self._write_refusals()
+        raise OutboxFull(reason)
+
+    async def _write_refusals(self) -> bool:
+        """Write the refusals counted in memory; False when the disk has no room (they wait in memory)."""
         try:
             async with self._transaction() as db:
                 await self._count_refusals(db)
         except sqlite3.OperationalError as exc:
             if not no_space(exc):
                 raise
-        raise OutboxFull(reason)
+            return False
+        return True
 
     def _note_refusal(self, reason: str) -> None:
         (log.debug if self._refusing else log.warning)("outbox %s refused new work: %s", self.path, reason)
