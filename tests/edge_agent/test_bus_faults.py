@@ -83,12 +83,18 @@ async def test_noise_on_the_serial_line(line: LuminaireLine, caplog: pytest.LogC
     rng = random.Random(7)
 
     async def disturb() -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
         while True:
-            await asyncio.sleep(rng.uniform(0.001, 0.01))
+            # A storm from 1.0 to 1.6 s (noise every millisecond, both ways: retries cannot get through,
+            # so at least one poll is lost however the machine's load spaces the polls); scattered noise
+            # before and after it (hunting and retries get through).
+            storm = 1.0 <= loop.time() - t0 < 1.6
+            await asyncio.sleep(0.001 if storm else rng.uniform(0.001, 0.01))
             noise = rng.randbytes(rng.randint(1, 24))
-            if rng.random() < 0.5:
+            if storm or rng.random() < 0.5:
                 line.server.inject_noise(noise)  # towards the client
-            else:
+            if storm or rng.random() >= 0.5:
                 line.noise_to_server(noise)  # towards the units
 
     caplog.set_level(logging.INFO, logger="edge_agent.poll.poller")
