@@ -91,6 +91,7 @@ class Agent:
                 when_full=cfg.buffer.when_full, thin_keep=cfg.buffer.thin_keep, max_age_s=cfg.buffer.max_age_s
             ),
             start=False,  # its writer runs in the agent's task group (run)
+            batch_readings=cfg.uplink.batch_max_readings,
         )
         try:
             outbox = await Outbox.open(

@@ -71,6 +71,32 @@ def encode_batch(key: BatchKey, readings: Iterable[Reading]) -> bytes:
     return msgpack.packb(body, use_bin_type=True)
 
 
+def merge_batches(key: BatchKey, payloads: Sequence[bytes]) -> bytes:
+    """One batch under ``key`` holding the readings of ``payloads`` (batch payloads this side encoded), in
+    their order: the series tables are merged, the rows re-indexed, nothing else is decoded. The same
+    payloads in the same order give the same bytes (a re-sent group is byte for byte the same)."""
+    series: dict[tuple[str, str], int] = {}
+    rows: list[list[Any]] = []
+    for payload in payloads:
+        body = msgpack.unpackb(payload, raw=False)
+        index = [series.setdefault((d, p), len(series)) for d, p in body["s"]]
+        part = body["r"]
+        for row in part:
+            row[0] = index[row[0]]
+        rows += part
+    return msgpack.packb(
+        {
+            "v": PROTOCOL_VERSION,
+            "gw": key.gateway,
+            "ep": key.epoch,
+            "sq": key.seq,
+            "s": [list(k) for k in series],
+            "r": rows,
+        },
+        use_bin_type=True,
+    )
+
+
 def content_digest(batch: TelemetryBatch) -> bytes:
     """A 16-byte BLAKE2b digest of a batch's readings (not its key, not its encoding's layout).
 

@@ -11,38 +11,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import aiosqlite
 
-from edge_agent.buffer import retention
+from edge_agent.buffer import chunks, retention
 from edge_agent.buffer.access import Access
 from edge_agent.buffer.database import count, scalar
 from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.groups import Depth
 from edge_agent.buffer.retention import Retention, WhenFull
 from edge_agent.clock import Clock
 from edge_agent.counters import Counter
+from wire.telemetry import BatchKey
 
 log = logging.getLogger(__name__)
 
 MAX_STEPS = 50  # steps of the when_full policy per look at the bounds (the next commit goes on)
-
-
-@dataclass(slots=True)
-class Depth:
-    """Readings committed and not yet sealed: kept in memory (counted at open), shared by the buffer's
-    parts, changed only after the transaction that changes them committed."""
-
-    unsealed: int = 0
-
-
-@dataclass(slots=True)
-class _ThinPass:
-    """Thinning the oldest half, one window of ids per step: ``(after, end]`` is still to do."""
-
-    after: int
-    end: int
-    freed: int = 0
 
 
 class Bounds:
@@ -54,15 +38,19 @@ class Bounds:
         space: DiskSpace,
         clock: Clock,
         depth: Depth,
+        gateway: str,
+        epoch: str,
         look_again: Callable[[], Awaitable[None]],
     ) -> None:
         self._access = access
+        self._gateway = gateway
+        self._epoch = epoch
         self._look_again = look_again  # at the disk: its cap may be stale (space came back)
         self.policy = policy
         self._space = space
         self._clock = clock
         self._depth = depth
-        self._thin_pass: _ThinPass | None = None
+        self._thin_pass: retention.ThinPass | None = None
 
     async def apply(self, *, force: bool = False) -> dict[Counter, int]:
         """Apply the bounds; returns what was dropped, by counter. ``force``: a write found the cap
@@ -78,16 +66,13 @@ class Bounds:
             0,
         )
         try:
-            rows = await self._step_rows()
+            per_reading, rows = await self._step_rows()
             if policy.max_age_s is not None:
                 cutoff = self._clock.now_ms() - int(policy.max_age_s * 1000)
                 while True:
-                    n = await self._step(
-                        Counter.DROPPED_AGE, lambda db: retention.drop_older_than(db, cutoff, rows)
-                    )
-                    self._depth.unsealed -= n
+                    n, more = await self._drop_older(cutoff, rows)
                     dropped[Counter.DROPPED_AGE] += n
-                    if n < rows:
+                    if not (n and more):
                         break
             cap = self._space.cap
             used = await self._used()
@@ -98,8 +83,11 @@ class Bounds:
                 for step in range(MAX_STEPS):
                     if used <= policy.low_water * cap and not (force and step == 0):
                         break
+                    # No further than the low-water mark: a step gives up about the bytes in excess
+                    # of it (at least 100 readings), never more than the WAL's room allows.
                     excess = max(0, int(used - policy.low_water * cap))
-                    if not await self._give_up_some(dropped, rows, excess):
+                    want = min(rows, max(100, -(-excess // per_reading)))
+                    if not await self._give_up_some(dropped, want):
                         break
                     used = await self._used()
         finally:
@@ -124,63 +112,130 @@ class Bounds:
             ", ".join(f"{n} {k.reason}" for k, n in dropped.items() if n),
         )
 
-    async def _give_up_some(self, dropped: dict[Counter, int], rows: int, excess: int) -> bool:
-        """One step of the ``when_full`` policy, at most ``rows`` readings (a tenth of the unsent ones:
-        the policy should not overshoot its low-water mark) or ``excess`` bytes of sealed batches (at
-        least one); False when there was nothing left to give up."""
-        if self._depth.unsealed > 0 and self.policy.when_full is WhenFull.THIN:
+    async def _give_up_some(self, dropped: dict[Counter, int], rows: int) -> bool:
+        """One step of the ``when_full`` policy, about ``rows`` readings; False when there was nothing
+        left to give up."""
+        if self.policy.when_full is WhenFull.THIN:
             n = await self._thin_step(rows)
             if n is not None:
                 dropped[Counter.DROPPED_THINNED] += n
                 return True
-        # Nothing (left) to thin, or dropping: the oldest data goes, sealed or not. A sealed batch was
-        # (or was about to be) sent: it may have reached the store, its confirmation lost with the
-        # link. Counted apart, so the centre knows which drops are certain and which are "at most".
+        # Nothing (left) to thin, or dropping: the oldest data goes. A unit that may have been sent (its
+        # confirmation lost with the link) goes whole, counted apart: the centre knows which drops are
+        # certain and which are "at most".
+        certain = maybe = open_gone = 0
+        gone: list[int] = []
         async with self._access.transaction() as db:
-            sealed = self._depth.unsealed == 0 or await retention.oldest_is_sealed(db)
-            if sealed:
-                n = await retention.drop_oldest_batches(db, min(self._space.plan.step_bytes, excess))
-                counter = Counter.DROPPED_UNCONFIRMED
-            else:
-                n = await retention.drop_oldest(db, min(rows, max(self._depth.unsealed // 10, 100)))
-                counter = Counter.DROPPED_BUFFER_FULL
-            await count(db, counter, n)
-        if not sealed:
-            self._depth.unsealed -= n
-        dropped[counter] += n
-        return n > 0
+            for grp, n in await retention.units_oldest_first(db, 64):
+                if grp in self._depth.confirmed:
+                    continue  # confirmed: the next commit deletes it anyway
+                if grp == self._depth.open_group:
+                    seqs, held = [], 0
+                    for seq, k in await retention.chunks_of(db, grp):
+                        seqs.append(seq)
+                        held += k
+                        if certain + maybe + held >= rows:
+                            break
+                    open_gone = await chunks.delete_chunks(db, seqs)
+                    certain += open_gone
+                    break
+                await chunks.delete_units(db, [grp])
+                gone.append(grp)
+                if self._depth.maybe_sent(grp):
+                    maybe += n
+                else:
+                    certain += n
+                if certain + maybe >= rows:
+                    break
+            await count(db, Counter.DROPPED_BUFFER_FULL, certain)
+            await count(db, Counter.DROPPED_UNCONFIRMED, maybe)
+        self._depth.unsealed -= open_gone
+        self._forget(gone)
+        dropped[Counter.DROPPED_BUFFER_FULL] += certain
+        dropped[Counter.DROPPED_UNCONFIRMED] += maybe
+        return certain + maybe > 0
+
+    async def _drop_older(self, cutoff: int, rows: int) -> tuple[int, bool]:
+        """Delete units (the open group: chunks) whose newest reading is older than ``cutoff``: the
+        readings deleted, and whether more may be left (a step takes at most ``rows // 100`` of them)."""
+        depth = self._depth
+        limit = max(1, rows // 100)
+        async with self._access.transaction() as db:
+            units = await retention.units_oldest_first(db, limit, older_than=cutoff)
+            # A confirmed unit is in the store: the next commit deletes it, counted as confirmed.
+            whole = [g for g, _ in units if g != depth.open_group and g not in depth.confirmed]
+            n = await chunks.delete_units(db, whole)
+            open_gone, more = 0, len(units) >= limit or bool(depth.open_group and n >= rows)
+            if depth.open_group and n < rows:
+                old = await retention.chunks_of(db, depth.open_group, older_than=cutoff)
+                open_gone = await chunks.delete_chunks(db, [s for s, _ in old][:limit])
+                more = more or len(old) > limit
+            await count(db, Counter.DROPPED_AGE, n + open_gone)
+        depth.unsealed -= open_gone
+        self._forget(whole)
+        return n + open_gone, more
+
+    def _forget(self, units: list[int]) -> None:
+        """Units given up are no longer the uplink's: a confirmation that comes later finds no readings."""
+        for grp in units:
+            self._depth.handed.pop(grp, None)
 
     async def _thin_step(self, rows: int) -> int | None:
-        """Thin the next window (``rows`` ids) of the oldest half; None when a whole pass over the half
-        freed nothing: nothing is left to thin."""
+        """Thin the next chunks (about ``rows`` readings) of the oldest half of what was never sent; None
+        when a whole pass over the half freed nothing: nothing is left to thin."""
+        depth, keep = self._depth, self.policy.thin_keep
         async with self._access.transaction() as db:
             p = self._thin_pass
             if p is None:
-                end = await retention.nth_id(db, -1, max(1, self._depth.unsealed // 2))
+                end = await self._half_of_unsent(db)
                 if end is None:
                     return None
-                p = _ThinPass(after=-1, end=end)
-            upto = min(p.end, await retention.nth_id(db, p.after, rows) or p.end)
-            n = await retention.thin(db, p.after, upto, self.policy.thin_keep)
+                p = retention.ThinPass(after=0, end=end)
+            async with db.execute(
+                "SELECT c.seq, c.grp, c.readings, p.payload FROM chunks c JOIN payloads p ON p.seq = c.seq "
+                "WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq LIMIT ?",
+                (p.after, p.end, max(1, rows // 100)),
+            ) as cur:
+                todo = list(await cur.fetchall())
+            n = open_gone = seen = 0
+            upto = p.end
+            for seq, grp, k, payload in todo:
+                upto = int(seq)
+                if depth.maybe_sent(int(grp)):
+                    continue
+                gone, _ = await retention.thin_chunk(
+                    db, BatchKey(self._gateway, self._epoch, int(seq)), bytes(payload), keep, p
+                )
+                n += gone
+                open_gone += gone if grp == depth.open_group else 0
+                seen += int(k)
+                if seen >= rows:
+                    break
             await count(db, Counter.DROPPED_THINNED, n)
-        self._depth.unsealed -= n
+        depth.unsealed -= open_gone
         p.after, p.freed = upto, p.freed + n
         self._thin_pass = None if upto >= p.end else p
         return None if self._thin_pass is None and p.freed == 0 else n
 
-    async def _step(self, counter: Counter, step: Callable[[aiosqlite.Connection], Awaitable[int]]) -> int:
-        async with self._access.transaction() as db:
-            n = await step(db)
-            await count(db, counter, n)
-        return n
+    async def _half_of_unsent(self, db: aiosqlite.Connection) -> int | None:
+        """The chunk where the oldest half of the readings never sent ends; None: nothing unsent."""
+        async with db.execute("SELECT seq, grp, readings FROM chunks ORDER BY seq") as cur:
+            rows = [(int(s), int(g), int(n)) for s, g, n in await cur.fetchall()]
+        unsent = [(s, n) for s, g, n in rows if not self._depth.maybe_sent(g)]
+        total, held = sum(n for _, n in unsent), 0
+        for seq, n in unsent:
+            held += n
+            if held * 2 >= total:
+                return seq
+        return None
 
-    async def _step_rows(self) -> int:
-        """Readings per step: as many as ``step_bytes`` holds at this buffer's bytes per reading."""
+    async def _step_rows(self) -> tuple[int, int]:
+        """This buffer's bytes per reading, and the readings per step: as many as ``step_bytes`` holds."""
         async with self._access.locked() as db:
             used = await retention.used_bytes(db)
-            sealed = int(await scalar(db, "SELECT COALESCE(SUM(readings), 0) FROM batches"))
-        per_reading = max(16, used // max(1, self._depth.unsealed + sealed))
-        return max(10, self._space.plan.step_bytes // per_reading)
+            held = int(await scalar(db, "SELECT COALESCE(SUM(readings), 0) FROM chunks"))
+        per_reading = max(16, used // max(1, held))
+        return per_reading, max(10, self._space.plan.step_bytes // per_reading)
 
     async def _used(self) -> int:
         async with self._access.locked() as db:

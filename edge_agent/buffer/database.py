@@ -16,31 +16,29 @@ from typing import Any
 
 import aiosqlite
 
+from edge_agent.buffer.upgrade import upgrade_to_chunks
 from edge_agent.counters import BUFFER, RENAMED, Counter
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 1: meta.next_seq; 2: meta.seq_reserved (keys reserved in blocks)
+SCHEMA_VERSION = 3  # 1: meta.next_seq; 2: meta.seq_reserved (keys reserved in blocks); 3: chunks
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL,
-    UNIQUE (device, point));
-CREATE TABLE IF NOT EXISTS readings (id INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL,
-    value, is_bool INTEGER NOT NULL DEFAULT 0, quality INTEGER NOT NULL, reason TEXT);
-CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL,
-    readings INTEGER NOT NULL, oldest_ts INTEGER NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (seq INTEGER PRIMARY KEY, grp INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL, readings INTEGER NOT NULL, oldest_ts INTEGER NOT NULL,
+    newest_ts INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_grp ON chunks (grp, seq);
+CREATE TABLE IF NOT EXISTS payloads (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
     readings INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
-async def upgrade(db: aiosqlite.Connection, path: Path) -> None:
-    """Bring a file of an older schema to :data:`SCHEMA_VERSION`, in place, in one transaction.
-
-    Schema 1 (no ``schema`` row) kept ``next_seq``, the next key to seal; schema 2 keeps
-    ``seq_reserved``, the highest key the agent may ever have used (:mod:`.keys`)."""
+async def upgrade(db: aiosqlite.Connection, path: Path, gateway: str) -> None:
+    """Bring a file of an older schema to :data:`SCHEMA_VERSION`, in place, in one transaction
+    (:mod:`.upgrade`)."""
     version = int(await scalar(db, "SELECT value FROM meta WHERE key='schema'") or 1)
     if version > SCHEMA_VERSION:
         raise RuntimeError(
@@ -51,29 +49,14 @@ async def upgrade(db: aiosqlite.Connection, path: Path) -> None:
         return
     await db.execute("BEGIN IMMEDIATE")
     try:
-        used = int(
-            await scalar(
-                db,
-                "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) - 1 FROM meta WHERE key='next_seq'), 0), "
-                "COALESCE((SELECT MAX(seq) FROM batches), 0), "
-                "COALESCE((SELECT MAX(seq) FROM dead_letter), 0))",
-            )
-        )
-        await db.execute("INSERT OR REPLACE INTO meta VALUES ('seq_reserved', ?)", (str(used),))
-        await db.execute("DELETE FROM meta WHERE key = 'next_seq'")
+        moved = await upgrade_to_chunks(db, version, gateway)
         await db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         await db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             await db.execute("ROLLBACK")
         raise
-    log.info(
-        "buffer %s upgraded from schema %d to %d (keys used up to %d)",
-        path,
-        version,
-        SCHEMA_VERSION,
-        used,
-    )
+    log.info("buffer %s upgraded from schema %d to %d: %s", path, version, SCHEMA_VERSION, moved)
 
 
 def no_space(exc: BaseException) -> bool:
@@ -85,7 +68,7 @@ def no_space(exc: BaseException) -> bool:
     return bool(code & 0xFF == sqlite3.SQLITE_FULL or code == sqlite3.SQLITE_IOERR_SHMSIZE)
 
 
-async def connect(path: Path, max_bytes: int) -> tuple[aiosqlite.Connection, str, int]:
+async def connect(path: Path, max_bytes: int, gateway: str) -> tuple[aiosqlite.Connection, str, int]:
     """Open the file: WAL, synchronous=FULL, the schema, the epoch. Returns (db, epoch, page size)."""
     connector = aiosqlite.connect(path, isolation_level=None)
     # The worker thread must not keep a failing agent alive at exit (systemd restarts a process that
@@ -105,12 +88,13 @@ async def connect(path: Path, max_bytes: int) -> tuple[aiosqlite.Connection, str
         if epoch is None:
             epoch = secrets.token_hex(8)
             await db.execute(
-                "INSERT INTO meta VALUES ('epoch', ?), ('schema', ?), ('seq_reserved', '0')",
+                "INSERT INTO meta VALUES ('epoch', ?), ('schema', ?), ('seq_reserved', '0'), "
+                "('open_group', '0')",
                 (epoch, str(SCHEMA_VERSION)),
             )
             log.info("new buffer %s, epoch %s", path, epoch)
         else:
-            await upgrade(db, path)
+            await upgrade(db, path, gateway)
         try:
             renamed = [
                 (str(new), old) for old, new in RENAMED.items()

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edge_agent.buffer.batches import SealedBatch
+from edge_agent.buffer.chunks import SealedBatch
 
 Waiting = list[tuple[int, asyncio.Future[None]]]  # (readings, the append's future)
 
@@ -24,6 +24,7 @@ Waiting = list[tuple[int, asyncio.Future[None]]]  # (readings, the append's futu
 class LiveBatch:
     batch: SealedBatch
     created_ms: int
+    newest_ts: int
     waiting: Waiting
     sent_at: float  # the event loop's clock
 

@@ -10,14 +10,16 @@ whenever a write finds no space):
   a boolean, an ``online`` point, or an integer that differs from the reading before it (a state or
   alarm change) is never thinned. When thinning frees nothing, the oldest readings go instead.
 
-"The oldest" is the oldest data wherever it waits: a sealed, unconfirmed batch goes whole when its
-oldest reading is older than the oldest unsent one.
-Readings older than ``max_age_s`` are deleted too. Every deletion adds to a counter by reason
+"The oldest" is the oldest unit (:mod:`.chunks`): one that may have been sent goes whole (a key never
+names two contents), counted apart as ``readings_dropped_unconfirmed_total`` (it may be in the store);
+the open backlog group, never sent, goes chunk by chunk. Only what was never sent is thinned.
+Chunks whose newest reading is older than ``max_age_s`` are deleted too (units that may have been sent:
+whole, once all their readings are). Every deletion adds to a counter by reason
 (``readings_dropped_buffer_full_total``, ``readings_dropped_thinned_total``,
 ``readings_dropped_age_total``), which the agent reports to the centre as points of ``_agent``: a bound
 costs data only in the open.
 
-Each function here is one bounded step (a range of ids, a number of rows, a byte budget): every page it
+Each step is bounded (a number of readings): every page it
 frees is a frame in the write-ahead log, so the buffer gives data up in steps small enough for the WAL
 room it keeps, each step in its own transaction, each counted in the transaction that makes it.
 """
@@ -25,9 +27,11 @@ room it keeps, each step in its own transaction, each counted in the transaction
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiosqlite
+
+from wire.telemetry import BatchKey, decode_batch, encode_batch
 
 
 class WhenFull(enum.StrEnum):
@@ -44,82 +48,76 @@ class Retention:
     max_age_s: float | None = None
 
 
-THIN_SQL = """
-DELETE FROM readings WHERE id IN (
-    WITH ranked AS (
-        SELECT r.id, r.value, r.quality, r.is_bool,
-               ROW_NUMBER() OVER (PARTITION BY r.series ORDER BY r.id) AS k,
-               LAG(r.value) OVER (PARTITION BY r.series ORDER BY r.id) AS prev
-        FROM readings r JOIN series s ON s.id = r.series
-        WHERE r.id > ? AND r.id <= ? AND s.point != 'online'
-    )
-    SELECT id FROM ranked
-    WHERE quality = 0 AND is_bool = 0 AND k % ? != 0
-      AND (typeof(value) = 'real' OR (typeof(value) = 'integer' AND value IS prev))
-)
-"""
+@dataclass(slots=True)
+class ThinPass:
+    """Thinning the oldest half of what was never sent, chunk by chunk: ``(after, end]`` is still to do;
+    each series' count and last value carry over from chunk to chunk."""
+
+    after: int
+    end: int
+    freed: int = 0
+    seen: dict[tuple[str, str], int] = field(default_factory=dict)
+    last: dict[tuple[str, str], object] = field(default_factory=dict)
+
+    def keeps(self, device: str, point: str, value: object, quality: int, keep: int) -> bool:
+        series = (device, point)
+        k = self.seen[series] = self.seen.get(series, 0) + 1
+        prev, self.last[series] = self.last.get(series, _NONE), value
+        if quality != 0 or point == "online" or isinstance(value, bool) or k % keep == 0:
+            return True
+        if isinstance(value, float):
+            return False
+        return not (isinstance(value, int) and value == prev and not isinstance(prev, bool))
 
 
-async def drop_oldest(db: aiosqlite.Connection, n: int) -> int:
-    cur = await db.execute(
-        "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)", (n,)
-    )
-    return cur.rowcount
+_NONE = object()
 
 
-async def thin(db: aiosqlite.Connection, after_id: int, upto_id: int, keep: int) -> int:
-    """Thin the unsent readings with ids in ``(after_id, upto_id]``; returns how many it deleted."""
-    cur = await db.execute(THIN_SQL, (after_id, upto_id, keep))
-    return cur.rowcount
+async def units_oldest_first(
+    db: aiosqlite.Connection, limit: int, *, older_than: int | None = None
+) -> list[tuple[int, int]]:
+    """(group, readings) of the oldest units; ``older_than``: only those whose newest reading is."""
+    sql = "SELECT grp, SUM(readings), MAX(newest_ts) FROM chunks GROUP BY grp"
+    args: tuple[int, ...] = (limit,)
+    if older_than is not None:
+        sql += " HAVING MAX(newest_ts) < ?"
+        args = (older_than, limit)
+    async with db.execute(sql + " ORDER BY grp LIMIT ?", args) as cur:
+        return [(int(g), int(n)) for g, n, _ in await cur.fetchall()]
 
 
-async def nth_id(db: aiosqlite.Connection, after_id: int, n: int) -> int | None:
-    """The id of the ``n``-th unsent reading after ``after_id`` (the last one if there are fewer)."""
+async def chunks_of(
+    db: aiosqlite.Connection, grp: int, *, older_than: int | None = None
+) -> list[tuple[int, int]]:
+    """(seq, readings) of a group's chunks, oldest first; ``older_than``: only those wholly older."""
+    cut = 2**63 - 1 if older_than is None else older_than
     async with db.execute(
-        "SELECT MAX(id) FROM (SELECT id FROM readings WHERE id > ? ORDER BY id LIMIT ?)", (after_id, n)
+        "SELECT seq, readings FROM chunks WHERE grp = ? AND newest_ts < ? ORDER BY seq", (grp, cut)
     ) as cur:
-        row = await cur.fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+        return [(int(s), int(n)) for s, n in await cur.fetchall()]
 
 
-async def drop_oldest_batches(db: aiosqlite.Connection, budget_bytes: int) -> int:
-    """Delete the oldest sealed batches, whole: at least one, then more while their payloads fit in
-    ``budget_bytes`` and they are still older than the oldest unsent reading. Returns their readings."""
-    async with db.execute("SELECT ts FROM readings ORDER BY id LIMIT 1") as cur:
-        row = await cur.fetchone()
-    unsent = None if row is None else int(row[0])
-    async with db.execute(
-        "SELECT seq, readings, length(payload), oldest_ts FROM batches ORDER BY seq LIMIT 1000"
-    ) as cur:
-        batches = list(await cur.fetchall())
-    seqs: list[int] = []
-    readings = spent = 0
-    for seq, n, size, oldest in batches:
-        if seqs and (spent + size > budget_bytes or (unsent is not None and oldest > unsent)):
-            break
-        seqs.append(int(seq))
-        readings += int(n)
-        spent += int(size)
-    if seqs:
-        await db.execute(f"DELETE FROM batches WHERE seq IN ({','.join('?' * len(seqs))})", seqs)
-    return readings
-
-
-async def oldest_is_sealed(db: aiosqlite.Connection) -> bool:
-    """Whether the oldest reading in the buffer sits in a sealed batch rather than among the unsent."""
-    async with db.execute(
-        "SELECT (SELECT MIN(oldest_ts) FROM batches), (SELECT ts FROM readings ORDER BY id LIMIT 1)"
-    ) as cur:
-        row = await cur.fetchone()
-    sealed, unsent = row if row else (None, None)
-    return sealed is not None and (unsent is None or sealed <= unsent)
-
-
-async def drop_older_than(db: aiosqlite.Connection, ts_ms: int, limit: int) -> int:
-    cur = await db.execute(
-        "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE ts < ? LIMIT ?)", (ts_ms, limit)
+async def thin_chunk(
+    db: aiosqlite.Connection, key: BatchKey, payload: bytes, keep: int, thin: ThinPass
+) -> tuple[int, int]:
+    """Thin one chunk never sent (its key names no content anywhere yet, so it may change): returns
+    (readings deleted, readings left; 0 left: the chunk is gone)."""
+    batch = decode_batch(payload)
+    kept = [r for r in batch.readings if thin.keeps(r.device, r.point, r.value, int(r.quality), keep)]
+    gone = len(batch.readings) - len(kept)
+    if not gone:
+        return 0, len(kept)
+    if not kept:
+        await db.execute("DELETE FROM payloads WHERE seq = ?", (key.seq,))
+        await db.execute("DELETE FROM chunks WHERE seq = ?", (key.seq,))
+        return gone, 0
+    stamps = [r.ts_ms for r in kept]
+    await db.execute(
+        "UPDATE chunks SET readings = ?, oldest_ts = ?, newest_ts = ? WHERE seq = ?",
+        (len(kept), min(stamps), max(stamps), key.seq),
     )
-    return cur.rowcount
+    await db.execute("UPDATE payloads SET payload = ? WHERE seq = ?", (encode_batch(key, kept), key.seq))
+    return gone, len(kept)
 
 
 async def used_bytes(db: aiosqlite.Connection) -> int:

@@ -18,9 +18,10 @@ from pathlib import Path
 import aiosqlite
 
 from edge_agent.buffer.access import Access
-from edge_agent.buffer.bounds import Bounds, Depth
+from edge_agent.buffer.bounds import Bounds
 from edge_agent.buffer.database import connect, no_space, row
 from edge_agent.buffer.disk import DiskPlan, DiskSpace, measure, release, reserve_path
+from edge_agent.buffer.groups import Depth
 from edge_agent.buffer.retention import Retention
 from edge_agent.clock import Clock
 
@@ -37,6 +38,8 @@ class Room:
         policy: Retention,
         clock: Clock,
         depth: Depth,
+        gateway: str,
+        epoch: str,
     ) -> None:
         self._access = access
         self.space = space
@@ -47,6 +50,8 @@ class Room:
             space=space,
             clock=clock,
             depth=depth,
+            gateway=gateway,
+            epoch=epoch,
             look_again=self.look,
         )
 
@@ -101,7 +106,7 @@ class Room:
 
 
 async def open_with_room(
-    path: Path, *, max_bytes: int, clock: Clock, check_s: float
+    path: Path, *, gateway: str, max_bytes: int, clock: Clock, check_s: float
 ) -> tuple[aiosqlite.Connection, str, DiskSpace]:
     """Open the buffer's file (:func:`.database.connect`) even on a full disk — where SQLite cannot
     even map its WAL index, the reserve goes first — and size it to its filesystem. Returns the
@@ -112,7 +117,7 @@ async def open_with_room(
         log.warning("%s: the filesystem is full (%d bytes free), releasing the reserve", path, usage.free)
         await asyncio.to_thread(release, reserve_path(path))
     try:
-        db, epoch, page = await connect(path, max_bytes)
+        db, epoch, page = await connect(path, max_bytes, gateway)
     except sqlite3.OperationalError as exc:
         if not no_space(exc):
             raise
@@ -120,7 +125,7 @@ async def open_with_room(
             log.error("no room on the filesystem at %s even to open the buffer (%s)", path.parent, exc)
             raise
         log.warning("no room to open %s (%s): released the reserve", path, exc)
-        db, epoch, page = await connect(path, max_bytes)
+        db, epoch, page = await connect(path, max_bytes, gateway)
     try:
         usage = await asyncio.to_thread(measure, path)
         plan = DiskPlan.for_filesystem(usage.total, page)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from edge_agent.buffer.batches import SealedBatch
-from edge_agent.buffer.bounds import Depth
-from edge_agent.buffer.database import row, scalar
+from edge_agent.buffer.chunks import SealedBatch, summary
+from edge_agent.buffer.database import scalar
 from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.groups import Depth
 from edge_agent.buffer.refusals import Refusals
 from edge_agent.counters import BUFFER, Counter
 
@@ -36,14 +36,11 @@ async def read_stats(
     tally: dict[Counter, int],
     unwritten: list[SealedBatch],
 ) -> BufferStats:
-    """Read under the buffer's lock. The unsealed count is kept by every insert, seal and drop (``depth``):
-    COUNT(*) and MIN(ts) read the whole table (0.6 s on 10 M readings, under the lock the uplink needs),
-    and stats are read every health period. ``tally``: counts not written yet; ``unwritten``: fresh
-    batches sent and not written yet (both held in memory, :mod:`.tally`, :mod:`.live`)."""
-    nb, nr, oldest_b = await row(
-        db, "SELECT COUNT(*), COALESCE(SUM(readings), 0), MIN(oldest_ts) FROM batches"
-    )
-    oldest_r = await scalar(db, "SELECT ts FROM readings ORDER BY id LIMIT 1")  # the first committed
+    """Read under the buffer's lock. ``chunks`` holds a row per chunk (its payload is in a table of its
+    own), so the summary reads a few pages even on a 10 M backlog. ``tally``: counts not written yet;
+    ``unwritten``: fresh batches sent and not written yet (both held in memory, :mod:`.tally`,
+    :mod:`.live`). Units confirmed and not deleted yet still count: they leave with the next commit."""
+    units, readings, oldest_c, _ = await summary(db, depth.open_group)
     pages = int(await scalar(db, "PRAGMA page_count"))
     async with db.execute("SELECT name, value FROM counters") as cur:
         stored = {str(n): int(v) for n, v in await cur.fetchall()}
@@ -52,11 +49,11 @@ async def read_stats(
     for name, n in tally.items():
         counters[name] += n
     oldest_u = min((b.oldest_ts for b in unwritten), default=None)
-    oldest = min((t for t in (oldest_b, oldest_r, oldest_u) if t is not None), default=None)
+    oldest = min((t for t in (oldest_c, oldest_u) if t is not None), default=None)
     return BufferStats(
         depth.unsealed,
-        int(nb) + len(unwritten),
-        int(nr) + sum(b.readings for b in unwritten),
+        units + len(unwritten),
+        readings + sum(b.readings for b in unwritten),
         oldest,
         pages * space.plan.page_size,
         counters,

@@ -1,10 +1,11 @@
 """The buffer: readings wait here (SQLite, WAL, synchronous=FULL) until the centre confirms them.
 
-A reading's life: ``append`` (group-committed; when ``append`` returns, the reading is durable) →
-``seal`` (moved, in one transaction, into a batch with a never-reused key ``(epoch, seq)`` and its
-encoded payload) → published by the uplink → ``ack`` (confirmed stored: deleted), ``reject``
-(quarantined by the collector: kept in ``dead_letter`` and counted) or nothing (stays sealed and is
-re-sent; after a restart every sealed batch is re-sent with the same key and the same bytes).
+A reading's life: ``append`` (group-committed; when ``append`` returns, the reading is durable — or
+already confirmed) → written once, inside a chunk that is the batch payload it travels in
+(:mod:`.chunks`; while the uplink is idle it leaves before the commit, :mod:`.live`) → published by
+the uplink, alone or in its backlog group (:mod:`.groups`) → ``ack`` (confirmed stored: deleted by
+the next commit), ``reject`` (quarantined by the collector: kept in ``dead_letter`` and counted) or
+nothing (re-sent; after a restart every closed unit is re-sent with the same key and the same bytes).
 
 ``synchronous=FULL``: in WAL mode each commit is fsynced, so a power cut keeps every committed
 transaction. Commits are grouped (one per ``commit_interval_s`` at most) to spare the SD card.
@@ -13,36 +14,38 @@ No room — the cap, or a full disk (:mod:`edge_agent.buffer.disk`) — is a con
 buffer gets its WAL going again, gives data up under the ``when_full`` policy (:mod:`.room`, counted)
 and commits. Readings it still cannot commit are counted as ``readings_dropped_disk_full_total`` and
 ``append`` raises :class:`BufferFull`, which its callers take in their stride (the count survives a full disk
-and a restart: :mod:`.refusals`). Seal, ack and reject that find no
-room lose nothing (they are tried again). Any other database error stops the agent (systemd restarts it).
+and a restart: :mod:`.refusals`). A rejection that finds no room loses nothing (it is tried again).
+Any other database error stops the agent (systemd restarts it).
 
 The parts: :mod:`.access` (the connection and its lock), :mod:`.writer` (group commit; its task is
-started by :meth:`Buffer.start` and supervised by its owner), :mod:`.series` (series ids),
-:mod:`.batches` (seal, ack, reject), :mod:`.room` and :mod:`.bounds` (the cap and the policies),
+started by :meth:`Buffer.start` and supervised by its owner), :mod:`.chunks` and :mod:`.groups` (what
+is written and sent), :mod:`.keys`, :mod:`.room` and :mod:`.bounds` (the cap and the policies),
 :mod:`.stats`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from edge_agent.buffer import chunks
 from edge_agent.buffer.access import Access
-from edge_agent.buffer.batches import Batches, SealedBatch
-from edge_agent.buffer.bounds import Depth
-from edge_agent.buffer.database import scalar
+from edge_agent.buffer.chunks import SealedBatch
+from edge_agent.buffer.database import count, no_space, scalar
 from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.groups import Depth
 from edge_agent.buffer.keys import Keys
 from edge_agent.buffer.live import LiveBatch, Unwritten
 from edge_agent.buffer.refusals import Refusals
 from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.room import Room, open_with_room
-from edge_agent.buffer.series import SeriesIds
 from edge_agent.buffer.stats import BufferStats, read_stats
 from edge_agent.buffer.tally import Tally
 from edge_agent.buffer.writer import BufferFull, GroupCommit, WriterStopped
@@ -74,10 +77,11 @@ class Buffer:
         space: DiskSpace,
         refusals: Refusals,
         commit_interval_s: float,
-        series: SeriesIds,
         keys: Keys,
-        unsealed: int = 0,
+        depth: Depth | None = None,
         retention: Retention | None = None,
+        batch_readings: int = 1000,
+        group_readings: int = 1000,
     ) -> None:
         self.gateway = gateway
         self.epoch = epoch
@@ -88,7 +92,7 @@ class Buffer:
         self._unwritten = Unwritten()
         self._space = space
         self._refusals = refusals
-        self._depth = Depth(unsealed)
+        self._depth = depth or Depth(first_seq=keys.next)
         self._room = Room(
             access=self.access,
             space=space,
@@ -96,10 +100,16 @@ class Buffer:
             policy=retention or Retention(),
             clock=clock,
             depth=self._depth,
+            gateway=gateway,
+            epoch=epoch,
         )
         self._writer = GroupCommit(
             access=self.access,
-            series=series,
+            gateway=gateway,
+            epoch=epoch,
+            clock=clock,
+            batch_readings=batch_readings,
+            group_readings=group_readings,
             room=self._room,
             space=space,
             refusals=refusals,
@@ -109,23 +119,29 @@ class Buffer:
             unwritten=self._unwritten,
             commit_interval_s=commit_interval_s,
         )
-        self._batches = Batches(
-            access=self.access,
-            gateway=gateway,
-            epoch=epoch,
-            clock=clock,
-            depth=self._depth,
-            keys=keys,
-            tally=self._tally,
-        )
         self._task: asyncio.Task[None] | None = None
+        self._quiet = False  # a rejection found no room (logged once)
         self.listeners: list[Callable[[], None]] = self._writer.listeners  # after every commit
         self.fresh_listeners: list[Callable[[], None]] = self._writer.fresh  # when readings arrive
+        self.live_units: collections.deque[int] = self._writer.live_units  # closed while connected
 
     @property
     def unsealed(self) -> int:
-        """Readings committed and not yet sealed (kept in memory, counted at open)."""
+        """Readings committed in the open backlog group: not sendable until it closes."""
         return self._depth.unsealed
+
+    @property
+    def online(self) -> bool:
+        """Whether the uplink is connected: then each commit's chunks are units of their own (sent as
+        written, live); otherwise they join the open backlog group (:mod:`.groups`)."""
+        return self._depth.online
+
+    @online.setter
+    def online(self, up: bool) -> None:
+        if up != self._depth.online:
+            self._depth.online = up
+            if up and self._depth.open_group:
+                self._writer.wake()  # the next commit closes the open group: it may leave then
 
     @classmethod
     async def open(
@@ -139,15 +155,20 @@ class Buffer:
         retention: Retention | None = None,
         disk_check_s: float = 5.0,
         start: bool = True,
+        batch_readings: int = 1000,
+        group_readings: int = 1000,
     ) -> Buffer:
         """Open (or create) the buffer at ``path``; ``disk_check_s``: how often the filesystem's free
-        space is looked at again (other processes eat space too). ``start=False``: the caller starts the
-        writer with :meth:`start` (in its task group)."""
-        db, epoch, space = await open_with_room(path, max_bytes=max_bytes, clock=clock, check_s=disk_check_s)
+        space is looked at again (other processes eat space too); ``batch_readings``: the most readings
+        in a chunk; ``group_readings``: the least in a closed backlog group. ``start=False``: the caller
+        starts the writer with :meth:`start` (in its task group)."""
+        db, epoch, space = await open_with_room(
+            path, gateway=gateway, max_bytes=max_bytes, clock=clock, check_s=disk_check_s
+        )
         try:
-            series = await SeriesIds.load(db)
             keys = await Keys.open(db)
-            unsealed = int(await scalar(db, "SELECT COUNT(*) FROM readings"))
+            group = int(await scalar(db, "SELECT value FROM meta WHERE key = 'open_group'") or 0)
+            held = await chunks.readings_in(db, [group]) if group else 0
             counted = await scalar(
                 db, "SELECT value FROM counters WHERE name = ?", (str(Counter.DROPPED_DISK_FULL),)
             )
@@ -163,10 +184,11 @@ class Buffer:
             space=space,
             refusals=refusals,
             commit_interval_s=commit_interval_s,
-            series=series,
             keys=keys,
-            unsealed=unsealed,
+            depth=Depth(unsealed=held, open_group=group, first_seq=keys.next),
             retention=retention,
+            batch_readings=batch_readings,
+            group_readings=group_readings,
         )
         if start:
             buf.start()
@@ -202,7 +224,8 @@ class Buffer:
 
     # ---- the write path --------------------------------------------------------------------------
     async def append(self, readings: Sequence[Reading]) -> None:
-        """Return once ``readings`` are committed (durable). Group-committed with concurrent callers.
+        """Return once ``readings`` are committed (durable) or confirmed. Group-committed with concurrent
+        callers.
 
         Raises :class:`BufferFull` when there is no room for them even after making room (the buffer
         has counted them as ``readings_dropped_disk_full_total``; go on), :class:`WriterStopped` when
@@ -210,7 +233,7 @@ class Buffer:
         contract forbids (:func:`wire.points.value_flaw`): a bug in its producer."""
         if not readings:
             return
-        for r in readings:  # refused here, at its producer, not later when its batch is sealed
+        for r in readings:  # refused here, at its producer, not later when its chunk is encoded
             if (flaw := value_flaw(r.quality, r.value)) is not None:
                 raise ValueError(f"{r.device}.{r.point}: {flaw}")
         # Shielded: a caller cancelled while it waits (a clean stop) does not take its readings back;
@@ -222,23 +245,12 @@ class Buffer:
         return await self._room.bounds.apply()
 
     # ---- the uplink path -------------------------------------------------------------------------
-    async def seal(
-        self, max_readings: int, *, after_id: int | None = None, upto_id: int | None = None
-    ) -> SealedBatch | None:
-        """Move up to ``max_readings`` of the oldest unsealed readings into a new batch.
-
-        ``after_id`` / ``upto_id`` restrict it to a range of the buffer (the uplink seals fresh readings
-        apart from the backlog); within a range, oldest first, so each series stays in order.
-        None: nothing to seal — or no space to seal it now (the readings stay where they are; logged).
-        """
-        return await self._batches.seal(max_readings, after_id, upto_id)
-
     def take_fresh(self, max_readings: int) -> SealedBatch | None:
         """Readings still waiting for their group commit, up to ``max_readings`` (whole ``append`` calls),
         as a batch under a key from the reserved block, to send now (the uplink is idle). The next group
-        commit writes the batch instead of the readings' rows; its confirmation, if it comes first,
-        answers their ``append`` calls without any write. None: nothing waits, no key is covered by the
-        reserve yet, or the buffer is refusing readings (no room) or closing."""
+        commit writes the batch as a chunk of its own; its confirmation, if it comes first, answers
+        their ``append`` calls without any write. None: nothing waits, no key is covered by the reserve
+        yet, or the buffer is refusing readings (no room) or closing."""
         if self._writer.refusing:
             return None
         taken = self._writer.take(max_readings)
@@ -249,51 +261,138 @@ class Buffer:
             self._writer.give_back(taken)
             return None
         readings = [r for rs, _ in taken for r in rs]
+        stamps = [r.ts_ms for r in readings]
         key = BatchKey(self.gateway, self.epoch, seq)
-        batch = SealedBatch(key, len(readings), min(r.ts_ms for r in readings), encode_batch(key, readings))
+        batch = SealedBatch(key, len(readings), min(stamps), encode_batch(key, readings))
         waiting = [(len(rs), fut) for rs, fut in taken]
         sent_at = asyncio.get_running_loop().time()
-        self._writer.sent(LiveBatch(batch, self._clock.now_ms(), waiting, sent_at))
+        self._writer.sent(LiveBatch(batch, self._clock.now_ms(), max(stamps), waiting, sent_at))
+        self._depth.handed[seq] = batch.readings
         return batch
 
-    async def last_id(self) -> int:
-        """The id of the newest unsealed reading (0 when none): where "the backlog" ends right now."""
-        async with self.access.locked() as db:
-            return int(await scalar(db, "SELECT COALESCE(MAX(id), 0) FROM readings"))
+    def newest_key(self) -> int:
+        """The highest key handed out so far: every unit at or below it exists already (the backlog)."""
+        return self._keys.next - 1
 
-    async def count_after(self, after_id: int) -> int:
+    async def backlog(self, after: int, upto: int, limit: int) -> tuple[list[SealedBatch], bool]:
+        """Closed units with ``after < key <= upto``, oldest first, at most ``limit``; and whether more
+        may follow (the limit was reached, or the open group lies in the range: it closes at the next
+        commit once the link is up)."""
         async with self.access.locked() as db:
-            return int(await scalar(db, "SELECT COUNT(*) FROM readings WHERE id > ?", (after_id,)))
+            ids = await chunks.unit_ids(
+                db, after=after, upto=upto, open_group=self._depth.open_group, limit=limit
+            )
+            ids = [g for g in ids if g not in self._depth.confirmed]
+            found = await chunks.load_units(db, self.gateway, self.epoch, ids)
+        fresh = [b for b in self._unwritten.batches() if after < b.key.seq <= upto]
+        have = {b.key.seq for b in found}
+        units = sorted([*found, *(b for b in fresh if b.key.seq not in have)], key=lambda b: b.key.seq)
+        if len(units) > limit:
+            units = units[:limit]
+        self._hand(units)
+        more = len(units) >= limit or after < self._depth.open_group <= upto
+        return units, more
+
+    async def units(self, keys: Sequence[int]) -> list[SealedBatch]:
+        """These units, those that still wait for their confirmation (a re-send, a live unit)."""
+        fresh = {b.key.seq: b for b in self._unwritten.batches() if b.key.seq in set(keys)}
+        wanted = [k for k in keys if k not in fresh and k not in self._depth.confirmed]
+        async with self.access.locked() as db:
+            found = {b.key.seq: b for b in await chunks.load_units(db, self.gateway, self.epoch, wanted)}
+        units = [u for k in keys if (u := fresh.get(k) or found.get(k)) is not None]
+        self._hand(units)
+        return units
+
+    def _hand(self, units: Sequence[SealedBatch]) -> None:
+        for u in units:
+            self._depth.handed[u.key.seq] = u.readings
 
     async def sealed(self, limit: int = 1000) -> list[SealedBatch]:
-        """Sealed batches not yet confirmed, oldest first (after a restart: all of them to re-send),
-        fresh batches sent and not written yet included."""
-        written = await self._batches.sealed(limit)
-        seqs = {b.key.seq for b in written}
-        fresh = [b for b in self._unwritten.batches() if b.key.seq not in seqs]
-        return sorted([*written, *fresh], key=lambda b: b.key.seq)[:limit]
+        """Closed units not yet confirmed, oldest first (after a restart: all of them to re-send), fresh
+        batches sent and not written yet included."""
+        units, _ = await self.backlog(0, 2**63 - 1, limit)
+        return units
+
+    async def close_group(self) -> None:
+        """Close the open backlog group now (``edge-agent flush``, tests): it becomes sendable."""
+        try:
+            async with self.access.transaction() as db:  # under the lock: no commit plans meanwhile
+                if not self._depth.open_group:
+                    return
+                await db.execute("UPDATE meta SET value = '0' WHERE key = 'open_group'")
+                await count(db, Counter.SEALED, self._depth.unsealed)
+        except sqlite3.OperationalError as exc:
+            if not no_space(exc):
+                raise
+            log.warning("buffer: no room to close the open group (%s); it is tried again", exc)
+            return
+        self._depth.open_group, self._depth.unsealed = 0, 0
 
     async def ack(self, seqs: Sequence[int]) -> int:
-        """The collector stored these batches: delete them. Returns how many readings left the buffer —
-        0 when there was no space even to delete them: they stay, are re-sent and confirmed again. A
-        fresh batch not written yet never will be: its ``append`` calls are answered now."""
+        """The collector stored these units: the next commit deletes them (a crash before it re-sends
+        them, and the collector confirms them again). Returns how many readings they hold, as far as
+        this run handed them out. A fresh batch not written yet never will be: its ``append`` calls are
+        answered now."""
         confirmed = self._unwritten.confirm(seqs)
         n = 0
         for live in confirmed:
             live.answer()
             n += live.batch.readings
+            self._depth.handed.pop(live.batch.key.seq, None)
         for name in (Counter.COMMITTED, Counter.SEALED, Counter.CONFIRMED):
             self._tally.add(name, n)
         done = {live.batch.key.seq for live in confirmed}
-        n += await self._batches.finish([s for s in seqs if s not in done], Counter.CONFIRMED, None)
-        self._writer.wake()  # the counts are written with the next commit, or within tally.EVERY_S
+        rest = [s for s in seqs if s not in done]
+        n += sum(self._depth.handed.get(s, 0) for s in rest)
+        self._depth.confirmed.update(rest)
+        self._writer.wake()  # deleted with the next commit
         return n
 
     async def reject(self, seqs: Sequence[int], reason: str) -> int:
-        """The collector quarantined these batches: keep them in dead_letter, counted; stop re-sending."""
-        n = await self._batches.finish(seqs, Counter.REJECTED, reason)
+        """The collector quarantined these units: keep them in ``dead_letter``, counted; stop re-sending.
+        Returns their readings (0: no room to record it; they are re-sent and rejected again)."""
+        if not seqs:
+            return 0
+        fresh = self._unwritten.confirm(seqs)
+        try:
+            n = await self._dead_letter(seqs, fresh, reason)
+        except sqlite3.OperationalError as exc:
+            if not no_space(exc):
+                raise
+            for live in fresh:
+                self._unwritten.add(live)
+            (log.debug if self._quiet else log.warning)(
+                "buffer: no room to record rejected batches (%s); nothing is lost, it is tried again", exc
+            )
+            self._quiet = True
+            return 0
+        self._quiet = False
+        for live in fresh:
+            live.answer()
+        for s in seqs:
+            self._depth.handed.pop(s, None)
         if n:
             log.error("collector rejected batches %s (%d readings): %s", list(seqs), n, reason)
+        return n
+
+    async def _dead_letter(self, seqs: Sequence[int], fresh: list[LiveBatch], reason: str) -> int:
+        at = self._clock.now_ms()
+        async with self.access.transaction() as db:
+            written = [k for k in seqs if k not in {f.batch.key.seq for f in fresh}]
+            units = [
+                *await chunks.load_units(db, self.gateway, self.epoch, written),
+                *(f.batch for f in fresh),
+            ]
+            await db.executemany(
+                "INSERT OR IGNORE INTO dead_letter VALUES (?, ?, ?, ?, ?)",
+                [(u.key.seq, at, u.readings, reason, u.payload) for u in units],
+            )
+            await chunks.delete_units(db, written)
+            n = chunks.readings_of(units)
+            unwritten = chunks.readings_of(f.batch for f in fresh)  # never written: counted as they go
+            await count(db, Counter.COMMITTED, unwritten)
+            await count(db, Counter.SEALED, unwritten)
+            await count(db, Counter.REJECTED, n)
         return n
 
     async def stats(self) -> BufferStats:

@@ -17,23 +17,27 @@ reading still waiting gets the error (no caller waits forever) and the task ends
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 
+from edge_agent.buffer import chunks
 from edge_agent.buffer.access import Access
-from edge_agent.buffer.bounds import Depth
+from edge_agent.buffer.chunks import Chunk
 from edge_agent.buffer.database import count, no_space
 from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.groups import Depth, apply, plan
 from edge_agent.buffer.keys import Keys
 from edge_agent.buffer.live import LiveBatch, Unwritten
 from edge_agent.buffer.refusals import Refusals
 from edge_agent.buffer.room import Room
-from edge_agent.buffer.series import SeriesIds
 from edge_agent.buffer.tally import EVERY_S, Tally
+from edge_agent.clock import Clock
 from edge_agent.counters import Counter
 from wire.points import Reading
+from wire.telemetry import BatchKey
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,11 @@ class GroupCommit:
         self,
         *,
         access: Access,
-        series: SeriesIds,
+        gateway: str,
+        epoch: str,
+        clock: Clock,
+        batch_readings: int,
+        group_readings: int,
         room: Room,
         space: DiskSpace,
         refusals: Refusals,
@@ -74,7 +82,12 @@ class GroupCommit:
         self._keys = keys
         self._tally = tally
         self.unwritten = unwritten
-        self._series = series
+        self._gateway = gateway
+        self._epoch = epoch
+        self._clock = clock
+        self._batch_readings = batch_readings
+        self._group_readings = group_readings
+        self.live_units: collections.deque[int] = collections.deque()  # closed connected: to send
         self._room = room
         self._space = space
         self._refusals = refusals  # readings refused for lack of room, and how many are counted
@@ -174,7 +187,9 @@ class GroupCommit:
             live = self.unwritten.start_writing(None if final else young)
             due = final or loop.time() - self._last_write >= EVERY_S
             written = True
-            if pending or live or (self._tally and due):
+            depth = self._depth
+            groups = depth.confirmed or (depth.online and depth.open_group)  # deletes, a group to close
+            if pending or live or groups or (self._tally and due):
                 written = await self._commit_pending(pending, live)
             else:
                 self.unwritten.done_writing(True)
@@ -247,32 +262,47 @@ class GroupCommit:
         )
 
     async def _insert(self, readings: Sequence[Reading], live: list[LiveBatch]) -> None:
-        new: dict[tuple[str, str], int] = {}
         carried = self._refusals.uncounted  # refused earlier: counted in these readings' transaction
+        depth = self._depth
+        confirmed = sorted(depth.confirmed)
+        parts = _parts(readings, self._batch_readings)
         in_batches = sum(b.batch.readings for b in live)
         async with self._access.transaction() as db:
-            if readings:
-                rows = await self._series.rows(db, readings, new)
-                await db.executemany(
-                    "INSERT INTO readings (series, ts, value, is_bool, quality, reason) VALUES (?,?,?,?,?,?)",
-                    rows,
-                )
-            await db.executemany(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
-                [
-                    (b.batch.key.seq, b.created_ms, b.batch.readings, b.batch.oldest_ts, b.batch.payload)
-                    for b in live
-                ],
+            # Planned under the lock: a close of the open group (or a drop in it) cannot come between.
+            done = plan(
+                [len(p) for p in parts],
+                online=depth.online,
+                depth=depth,
+                keys=self._keys,
+                group_readings=self._group_readings,
             )
+            now = self._clock.now_ms()
+            new = [
+                Chunk.encode(BatchKey(self._gateway, self._epoch, seq), grp, now, part)
+                for (seq, grp), part in zip(done.chunks, parts, strict=True)
+            ]
+            new += [Chunk.of_batch(b.batch, b.created_ms, b.newest_ts) for b in live]
+            sealed = sum(c.readings for c in new if c.grp in done.closed)
+            sealed += depth.unsealed if depth.open_group in done.closed else 0
+            gone = await chunks.delete_units(db, confirmed)
+            await chunks.insert(db, new)
+            if done.open_group != depth.open_group:
+                await db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'open_group'", (str(done.open_group),)
+                )
             await count(db, Counter.COMMITTED, len(readings) + in_batches)
-            await count(db, Counter.SEALED, in_batches)
+            await count(db, Counter.SEALED, sealed + in_batches)
+            await count(db, Counter.CONFIRMED, gone)
             await count(db, Counter.DROPPED_DISK_FULL, carried)
             counted = await self._tally.write(db)
-            reserved = await self._keys.cover(db, max((b.batch.key.seq for b in live), default=0))
+            reserved = await self._keys.cover(db, max((c.seq for c in new), default=0))
         self._tally.written(counted)
         self._keys.covered(reserved)
-        self._series.remember(new)
-        self._depth.unsealed += len(readings)
+        apply(depth, done)
+        depth.confirmed.difference_update(confirmed)
+        for grp in confirmed:
+            depth.handed.pop(grp, None)
+        self.live_units.extend(done.live)
         self._refusing = False
         if carried:
             self._refusals.counted_in_database(carried)
@@ -280,3 +310,7 @@ class GroupCommit:
                 "buffer commits again; %d readings could not be committed (readings_dropped_disk_full_total)",
                 carried,
             )
+
+
+def _parts(readings: Sequence[Reading], n: int) -> list[Sequence[Reading]]:
+    return [readings[i : i + n] for i in range(0, len(readings), n)]

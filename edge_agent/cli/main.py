@@ -113,9 +113,7 @@ def buffer(
         info = {
             "path": str(cfg.buffer_path),
             "epoch": db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0],
-            "unsealed_readings": db.execute("SELECT COUNT(*) FROM readings").fetchone()[0],
-            "unconfirmed_batches": db.execute("SELECT COUNT(*) FROM batches").fetchone()[0],
-            "unconfirmed_readings": db.execute("SELECT COALESCE(SUM(readings),0) FROM batches").fetchone()[0],
+            **_waiting(db),
             "dead_letter_batches": db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0],
             **{str(RENAMED.get(n, n)): v for n, v in db.execute("SELECT name, value FROM counters")},
         }
@@ -126,6 +124,27 @@ def buffer(
     else:
         for k, v in info.items():
             typer.echo(f"{k:24} {v}")
+
+
+def _waiting(db: sqlite3.Connection) -> dict[str, int]:
+    """What waits: readings in the open backlog group, and the units to send (buffer schema 3; a file
+    of an older schema, not yet upgraded by an agent, is read as it is)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks'").fetchone() is None:
+        sealed = db.execute("SELECT COUNT(*), COALESCE(SUM(readings), 0) FROM batches").fetchone()
+        unsealed = db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+    else:
+        group = int(db.execute("SELECT value FROM meta WHERE key = 'open_group'").fetchone()[0])
+        sealed = db.execute(
+            "SELECT COUNT(DISTINCT grp), COALESCE(SUM(readings), 0) FROM chunks WHERE grp != ?", (group,)
+        ).fetchone()
+        unsealed = db.execute(
+            "SELECT COALESCE(SUM(readings), 0) FROM chunks WHERE grp = ?", (group,)
+        ).fetchone()[0]
+    return {
+        "unsealed_readings": unsealed,
+        "unconfirmed_batches": sealed[0],
+        "unconfirmed_readings": sealed[1],
+    }
 
 
 @app.command()

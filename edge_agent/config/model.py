@@ -58,8 +58,15 @@ class BufferConfig(_Model):
 
 
 class UplinkConfig(_Model):
-    batch_max_readings: int = Field(default=1000, ge=1, le=20000)
-    batch_linger_s: float = Field(default=1.0, ge=0, le=60, description="wait this long to fill a batch")
+    batch_max_readings: int = Field(
+        default=1000, ge=1, le=20000, description="the most readings in a live batch (a chunk of the buffer)"
+    )
+    batch_linger_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="unused since buffer schema 3 (batches grow only under load); kept so older configs load",
+    )
     in_flight_batches: int = Field(default=8, ge=1, le=1000, description="sent, not yet confirmed")
     confirm_timeout_s: float = Field(default=15.0, gt=0, le=3600, description="re-send after this")
     max_queued_confirmations: int = Field(

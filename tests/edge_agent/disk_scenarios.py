@@ -6,8 +6,9 @@ root needed, and the mount dies with the namespace). Each scenario prints one JS
 observations, as the last line on stdout; the test asserts on it.
 
 The readings are polling-style: several tasks append concurrently (one is a real :class:`DevicePoller`
-on a fake driver), an uplink-like task seals batches and acknowledges some of them, and everything that
-goes in is tallied outside the buffer so that the buffer's own counters can be checked against it.
+on a fake driver), an uplink-like task takes the units the buffer closes and acknowledges some of them,
+and everything that goes in is tallied outside the buffer so that the buffer's own counters can be
+checked against it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class Tally:
     errors: list[str] = field(default_factory=list)  # anything else: must stay empty
     confirmed: int = 0  # readings acknowledged by the uplink-like task
     next_ts: int = 0
+    backlog: int | None = None  # the newest key when the uplink-like task connected: up to it, backlog
+    taken: int = 0  # the newest key it took after that
+    backlog_taken: int = 0  # the newest key of the backlog it took
 
     def readings(self, n: int, *, numbers: bool) -> list[Reading]:
         out = []
@@ -190,10 +194,23 @@ def reporter(buf: Buffer, pollers: Sequence[DevicePoller], clock: Clock) -> Heal
 
 
 async def deliver_some(buf: Buffer, tally: Tally) -> None:
-    """The uplink, half working: seal a batch, and acknowledge every other one."""
-    batch = await buf.seal(300)
-    if batch is not None and batch.key.seq % 2 == 0:
-        tally.confirmed += await buf.ack([batch.key.seq])
+    """The uplink, half working: connected (each commit's chunks are a unit of their own; the open
+    backlog group closes at the next commit), it takes one unit a look — live first, as the real one:
+    units closed since it connected, and only when it has taken them all, the backlog (what the buffer
+    held when it connected), oldest first — and acknowledges every other one."""
+    buf.online = True
+    if tally.backlog is None:
+        tally.backlog = tally.taken = buf.newest_key()
+    units, _ = await buf.backlog(tally.taken, buf.newest_key(), 1)
+    if units:
+        tally.taken = units[-1].key.seq
+    else:
+        units, _ = await buf.backlog(tally.backlog_taken, tally.backlog, 1)
+        if units:
+            tally.backlog_taken = units[-1].key.seq
+    for unit in units:
+        if unit.key.seq % 2 == 0:
+            tally.confirmed += await buf.ack([unit.key.seq])
 
 
 async def open_buffer(
@@ -255,14 +272,14 @@ def contents(path: Path) -> dict[str, Any]:
     """What the file holds, read with plain sqlite3 (not through the buffer), and its integrity."""
     db = sqlite3.connect(path)
     try:
+        (group,) = db.execute("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'open_group'").fetchone()
+        held = "SELECT COALESCE(SUM(readings), 0) FROM chunks WHERE grp {} ?"
         return {
             "integrity": db.execute("PRAGMA integrity_check").fetchone()[0],
-            "unsealed": db.execute("SELECT COUNT(*) FROM readings").fetchone()[0],
-            "sealed": db.execute("SELECT COALESCE(SUM(readings), 0) FROM batches").fetchone()[0],
+            "unsealed": db.execute(held.format("="), (group,)).fetchone()[0],  # the open backlog group
+            "sealed": db.execute(held.format("!="), (group,)).fetchone()[0],  # closed units
             "counters": dict(db.execute("SELECT name, value FROM counters").fetchall()),
-            "newest_ts": db.execute(
-                "SELECT MAX(ts) FROM (SELECT ts FROM readings UNION ALL SELECT 0)"
-            ).fetchone()[0],
+            "newest_ts": db.execute("SELECT COALESCE(MAX(newest_ts), 0) FROM chunks").fetchone()[0],
         }
     finally:
         db.close()

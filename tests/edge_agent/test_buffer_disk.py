@@ -98,8 +98,9 @@ def test_buffer_that_fills_the_disk_keeps_to_the_disks_cap(
     if policy == "thin":
         assert counters[Counter.DROPPED_THINNED] > 0
     else:
-        # The oldest readings may be unsealed (dropped_buffer_full) or already in a sealed batch the
-        # uplink-like task has not had confirmed (dropped_unconfirmed): which, depends on the timing.
+        # The oldest readings may be in units never sent (dropped_buffer_full) or in units the
+        # uplink-like task took and has not had confirmed (dropped_unconfirmed): which, depends on the
+        # timing.
         assert counters[Counter.DROPPED_BUFFER_FULL] + counters[Counter.DROPPED_UNCONFIRMED] > 0
     assert counters[Counter.COMMITTED] > 2 * out["fs_bytes"] // 250  # well past what the disk holds
     assert out["disk_full_seen"]  # reported (buffer_disk_full) ...

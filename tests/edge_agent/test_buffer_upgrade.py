@@ -10,6 +10,7 @@ collector (SQLite store) run against a real Mosquitto until the buffer is empty.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -24,15 +25,17 @@ from edge_agent.buffer.keys import Keys
 from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from edge_agent.config.model import UplinkConfig
+from edge_agent.counters import Counter
 from edge_agent.uplink.publisher import Publisher
 from edge_agent.uplink.topics import UplinkTopics
 from harness.broker import Broker
 from harness.stack import BIN
 from mqtt_session import MqttLink
 from tests.collector.harness import make_config, running
+from tests.edge_agent.units import sendable
 from wire import topics
 from wire.points import Quality, Reading
-from wire.telemetry import BatchKey, TelemetryBatch
+from wire.telemetry import BatchKey, TelemetryBatch, decode_batch, encode_batch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SITE = "test"
@@ -161,32 +164,125 @@ async def test_an_old_buffer_file_is_delivered_once_after_the_upgrade(broker: Br
 
 
 async def test_an_old_file_gets_a_key_reserve_past_every_key_it_used(tmp_path: Path) -> None:
-    """Schema 1 kept ``next_seq``; the upgrade turns it into ``seq_reserved`` (the highest key the agent
-    may have used), and the agent reserves a block past it before it sends anything."""
+    """Schema 1 kept ``next_seq``; the upgrade puts the readings never sent in a closed group under it
+    (their first key: nothing skipped, nothing re-used), makes ``seq_reserved`` the highest key the
+    agent may have used, and the agent reserves a block past it before it sends anything."""
     manifest = json.loads((FIXTURES / "buffer_schema1.json").read_text())
+    gateway, epoch = manifest["gateway"], manifest["epoch"]
     path = tmp_path / "buffer.db"
     shutil.copy(FIXTURES / "buffer_schema1.db", path)
     with sqlite3.connect(path) as db:
         next_seq = int(db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
     used = max(int(s) for part in ("confirmed", "sealed_unconfirmed", "dead_letter") for s in manifest[part])
     assert next_seq == used + 1
-    buf = await Buffer.open(path, gateway=manifest["gateway"], clock=SystemClock(), commit_interval_s=0.01)
+    buf = await Buffer.open(path, gateway=gateway, clock=SystemClock(), commit_interval_s=0.01)
     try:
-        batch = await buf.seal(1000)
+        assert buf.unsealed == 0  # every reading is in a closed unit: sendable at once
+        units = await buf.sealed()
     finally:
         await buf.close()
-    assert batch is not None
-    assert batch.key.seq == next_seq  # the upgrade skips no key and re-uses none
+    sealed = manifest["sealed_unconfirmed"]
+    assert [u.key.seq for u in units] == [*sorted(int(s) for s in sealed), next_seq]
+    unsent = units[-1]
+    assert unsent.key == BatchKey(gateway, epoch, next_seq)
+    assert decode_batch(unsent.payload).readings == as_readings(manifest["unsent"])
     with sqlite3.connect(path) as db:
         meta = dict(db.execute("SELECT key, value FROM meta"))
+        tables = {t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert meta["schema"] == str(SCHEMA_VERSION)
     assert "next_seq" not in meta
-    assert int(meta["seq_reserved"]) == used + Keys.BLOCK  # reserved at open, before anything was sent
-    again = await Buffer.open(path, gateway=manifest["gateway"], clock=SystemClock(), commit_interval_s=0.01)
+    assert meta["open_group"] == "0"
+    assert int(meta["seq_reserved"]) == next_seq + Keys.BLOCK  # reserved at open, before anything was sent
+    assert not tables & {"readings", "batches", "series"}
+    again = await Buffer.open(path, gateway=gateway, clock=SystemClock(), commit_interval_s=0.01)
     try:
         await again.append([Reading("m1", "p", 1_767_225_600_000, 1.5)])
-        after = await again.seal(10)
+        after = (await sendable(again))[-1]
     finally:
         await again.close()
-    assert after is not None
-    assert after.key.seq == used + Keys.BLOCK + 1  # a restart starts past the reserve
+    assert after.key.seq == next_seq + Keys.BLOCK + 1  # a restart starts past the reserve
+
+
+def schema2_file(path: Path, *, reserved: int, live: tuple[int, list[Reading]], more: int) -> None:
+    """A buffer file of schema 2, by hand: the schema-1 fixture with ``meta.schema = 2`` and
+    ``meta.seq_reserved`` (keys reserved in blocks: a fresh batch may have gone out under any key up to
+    it, unwritten) instead of ``next_seq``, a fresh batch that was written under its key (``live``), and
+    ``more`` readings never sealed after the fixture's."""
+    shutil.copy(FIXTURES / "buffer_schema1.db", path)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        epoch = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
+        gateway = "cab-old"
+        db.execute("DELETE FROM meta WHERE key = 'next_seq'")
+        db.execute("INSERT INTO meta VALUES ('schema', '2'), ('seq_reserved', ?)", (str(reserved),))
+        seq, readings = live
+        db.execute(
+            "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+            (
+                seq,
+                T1,
+                len(readings),
+                min(r.ts_ms for r in readings),
+                encode_batch(BatchKey(gateway, epoch, seq), readings),
+            ),
+        )
+        (series,) = db.execute(
+            "INSERT INTO series (device, point) VALUES ('lum-09', 'power') RETURNING id"
+        ).fetchone()
+        db.executemany(
+            "INSERT INTO readings (series, ts, value, is_bool, quality, reason) VALUES (?, ?, ?, 0, 0, NULL)",
+            [(series, T1 + i, i / 4) for i in range(more)],
+        )
+
+
+T1 = 1_767_225_700_000
+
+
+async def test_a_schema_2_file_is_upgraded_with_nothing_lost_and_no_key_used_again(tmp_path: Path) -> None:
+    """Schema 2 reserved keys in blocks: a fresh batch may have left under any key up to
+    ``seq_reserved`` without being written. The upgrade keeps every batch under its key and bytes and
+    puts the readings never sealed, in their order, in closed groups of 1,000 under keys past the
+    reserve; the dead letter and the counters stay."""
+    manifest = json.loads((FIXTURES / "buffer_schema1.json").read_text())
+    gateway, epoch = manifest["gateway"], manifest["epoch"]
+    reserved = 4 + Keys.BLOCK  # the fixture's keys used, and the block a schema-2 agent reserved past them
+    live = (reserved - 7, [Reading("lum-09", "power", T1 - 10 + i, float(i)) for i in range(3)])
+    path = tmp_path / "buffer.db"
+    schema2_file(path, reserved=reserved, live=live, more=2500)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        old_batches = dict(db.execute("SELECT seq, payload FROM batches").fetchall())
+        old_dead = db.execute("SELECT * FROM dead_letter").fetchall()
+        old_counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+    assert sorted(old_batches) == [2, 4, live[0]]
+
+    buf = await Buffer.open(path, gateway=gateway, clock=SystemClock(), commit_interval_s=0.01)
+    try:
+        units = await buf.sealed()
+        stats = await buf.stats()
+    finally:
+        await buf.close()
+    by_key = {u.key.seq: u for u in units}
+    assert all(u.key == BatchKey(gateway, epoch, u.key.seq) for u in units)
+    # Every batch the old file held keeps its key and its bytes: the collector may hold it already.
+    assert {k: by_key[k].payload for k in old_batches} == old_batches
+    # The readings never sealed: past the reserve (no key that may have left is used again), in order.
+    new = [u for u in units if u.key.seq not in old_batches]
+    assert [(u.key.seq, u.readings) for u in new] == [
+        (reserved + 1, 1000),
+        (reserved + 2, 1000),
+        (reserved + 3, 507),
+    ]
+    more = [Reading("lum-09", "power", T1 + i, i / 4) for i in range(2500)]
+    got = [r for u in new for r in decode_batch(u.payload).readings]
+    assert got == [*as_readings(manifest["unsent"]), *more]  # nothing lost, nothing twice
+    assert stats.unsealed == 0
+    assert stats.sealed_readings == 8 + 8 + 3 + 7 + 2500
+    counters = {str(k): v for k, v in stats.counters.items()}
+    assert counters[str(Counter.COMMITTED)] == old_counters[str(Counter.COMMITTED)]  # as written by hand
+    assert counters[str(Counter.SEALED)] == old_counters[str(Counter.SEALED)] + 7 + 2500
+    assert counters[str(Counter.CONFIRMED)] == old_counters[str(Counter.CONFIRMED)]
+    assert counters[str(Counter.REJECTED)] == old_counters[str(Counter.REJECTED)]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        assert db.execute("SELECT * FROM dead_letter").fetchall() == old_dead
+    assert meta["schema"] == str(SCHEMA_VERSION)
+    assert int(meta["seq_reserved"]) == reserved + 3 + Keys.BLOCK

@@ -1,6 +1,7 @@
 """Send before the card: while the uplink is idle, fresh readings leave before their group commit, under a
-key from the reserved block; the commit writes their batch (not their rows), or nothing when the
-confirmation came first. A busy uplink falls back to rows, sealed later. Against a real Mosquitto."""
+key from the reserved block; the commit writes their batch as a chunk, or nothing when the confirmation
+came first. A busy uplink commits chunks, each sent as written when the window has room. Against a real
+Mosquitto."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from edge_agent.clock import SystemClock
 from edge_agent.counters import Counter
 from harness.broker import Broker
 from tests.edge_agent.test_publisher import FakeCollector, batch_of, make_agent_side, running, wait_for
+from tests.edge_agent.units import chunk_rows, first_unit, sendable
 
 SLOW_COMMIT_S = 3.0  # long enough to tell "answered by its confirmation" from "answered by its commit"
 
@@ -48,7 +50,7 @@ async def test_a_confirmation_before_the_commit_answers_append_and_nothing_is_wr
             )
             assert [len(b.readings) for b in collector.received] == [10]
             assert collector.topics[collector.received[0].key.seq][0].endswith("/telemetry")  # the live topic
-            assert (rows(path, "readings"), rows(path, "batches")) == ([], [])  # nothing written
+            assert (rows(path, "chunks"), rows(path, "payloads")) == ([], [])  # nothing written
             stats = await buf.stats()
             assert stats.counters[Counter.CONFIRMED] == 10
             assert (stats.unsealed, stats.sealed_batches) == (0, 0)
@@ -76,17 +78,18 @@ async def test_an_unconfirmed_fresh_batch_is_written_once_as_sent(broker: Broker
             assert not append.done()  # sent, neither committed nor confirmed yet
             await asyncio.wait_for(append, SLOW_COMMIT_S * 3)  # answered by its commit
             sent = collector.received[0]
-            written = rows(path, "batches")
-            assert [(s, n) for s, _, n, _, _ in written] == [(sent.key.seq, 10)]
-            assert rows(path, "readings") == []  # once, inside its batch: no reading rows
+            written = chunk_rows(path)
+            assert [(s, g, n) for s, g, n, _ in written] == [(sent.key.seq, sent.key.seq, 10)]  # once
             (batch,) = await buf.sealed()
             assert batch.key == sent.key
-            assert written[0][4] == batch.payload  # the bytes that went out
+            assert written[0][3] == batch.payload  # the bytes that went out
     finally:
         await buf.close()
 
 
-async def test_a_busy_uplink_commits_rows_and_seals_them_later(broker: Broker, tmp_path: Path) -> None:
+async def test_a_busy_uplink_commits_a_chunk_sent_as_written_once_there_is_room(
+    broker: Broker, tmp_path: Path
+) -> None:
     path = tmp_path / "b.db"
     buf = await Buffer.open(path, gateway="gw-1", clock=SystemClock(), commit_interval_s=0.05)
     collector = FakeCollector(broker)
@@ -99,10 +102,17 @@ async def test_a_busy_uplink_commits_rows_and_seals_them_later(broker: Broker, t
             )
             first = asyncio.create_task(buf.append(batch_of(10)))
             await wait_for(lambda: len(collector.received) == 1)
-            await buf.append(batch_of(5, start=100))  # the window is full: committed as rows
-            assert len(rows(path, "readings")) == 5
+            await buf.append(batch_of(5, start=100))  # the window is full: committed as a chunk
             await first
+            chunk = [c for c in chunk_rows(path) if c[2] == 5]
+            assert len(chunk) == 1
+            assert chunk[0][0] == chunk[0][1]  # a unit of its own
             assert len(collector.received) == 1  # nothing more went out while the window was full
+            collector.confirming = True
+            await collector.confirm_all()  # the window frees: the chunk leaves, as written, live
+            await wait_for(lambda: len(collector.received) == 2)
+            assert collector.payloads[-1] == chunk[0][3]
+            assert collector.topics[chunk[0][0]][0].endswith("/telemetry")
     finally:
         await buf.close()
 
@@ -125,7 +135,7 @@ async def test_a_restart_never_reuses_a_key_sent_before_its_commit(broker: Broke
     again = await open_slow(path)
     try:
         await again.append(batch_of(2, start=500))
-        nxt = await again.seal(10)
+        nxt = await first_unit(again)
     finally:
         await again.close()
     assert nxt is not None
@@ -137,16 +147,17 @@ async def test_the_counts_of_a_confirmation_just_before_close_reach_the_file(tmp
     """The routine counts wait in memory for the next commit: a close must write them, even when it comes
     while the writer is busy with a commit that began before the confirmation."""
     path = tmp_path / "b.db"
+    total = 0
     for round_ in range(5):
         buf = await Buffer.open(path, gateway="gw-1", clock=SystemClock(), commit_interval_s=0)
         await buf.append(batch_of(30, start=1000 * round_))
-        batch = await buf.seal(30)
-        assert batch is not None
+        (batch,) = await sendable(buf)
         more = asyncio.create_task(buf.append(batch_of(7, start=1000 * round_ + 500)))  # being committed
         await asyncio.sleep(0)
-        assert await buf.ack([batch.key.seq]) == 30
+        assert await buf.ack([batch.key.seq]) == batch.readings == (30 if round_ == 0 else 37)
+        total += batch.readings
         await buf.close()
-        await more
+        await more  # committed into the next open group: sealed and confirmed in the next round
         with sqlite3.connect(path) as db:
             counted = dict(db.execute("SELECT name, value FROM counters"))
-        assert counted[str(Counter.CONFIRMED)] == counted[str(Counter.SEALED)] == 30 * (round_ + 1)
+        assert counted[str(Counter.CONFIRMED)] == counted[str(Counter.SEALED)] == total

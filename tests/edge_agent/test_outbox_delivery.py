@@ -23,6 +23,7 @@ from edge_agent.clock import SystemClock
 from edge_agent.counters import Counter
 from edge_agent.outbox.sender import OutboxSender
 from edge_agent.outbox.store import Outbox
+from edge_agent.uplink.publisher import Publisher
 from harness.broker import Broker
 from mqtt_session import Message, MqttLink
 from simulators.luminaire.bank import LuminaireBankServer
@@ -182,7 +183,7 @@ async def test_a_malformed_event_is_quarantined_and_dead_lettered_not_re_sent_fo
 
 # ---- ahead of the telemetry backlog -------------------------------------------------------------------
 BACKLOG = 20_000
-BATCH = 100  # make_agent_side's batch_max_readings
+BATCH = 1000  # committed while the link was down: backlog groups of 1,000 readings
 
 
 @dataclass
@@ -197,8 +198,10 @@ async def race(
     """A buffer with a backlog and one outbox message; the link, the uplink, the outbox sender (``late``:
     only once the uplink drained the backlog — the negative control) and the collector run together."""
     await buf.append([Reading("lum-00", "level", T0 + i, i) for i in range(BACKLOG)])
+    stats = await buf.stats()
+    assert (stats.sealed_batches, stats.sealed_readings, stats.unsealed) == (BACKLOG // BATCH, BACKLOG, 0)
     await box.put(TopicKind.EVENT, lamp_failure())
-    link, pub = make_agent_side(broker, buf)  # 100 readings a batch, 4 in flight: 200 batches of backlog
+    link, pub = make_agent_side(broker, buf)  # 4 in flight: 20 batches of backlog
     at_confirm: list[int] = []
 
     def on_outbox_confirmed(conf: Confirmation) -> None:  # in the step that applies the confirmation
@@ -215,11 +218,22 @@ async def race(
     link.route(OUTBOX_CONFIRM, sender.on_confirm_message)
     async with collector_running(broker, config, sink), tasks(link.run(), pub.run()) as running_parts:
         if late:
-            await wait_for(lambda: buf.unsealed == 0 and pub.in_flight == 0, timeout=120)
+            await drained(buf, pub)
         running_parts.append(asyncio.create_task(sender.run()))
         await wait_for(lambda: box.depth == 0, timeout=120)
     (confirmed,) = at_confirm
     return Race(unconfirmed_at_outbox_confirm=BACKLOG - confirmed, confirmed_at_outbox_confirm=confirmed)
+
+
+async def drained(buf: Buffer, pub: Publisher, timeout: float = 120) -> None:
+    """Wait until the buffer holds nothing (every unit confirmed and deleted) and nothing is in flight."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        stats = await buf.stats()
+        if stats.unsealed == stats.sealed_batches == pub.in_flight == 0:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the backlog did not drain in time"
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -17,7 +17,9 @@ from edge_agent.clock import ManualClock
 from edge_agent.config.load import read_yaml
 from edge_agent.poll.poller import DevicePoller
 from simulators.luminaire.bank import LuminaireBankServer
+from tests.edge_agent.units import sendable
 from wire.points import Quality
+from wire.telemetry import decode_batch
 
 PROFILE = Path(__file__).resolve().parents[2] / "configs" / "profiles" / "dali-gw-luminaire.yaml"
 
@@ -77,11 +79,7 @@ async def test_polls_on_interval_with_offset_and_stamps_clock(
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    batch = await buf.seal(10_000)
-    assert batch is not None
-    from wire.telemetry import decode_batch
-
-    got = decode_batch(batch.payload).readings
+    got = [r for unit in await sendable(buf) for r in decode_batch(unit.payload).readings]
     stamps = {d.name: sorted({r.ts_ms - start_wall for r in got if r.device == d.name}) for d in devices}
     assert stamps["lum-00"][:3] == [0, 1000, 2000]
     assert stamps["lum-01"][:3] == [500, 1500, 2500]
