@@ -39,6 +39,7 @@ class Backlog:
     first_ts: int
     last_ts: int
     seconds: float  # how long it took to build
+    last_seq: int  # the highest chunk key of the backlog: the agent's own units come after it
     stats_s: float  # one Buffer.stats() on it (the health report's and `edge-agent flush`'s look)
 
     @property
@@ -105,19 +106,28 @@ async def _build(
     health_interval_s: float,
     max_bytes: int,
     page_size: int | None,
+    batch_readings: int,
 ) -> Backlog:
     t0 = time.perf_counter()
     end_ms = time.time_ns() // 1_000_000 - 1000
     new_buffer_file(path, page_size)
     buf = await Buffer.open(
-        path, gateway=gateway, clock=SystemClock(), max_bytes=max_bytes, commit_interval_s=0
+        path,
+        gateway=gateway,
+        clock=SystemClock(),
+        max_bytes=max_bytes,
+        commit_interval_s=0,
+        batch_readings=batch_readings,
     )
+    # As the agent commits it during an outage: a group commit every 0.5 s, each a chunk that joins the
+    # open backlog group (the link is down), groups of >= 1,000 readings.
+    per_commit = max(1, round(per_second(luminaires, health_interval_s) / 2))
     first = last = 0
     try:
         chunk: list[Reading] = []
         for r in readings(n, luminaires=luminaires, health_interval_s=health_interval_s, end_ms=end_ms):
             chunk.append(r)
-            if len(chunk) == 250_000:
+            if len(chunk) == per_commit:
                 first = first or chunk[0].ts_ms
                 await buf.append(chunk)
                 chunk = []
@@ -125,7 +135,9 @@ async def _build(
             first = first or chunk[0].ts_ms
             await buf.append(chunk)
         last = r.ts_ms
-        assert buf.unsealed == n, f"{buf.unsealed} readings in the buffer, {n} wanted"
+        held = await buf.stats()
+        assert held.unsealed + held.sealed_readings == n, f"{held} readings in the buffer, {n} wanted"
+        last_seq = buf.newest_key()
         built = time.perf_counter() - t0
         stats_s = []
         for _ in range(3):
@@ -134,7 +146,7 @@ async def _build(
             stats_s.append(time.perf_counter() - t1)
     finally:
         await buf.close()  # the last connection: SQLite checkpoints and removes the WAL
-    return Backlog(path, n, first, last, built, min(stats_s))
+    return Backlog(path, n, first, last, built, last_seq, min(stats_s))
 
 
 def build(
@@ -146,6 +158,7 @@ def build(
     health_interval_s: float = 5.0,
     max_bytes: int = 2 << 30,
     page_size: int | None = None,
+    batch_readings: int = 1000,
 ) -> Backlog:
     """Write a buffer at ``path`` holding ``n`` unsealed readings (a file the agent opens as its own);
     ``page_size``: SQLite's page size (default: the one the agent's ``Buffer.open`` gets, 4096)."""
@@ -158,13 +171,18 @@ def build(
             health_interval_s=health_interval_s,
             max_bytes=max_bytes,
             page_size=page_size,
+            batch_readings=batch_readings,
         )
     )
 
 
-def left(buffer: sqlite3.Connection, last_id: int, last_ts: int) -> tuple[int, int]:
-    """Backlog readings not yet sealed, and sealed backlog batches not yet confirmed."""
-    (first,) = buffer.execute("SELECT MIN(id) FROM readings").fetchone()
-    unsealed = 0 if first is None or first > last_id else last_id - first + 1
-    (batches,) = buffer.execute("SELECT COUNT(*) FROM batches WHERE oldest_ts <= ?", (last_ts,)).fetchone()
-    return unsealed, int(batches)
+def left(buffer: sqlite3.Connection, last_seq: int) -> tuple[int, int]:
+    """Backlog readings still in the buffer's open group, and backlog units not yet confirmed (deleted)."""
+    (group,) = buffer.execute("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'open_group'").fetchone()
+    (unsent,) = buffer.execute(
+        "SELECT COALESCE(SUM(readings), 0) FROM chunks WHERE seq <= ? AND grp = ?", (last_seq, group)
+    ).fetchone()
+    (units,) = buffer.execute(
+        "SELECT COUNT(DISTINCT grp) FROM chunks WHERE seq <= ? AND grp != ?", (last_seq, group)
+    ).fetchone()
+    return int(unsent), int(units)

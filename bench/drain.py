@@ -157,7 +157,7 @@ def drain(
                     raise RuntimeError(f"the agent exited while draining:\n{stack.logs()}")
                 try:
                     last, now = sample(pid), time.monotonic()
-                    unsealed, batches = backlog.left(buf, held.readings, held.last_ts)
+                    unsealed, batches = backlog.left(buf, held.last_seq)
                     (confirmed,) = buf.execute(
                         "SELECT value FROM counters WHERE name=?", (Counter.CONFIRMED,)
                     ).fetchone()
@@ -269,6 +269,7 @@ def main() -> None:
             health_interval_s=args.health_interval,
             max_bytes=args.max_bytes,
             page_size=args.page_size,
+            batch_readings=args.batch,
         )
         size = held.path.stat().st_size
         print(
@@ -280,19 +281,19 @@ def main() -> None:
             f"Buffer.stats() on it (health reports, `edge-agent flush`; under the buffer's lock): "
             f"{held.stats_s:.2f} s"
         )
-        rows = max(150_000, args.batch * 300)
-        sqlite_rate = max(
-            limits.raw_sqlite(work / "raw.db", rows // args.batch, args.batch) for _ in range(3)
-        )
+        # The backlog travels in its groups (>= 1,000 readings each): the limits are measured at that size.
+        with closing(read_only(held.path)) as db:
+            (units,) = db.execute("SELECT COUNT(DISTINCT grp) FROM chunks").fetchone()
+        unit = max(1, round(held.readings / max(1, units)))
+        print(f"backlog units: {units:,}, {unit:,} readings each on average")
+        rows = max(150_000, unit * 300)
+        sqlite_rate = max(limits.raw_sqlite(work / "raw.db", rows // unit, unit) for _ in range(3))
         print(
-            f"raw SQLite insert (store's rows, 1 commit per {args.batch}, WAL, FULL; best of 3): "
+            f"raw SQLite insert (store's rows, 1 commit per {unit}, WAL, FULL; best of 3): "
             f"{sqlite_rate:,.0f} readings/s"
         )
-        limit = limits.collector(work, args.batch, args.window, rows // args.batch)
-        print(
-            f"collector ingest limit (batches of {args.batch}, {args.window} in flight): "
-            f"{limit:,.0f} readings/s"
-        )
+        limit = limits.collector(work, unit, args.window, rows // unit)
+        print(f"collector ingest limit (batches of {unit}, {args.window} in flight): {limit:,.0f} readings/s")
         base = idle(work, args)
         print(
             f"idle agent (empty buffer, {args.idle_warmup:.0f} s warm-up): RSS {base.rss_kb / 1024:.1f} MB "

@@ -1,10 +1,12 @@
 """The agent's buffer at a cabinet's load, replayed in-process at full speed, every write accounted for.
 
 The agent's own :class:`Buffer` receives what a cabinet commits (bench/backlog.py's readings: 50
-luminaires x 11 points a second and the ``_agent`` points), in the transactions the agent makes: one
-group commit per ``commit_interval_s``; after it, the uplink's seal (a batch when ``batch_max`` readings
-wait or ``linger_s`` passed since the last seal, as ``Publisher._seal_live`` decides); then the
-collector's confirmation of each batch (an ``ack``). Simulated time runs as fast as the disk allows.
+luminaires x 11 points a second and the ``_agent`` points), in the transactions the agent makes when its
+uplink is busy (the window full, so nothing leaves before its commit: the costly case; an idle uplink
+writes almost nothing, BENCHMARKS.md): one group commit per ``commit_interval_s``, which writes the
+readings as chunks of at most ``batch_max`` and deletes what the collector confirmed since the last
+one; the collector's confirmation of each unit (an ``ack``, which writes nothing itself). Simulated
+time runs as fast as the disk allows. ``linger_s`` is no longer used (buffer schema 3).
 
 After each transaction: the bytes the process caused to be written (``/proc/self/io``), the WAL frames
 it appended (bench/walwatch.py) and, through SQLite's ``dbstat`` table, what each frame's page holds
@@ -26,7 +28,7 @@ from typing import TypeVar
 from bench.backlog import readings
 from bench.stackrun import new_buffer_file, read_only
 from bench.walwatch import WalWatch
-from edge_agent.buffer.store import Buffer, SealedBatch
+from edge_agent.buffer.store import Buffer
 from edge_agent.clock import SystemClock
 from harness.procstat import io_sample
 from wire.points import Reading
@@ -99,7 +101,6 @@ class _Uplink:
     def __init__(self, buf: Buffer, mix: Mix, out: Replay, db: sqlite3.Connection) -> None:
         self.buf, self.mix, self.out, self.db = buf, mix, out, db
         self.watch = WalWatch(buf_path(db))
-        self.last_seal = -1e9
 
     async def step(self, kind: str, op: Awaitable[T]) -> T:
         out, watch = self.out, self.watch
@@ -120,20 +121,11 @@ class _Uplink:
         return result
 
     async def wake(self, now: float) -> None:
-        """``Publisher._seal_live``: seal while a batch is full, or once when the linger is over; then the
-        collector's confirmation of each batch (one ``ack`` each)."""
-        sealed: list[SealedBatch] = []
-        while True:
-            live = self.buf.unsealed
-            if not (live >= self.mix.batch_max or (live > 0 and now - self.last_seal >= self.mix.linger_s)):
-                break
-            batch = await self.step("seal", self.buf.seal(self.mix.batch_max))
-            self.last_seal = now
-            if batch is None:
-                break
-            sealed.append(batch)
-        for batch in sealed:
-            await self.step("ack", self.buf.ack([batch.key.seq]))
+        """The uplink sends the units the commit wrote (each commit's chunk is one: the link is up, the
+        window was full), and the collector confirms each (one ``ack`` each, which writes nothing: the
+        next group commit deletes them)."""
+        for unit in await self.buf.sealed():
+            await self.step("ack", self.buf.ack([unit.key.seq]))
 
 
 def buf_path(db: sqlite3.Connection) -> Path:
@@ -144,7 +136,10 @@ async def run(path: Path, mix: Mix, seconds: float) -> Replay:
     """Replay ``seconds`` of the cabinet's load into a new buffer at ``path``."""
     out = Replay(mix)
     new_buffer_file(path, mix.page_size)
-    buf = await Buffer.open(path, gateway="cab-replay", clock=SystemClock(), commit_interval_s=0)
+    buf = await Buffer.open(
+        path, gateway="cab-replay", clock=SystemClock(), commit_interval_s=0, batch_readings=mix.batch_max
+    )
+    buf.online = True  # the busy uplink: every commit writes its readings as units of their own
     try:
         with closing(read_only(path)) as db:
             uplink = _Uplink(buf, mix, out, db)
@@ -154,9 +149,6 @@ async def run(path: Path, mix: Mix, seconds: float) -> Replay:
                 await uplink.step("append", buf.append(tick))
                 out.committed += len(tick)
                 await uplink.wake(now)
-                deadline = uplink.last_seal + mix.linger_s
-                if buf.unsealed and now < deadline < now + mix.commit_interval_s:
-                    await uplink.wake(deadline)
             out.seconds = now
             counts = uplink.watch.counts
             out.checkpoints, out.checkpoint_pages = counts.checkpoints, counts.pages_checkpointed
