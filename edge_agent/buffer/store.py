@@ -295,6 +295,8 @@ class Buffer:
 
     async def units(self, keys: Sequence[int]) -> list[SealedBatch]:
         """These units, those that still wait for their confirmation (a re-send, a live unit)."""
+        if not keys:
+            return []
         fresh = {b.key.seq: b for b in self._unwritten.batches() if b.key.seq in set(keys)}
         wanted = [k for k in keys if k not in fresh and k not in self._depth.confirmed]
         async with self.access.locked() as db:
@@ -343,9 +345,10 @@ class Buffer:
             self._tally.add(name, n)
         done = {live.batch.key.seq for live in confirmed}
         rest = [s for s in seqs if s not in done]
-        n += sum(self._depth.handed.get(s, 0) for s in rest)
-        self._depth.confirmed.update(rest)
-        self._writer.wake()  # deleted with the next commit
+        if rest:
+            n += sum(self._depth.handed.get(s, 0) for s in rest)
+            self._depth.confirmed.update(rest)
+            self._writer.wake()  # deleted with the next commit
         return n
 
     async def reject(self, seqs: Sequence[int], reason: str) -> int:

@@ -198,6 +198,8 @@ class Publisher:
 
     async def _send_live(self, room: int) -> int:
         live = self._buffer.live_units
+        if not live:
+            return 0
         keys = [live.popleft() for _ in range(min(room, len(live)))]
         units = await self._buffer.units(keys)
         for unit in units:
