@@ -60,6 +60,10 @@ def encode_batch(key: BatchKey, readings: Iterable[Reading]) -> bytes:
         if r.reason is not None:
             row.append(r.reason)
         rows.append(row)
+    return _pack(key, series, rows)
+
+
+def _pack(key: BatchKey, series: dict[tuple[str, str], int], rows: list[list[Any]]) -> bytes:
     body = {
         "v": PROTOCOL_VERSION,
         "gw": key.gateway,
@@ -84,17 +88,7 @@ def merge_batches(key: BatchKey, payloads: Sequence[bytes]) -> bytes:
         for row in part:
             row[0] = index[row[0]]
         rows += part
-    return msgpack.packb(
-        {
-            "v": PROTOCOL_VERSION,
-            "gw": key.gateway,
-            "ep": key.epoch,
-            "sq": key.seq,
-            "s": [list(k) for k in series],
-            "r": rows,
-        },
-        use_bin_type=True,
-    )
+    return _pack(key, series, rows)
 
 
 def content_digest(batch: TelemetryBatch) -> bytes:
