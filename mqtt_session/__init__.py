@@ -7,6 +7,7 @@ or payloads: those are the contract (:mod:`wire`).
 
 One noun per module: :mod:`.link` (the session), :mod:`.router` and :mod:`.topic_filter` (routing),
 :mod:`.tracking` (PUBACK futures), :mod:`.loop_bridge` (paho's sockets on the asyncio loop),
+:mod:`.paho_tables` (paho's MQTT 5 tables built once, not per decoded packet),
 :mod:`.backoff`, :mod:`.messages` (will, subscription, message, errors), :mod:`.security`.
 """
 

@@ -29,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt_session.backoff import Backoff
 from mqtt_session.loop_bridge import LoopBridge
 from mqtt_session.messages import Message, NotConnected, Will
+from mqtt_session.paho_tables import install as share_paho_tables
 from mqtt_session.router import Handler, Route, Router
 from mqtt_session.security import Credentials, TlsSettings, apply_credentials, apply_tls
 from mqtt_session.tracking import PublishTracker
@@ -80,6 +81,7 @@ class MqttLink:
         self.connects = 0
         self.session_resumed = False  # the broker had kept this client's session (last connect)
         self.last_error: str | None = None
+        share_paho_tables()  # paho's decoder rebuilds its MQTT 5 tables per packet otherwise
         c = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack
         )
