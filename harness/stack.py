@@ -146,7 +146,7 @@ class Stack:
 site: {self.site}
 broker: {{host: 127.0.0.1, port: {self.agent_broker_port}, keepalive_s: {self.keepalive_s}}}
 buffer: {{path: {self.buffer_path}, commit_interval_s: {self.commit_interval_s}{extra}}}
-uplink: {{batch_max_readings: 500, batch_linger_s: 0.2, in_flight_batches: 8,
+uplink: {{batch_max_readings: 500, batch_linger_s: 0.1, in_flight_batches: 8,
           confirm_timeout_s: {self.confirm_timeout_s}}}
 health_interval_s: {self.health_interval_s}
 status_socket: {self.workdir / "agent.sock"}

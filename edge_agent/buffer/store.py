@@ -131,7 +131,8 @@ class Buffer:
         )
         self._task: asyncio.Task[None] | None = None
         self.listeners: list[Callable[[], None]] = self._writer.listeners  # after every commit
-        self.fresh_listeners: list[Callable[[], None]] = self._writer.fresh  # when readings arrive
+        self.fresh_listeners: list[Callable[[], None]] = self._writer.fresh  # when readings start to wait
+        self.before_commit: list[Callable[[], None]] = self._writer.before_commit  # the uplink's last chance
         self.live_units: collections.deque[int] = self._writer.live_units  # closed while connected
 
     @property
@@ -278,6 +279,10 @@ class Buffer:
         self._writer.sent(LiveBatch(batch, self._clock.now_ms(), max(stamps), waiting, sent_at))
         self._depth.handed[seq] = batch.readings
         return batch
+
+    def fresh_since(self) -> float | None:
+        """The loop time the oldest reading waiting for its commit arrived; None when none waits."""
+        return self._writer.waiting_since if self._writer.waiting else None
 
     def newest_key(self) -> int:
         """The highest key handed out so far: every unit at or below it exists already (the backlog)."""

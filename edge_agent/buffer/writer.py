@@ -99,7 +99,9 @@ class GroupCommit:
         self._stopped: BaseException | None = None  # why the writer no longer runs
         self._refusing = False  # the last commit found no room (logged once, at ERROR)
         self.listeners: list[Callable[[], None]] = []  # called after every commit (the uplink's wake-up)
-        self.fresh: list[Callable[[], None]] = []  # called when readings arrive (the uplink may take them)
+        self.fresh: list[Callable[[], None]] = []  # called when readings start to wait (the uplink may take)
+        self.before_commit: list[Callable[[], None]] = []  # called just before a commit takes what waits
+        self.waiting_since = 0.0  # loop time the oldest waiting submission arrived
         self._last_write = 0.0  # loop time of the last commit
 
     @property
@@ -113,10 +115,12 @@ class GroupCommit:
         if self._stopped is not None:
             fut.set_exception(WriterStopped(f"the buffer's writer stopped: {self._stopped!r}"))
             return fut
+        if not self._pending:
+            self.waiting_since = asyncio.get_running_loop().time()
+            for listener in self.fresh:  # the first to wait: the uplink may send them before the card
+                listener()
         self._pending.append((readings, fut))
         self._wake.set()
-        for listener in self.fresh:
-            listener()
         return fut
 
     def take(self, max_readings: int) -> Pending:
@@ -129,10 +133,17 @@ class GroupCommit:
             entry = self._pending.pop(0)
             taken.append(entry)
             n += len(entry[0])
+        if self._pending:
+            self.waiting_since = asyncio.get_running_loop().time()
         return taken
 
     def give_back(self, taken: Pending) -> None:
         self._pending[:0] = taken
+
+    @property
+    def waiting(self) -> int:
+        """Submissions waiting for the next commit."""
+        return len(self._pending)
 
     def sent(self, live: LiveBatch) -> None:
         """A batch of taken readings was sent: the next commit writes it."""
@@ -181,6 +192,9 @@ class GroupCommit:
             if not final:
                 await asyncio.sleep(self._commit_interval_s)  # later readings join; the uplink may take
             self._wake.clear()
+            if self._pending and not self.refusing:
+                for hook in self.before_commit:  # the uplink takes what it can send now
+                    hook()
             pending, self._pending = self._pending, []
             # A fresh batch gets half an interval for its confirmation before it is written.
             young = loop.time() - self._commit_interval_s / 2

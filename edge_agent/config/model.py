@@ -62,10 +62,11 @@ class UplinkConfig(_Model):
         default=1000, ge=1, le=20000, description="the most readings in a live batch (a chunk of the buffer)"
     )
     batch_linger_s: float = Field(
-        default=1.0,
+        default=0.1,
         ge=0,
         le=60,
-        description="unused since buffer schema 3 (batches grow only under load); kept so older configs load",
+        description="while the uplink is idle, fresh readings wait at most this long (and never past the "
+        "next group commit) to share a batch",
     )
     in_flight_batches: int = Field(default=8, ge=1, le=1000, description="sent, not yet confirmed")
     confirm_timeout_s: float = Field(default=15.0, gt=0, le=3600, description="re-send after this")

@@ -10,10 +10,13 @@ counted as ``confirmations_dropped_queue_full_total``, logged once at WARNING): 
 units stay, are re-sent after ``confirm_timeout_s`` and confirmed again.
 
 Send before the card: while the window has room, readings still waiting for their group commit leave
-at once, in a batch under a key from the reserved block (:meth:`Buffer.take_fresh`); the commit writes
-that batch as it was sent. When the window is full, a group commit writes what waits as chunks, each a
-unit sent as soon as the window has room; when the link is down, chunks gather into backlog groups of
-at least 1,000 readings (:mod:`edge_agent.buffer.groups`): batches grow only under load.
+in a batch under a key from the reserved block (:meth:`Buffer.take_fresh`) once the first of them has
+waited ``batch_linger_s`` (0.1 s by default: the polls of that time share one message, a Nagle of
+sorts) — or just before the group commit, whichever comes first; the commit then writes that batch as
+it was sent, or nothing when its confirmation came first. When the window is full, a group commit
+writes what waits as chunks, each a unit sent as soon as the window has room; when the link is down,
+chunks gather into backlog groups of at least 1,000 readings (:mod:`edge_agent.buffer.groups`):
+batches grow only under load.
 
 Live first: every unit that exists when the connection comes up is the backlog. Units committed since
 take the first free slots of the window, then readings not committed yet; the backlog drains behind
@@ -78,8 +81,10 @@ class Publisher:
         self.counters = Counts(UPLINK)
         self.last_confirm_ms: int | None = None
         self.last_confirm_mono: float | None = None  # the same moment on the clock's monotonic scale
+        self._filling = False  # a round is filling the window (the writer's hook then leaves it alone)
         buffer.listeners.append(self._wake.set)
         buffer.fresh_listeners.append(self._wake.set)
+        buffer.before_commit.append(self._before_commit)
 
     @property
     def in_flight(self) -> int:
@@ -131,10 +136,13 @@ class Publisher:
             # the next round (they may leave before their commit only if the publisher looks again).
             self._wake.clear()
             await self._apply_confirmations()
+            self._filling = True
             try:
                 await self._fill_window()
             except NotConnected:
                 continue
+            finally:
+                self._filling = False
             if not self._confirmations.empty():
                 continue
             await wait_for_work(self._wake, self._link.disconnected, self._next_deadline())
@@ -142,7 +150,28 @@ class Publisher:
     def _next_deadline(self) -> float:
         now = self._clock.monotonic()
         deadlines = [t + self._cfg.confirm_timeout_s - now for t in self._in_flight.values()]
+        since = self._buffer.fresh_since()
+        if since is not None:  # fresh readings leave when their linger is over
+            deadlines.append(since + self._cfg.batch_linger_s - asyncio.get_running_loop().time())
         return max(0.01, min(deadlines, default=5.0))
+
+    def _linger_over(self) -> bool:
+        since = self._buffer.fresh_since()
+        return since is not None and asyncio.get_running_loop().time() - since >= self._cfg.batch_linger_s
+
+    def _before_commit(self) -> None:
+        """The writer is about to commit what waits: what the window has room for leaves now instead,
+        so that the commit writes nothing for it (its confirmation comes first)."""
+        if self._filling or self._buffer.live_units or not self._link.connected.is_set():
+            return
+        if self._link.generation != self._generation:
+            return  # a new connection the run loop has not taken in yet
+        room = self._cfg.in_flight_batches - len(self._in_flight)
+        if room > 0:
+            try:
+                self._send_fresh(room)
+            except NotConnected:
+                return
 
     async def _apply_confirmations(self) -> None:
         while not self._confirmations.empty():
@@ -179,7 +208,7 @@ class Publisher:
         if room <= 0:
             return
         room -= await self._send_live(room)  # units committed while connected first ...
-        if room > 0 and not self._buffer.live_units:
+        if room > 0 and not self._buffer.live_units and self._linger_over():
             room -= self._send_fresh(room)  # ... then readings not committed yet, sent before the card ...
         if room > 0 and self._overdue:
             room -= await self._resend(room)  # ... then units whose confirmation is overdue ...

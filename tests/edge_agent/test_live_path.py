@@ -161,3 +161,47 @@ async def test_the_counts_of_a_confirmation_just_before_close_reach_the_file(tmp
         with sqlite3.connect(path) as db:
             counted = dict(db.execute("SELECT name, value FROM counters"))
         assert counted[str(Counter.CONFIRMED)] == counted[str(Counter.SEALED)] == total
+
+
+async def test_polls_within_the_linger_share_one_batch(broker: Broker, tmp_path: Path) -> None:
+    """An idle uplink sends fresh readings once the first has waited ``batch_linger_s``: three polls
+    that come within it leave as one message, not three (the agent's CPU is per message)."""
+    buf = await open_slow(tmp_path / "b.db")
+    collector = FakeCollector(broker)
+    link, pub = make_agent_side(broker, buf, batch_linger_s=0.4)
+    try:
+        async with running(collector.link.run, link.run, pub.run):
+            await asyncio.wait_for(
+                asyncio.gather(collector.link.subscribed.wait(), link.subscribed.wait()), 5
+            )
+            polls = []
+            for i in range(3):
+                polls.append(asyncio.create_task(buf.append(batch_of(4, start=10 * i))))
+                await asyncio.sleep(0.05)
+            await asyncio.wait_for(asyncio.gather(*polls), SLOW_COMMIT_S / 2)  # confirmed, not committed
+            assert [len(b.readings) for b in collector.received] == [12]
+    finally:
+        await buf.close()
+
+
+async def test_what_waits_leaves_just_before_the_commit_instead_of_being_written(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A linger longer than the commit interval: the commit hands what waits to the uplink first, so
+    the readings leave at the commit's tick and the commit writes nothing for them."""
+    path = tmp_path / "b.db"
+    buf = await Buffer.open(path, gateway="gw-1", clock=SystemClock(), commit_interval_s=0.3)
+    collector = FakeCollector(broker)
+    link, pub = make_agent_side(broker, buf, batch_linger_s=30.0)
+    try:
+        async with running(collector.link.run, link.run, pub.run):
+            await asyncio.wait_for(
+                asyncio.gather(collector.link.subscribed.wait(), link.subscribed.wait()), 5
+            )
+            await asyncio.wait_for(buf.append(batch_of(6)), 5)
+            assert [len(b.readings) for b in collector.received] == [6]
+            assert collector.topics[collector.received[0].key.seq][0].endswith("/telemetry")
+            await asyncio.sleep(0.8)  # two more commits
+            assert chunk_rows(path) == []  # confirmed before any commit wrote it
+    finally:
+        await buf.close()
