@@ -191,24 +191,19 @@ class Bounds:
                 if end is None:
                     return None
                 p = retention.ThinPass(after=0, end=end)
-            async with db.execute(
-                "SELECT c.seq, c.grp, c.readings, p.payload FROM chunks c JOIN payloads p ON p.seq = c.seq "
-                "WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq LIMIT ?",
-                (p.after, p.end, max(1, rows // 100)),
-            ) as cur:
-                todo = list(await cur.fetchall())
+            todo = await retention.chunks_between(db, p.after, p.end, max(1, rows // 100))
             n = open_gone = seen = 0
             upto = p.end
             for seq, grp, k, payload in todo:
-                upto = int(seq)
-                if depth.maybe_sent(int(grp)):
+                upto = seq
+                if depth.maybe_sent(grp):
                     continue
                 gone, _ = await retention.thin_chunk(
-                    db, BatchKey(self._gateway, self._epoch, int(seq)), bytes(payload), keep, p
+                    db, BatchKey(self._gateway, self._epoch, seq), payload, keep, p
                 )
                 n += gone
                 open_gone += gone if grp == depth.open_group else 0
-                seen += int(k)
+                seen += k
                 if seen >= rows:
                     break
             await count(db, Counter.DROPPED_THINNED, n)

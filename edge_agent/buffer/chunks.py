@@ -106,22 +106,36 @@ async def delete_chunks(db: aiosqlite.Connection, seqs: Sequence[int]) -> int:
     return int(row[0]) if row else 0
 
 
+Parts = dict[int, list[tuple[int, int, int, bytes]]]  # grp -> (seq, readings, oldest_ts, payload) in order
+
+
 async def load_units(
     db: aiosqlite.Connection, gateway: str, epoch: str, grps: Sequence[int]
 ) -> list[SealedBatch]:
     """The units of these groups that still exist, in the order asked, each as one batch."""
+    return units_of(gateway, epoch, grps, await load_parts(db, grps))
+
+
+def units_of(gateway: str, epoch: str, grps: Sequence[int], parts: Parts) -> list[SealedBatch]:
+    """The batches of :func:`load_parts`' groups, in the order asked (merging is CPU work: callers do it
+    after they gave the connection's lock back)."""
+    return [unit(gateway, epoch, g, parts[g]) for g in grps if g in parts]
+
+
+async def load_parts(db: aiosqlite.Connection, grps: Sequence[int]) -> Parts:
+    """The chunks of these groups that still exist, by group, in ``seq`` order."""
     if not grps:
-        return []
+        return {}
     async with db.execute(
         f"SELECT c.grp, c.seq, c.readings, c.oldest_ts, p.payload FROM chunks c "
         f"JOIN payloads p ON p.seq = c.seq WHERE c.grp IN ({_marks(len(grps))}) ORDER BY c.grp, c.seq",
         tuple(grps),
     ) as cur:
         rows = list(await cur.fetchall())
-    parts: dict[int, list[tuple[int, int, int, bytes]]] = {}
+    parts: Parts = {}
     for grp, seq, n, oldest, payload in rows:
         parts.setdefault(int(grp), []).append((int(seq), int(n), int(oldest), bytes(payload)))
-    return [unit(gateway, epoch, g, parts[g]) for g in grps if g in parts]
+    return parts
 
 
 def unit(gateway: str, epoch: str, grp: int, parts: Sequence[tuple[int, int, int, bytes]]) -> SealedBatch:

@@ -12,10 +12,12 @@ reading is safe: the centre stored it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from edge_agent.buffer.chunks import SealedBatch
+from wire.points import Reading
+from wire.telemetry import BatchKey, encode_batch
 
 Waiting = list[tuple[int, asyncio.Future[None]]]  # (readings, the append's future)
 
@@ -27,6 +29,17 @@ class LiveBatch:
     newest_ts: int
     waiting: Waiting
     sent_at: float  # the event loop's clock
+
+    @classmethod
+    def of(
+        cls, key: BatchKey, taken: Sequence[tuple[Sequence[Reading], asyncio.Future[None]]], now_ms: int
+    ) -> LiveBatch:
+        """The batch of ``append`` calls taken from the writer's queue, sent now under ``key``."""
+        readings = [r for rs, _ in taken for r in rs]
+        stamps = [r.ts_ms for r in readings]
+        batch = SealedBatch(key, len(readings), min(stamps), encode_batch(key, readings))
+        waiting = [(len(rs), fut) for rs, fut in taken]
+        return cls(batch, now_ms, max(stamps), waiting, asyncio.get_running_loop().time())
 
     def answer(self, exc: BaseException | None = None) -> None:
         for _, fut in self.waiting:

@@ -53,7 +53,8 @@ class Outgoing:
                 db, after=after, upto=upto, open_group=self._depth.open_group, limit=limit
             )
             ids = [g for g in ids if g not in self._depth.confirmed]
-            found = await chunks.load_units(db, self.gateway, self.epoch, ids)
+            parts = await chunks.load_parts(db, ids)
+        found = chunks.units_of(self.gateway, self.epoch, ids, parts)
         fresh = [b for b in self._unwritten.batches() if after < b.key.seq <= upto]
         have = {b.key.seq for b in found}
         units = sorted([*found, *(b for b in fresh if b.key.seq not in have)], key=lambda b: b.key.seq)
@@ -67,10 +68,12 @@ class Outgoing:
         """These units, those that still wait for their confirmation (a re-send, a live unit)."""
         if not keys:
             return []
-        fresh = {b.key.seq: b for b in self._unwritten.batches() if b.key.seq in set(keys)}
+        asked = set(keys)
+        fresh = {b.key.seq: b for b in self._unwritten.batches() if b.key.seq in asked}
         wanted = [k for k in keys if k not in fresh and k not in self._depth.confirmed]
         async with self.access.locked() as db:
-            found = {b.key.seq: b for b in await chunks.load_units(db, self.gateway, self.epoch, wanted)}
+            parts = await chunks.load_parts(db, wanted)
+        found = {b.key.seq: b for b in chunks.units_of(self.gateway, self.epoch, wanted, parts)}
         units = [u for k in keys if (u := fresh.get(k) or found.get(k)) is not None]
         self._hand(units)
         return units
@@ -86,7 +89,8 @@ class Outgoing:
         return units
 
     async def close_group(self) -> None:
-        """Close the open backlog group now (``edge-agent flush``, tests): it becomes sendable."""
+        """Close the open backlog group now (tests, tools): it becomes sendable. The writer closes it by
+        itself at its first commit once the link is up."""
         try:
             async with self.access.transaction() as db:  # under the lock: no commit plans meanwhile
                 if not self._depth.open_group:

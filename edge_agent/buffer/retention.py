@@ -97,6 +97,18 @@ async def chunks_of(
         return [(int(s), int(n)) for s, n in await cur.fetchall()]
 
 
+async def chunks_between(
+    db: aiosqlite.Connection, after: int, upto: int, limit: int
+) -> list[tuple[int, int, int, bytes]]:
+    """(seq, group, readings, payload) of the chunks with ``after < seq <= upto``, oldest first."""
+    async with db.execute(
+        "SELECT c.seq, c.grp, c.readings, p.payload FROM chunks c JOIN payloads p ON p.seq = c.seq "
+        "WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq LIMIT ?",
+        (after, upto, limit),
+    ) as cur:
+        return [(int(s), int(g), int(n), bytes(p)) for s, g, n, p in await cur.fetchall()]
+
+
 async def thin_chunk(
     db: aiosqlite.Connection, key: BatchKey, payload: bytes, keep: int, thin: ThinPass
 ) -> tuple[int, int]:

@@ -39,6 +39,7 @@ from edge_agent.buffer.access import Access
 from edge_agent.buffer.chunks import SealedBatch
 from edge_agent.buffer.database import scalar
 from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.errors import BufferFull, WriterStopped
 from edge_agent.buffer.groups import Depth
 from edge_agent.buffer.keys import Keys
 from edge_agent.buffer.live import LiveBatch, Unwritten
@@ -48,11 +49,11 @@ from edge_agent.buffer.retention import Retention
 from edge_agent.buffer.room import Room, open_with_room
 from edge_agent.buffer.stats import BufferStats, read_stats
 from edge_agent.buffer.tally import Tally
-from edge_agent.buffer.writer import BufferFull, GroupCommit, WriterStopped
+from edge_agent.buffer.writer import GroupCommit
 from edge_agent.clock import Clock
 from edge_agent.counters import Counter
 from wire.points import Reading, value_flaw
-from wire.telemetry import BatchKey, encode_batch
+from wire.telemetry import BatchKey
 
 __all__ = ["Buffer", "BufferFull", "BufferStats", "SealedBatch", "Spawn", "WriterStopped"]
 
@@ -270,19 +271,16 @@ class Buffer:
         if seq is None:
             self._writer.give_back(taken)
             return None
-        readings = [r for rs, _ in taken for r in rs]
-        stamps = [r.ts_ms for r in readings]
-        key = BatchKey(self.gateway, self.epoch, seq)
-        batch = SealedBatch(key, len(readings), min(stamps), encode_batch(key, readings))
-        waiting = [(len(rs), fut) for rs, fut in taken]
-        sent_at = asyncio.get_running_loop().time()
-        self._writer.sent(LiveBatch(batch, self._clock.now_ms(), max(stamps), waiting, sent_at))
-        self._depth.handed[seq] = batch.readings
-        return batch
+        live = LiveBatch.of(BatchKey(self.gateway, self.epoch, seq), taken, self._clock.now_ms())
+        self._writer.sent(live)
+        self._depth.handed[seq] = live.batch.readings
+        return live.batch
 
-    def fresh_since(self) -> float | None:
-        """The loop time the oldest reading waiting for its commit arrived; None when none waits."""
-        return self._writer.waiting_since if self._writer.waiting else None
+    def fresh_age(self) -> float | None:
+        """How long the oldest reading waiting for its commit has waited, s; None when none waits."""
+        if not self._writer.waiting:
+            return None
+        return asyncio.get_running_loop().time() - self._writer.waiting_since
 
     def newest_key(self) -> int:
         """The highest key handed out so far: every unit at or below it exists already (the backlog)."""

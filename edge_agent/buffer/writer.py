@@ -28,6 +28,7 @@ from edge_agent.buffer.access import Access
 from edge_agent.buffer.chunks import Chunk
 from edge_agent.buffer.database import count, no_space
 from edge_agent.buffer.disk import DiskSpace
+from edge_agent.buffer.errors import BufferFull, WriterStopped
 from edge_agent.buffer.groups import Depth, apply, plan
 from edge_agent.buffer.keys import Keys
 from edge_agent.buffer.live import LiveBatch, Unwritten
@@ -42,21 +43,6 @@ from wire.telemetry import BatchKey
 log = logging.getLogger(__name__)
 
 Pending = list[tuple[Sequence[Reading], asyncio.Future[None]]]
-
-
-class BufferFull(Exception):
-    """``append`` could not commit: no room, even after the buffer made room inside its file. The
-    readings were counted as ``readings_dropped_disk_full_total``; the caller goes on (every commit tries
-    again)."""
-
-    def __init__(self, readings: int, reason: str) -> None:
-        super().__init__(f"{readings} readings not committed: {reason}")
-        self.readings = readings
-        self.reason = reason
-
-
-class WriterStopped(Exception):
-    """The buffer's writer is not running (it failed, or the buffer is closed): nothing was committed."""
 
 
 class GroupCommit:

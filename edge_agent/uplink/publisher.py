@@ -150,14 +150,14 @@ class Publisher:
     def _next_deadline(self) -> float:
         now = self._clock.monotonic()
         deadlines = [t + self._cfg.confirm_timeout_s - now for t in self._in_flight.values()]
-        since = self._buffer.fresh_since()
-        if since is not None:  # fresh readings leave when their linger is over
-            deadlines.append(since + self._cfg.batch_linger_s - asyncio.get_running_loop().time())
+        age = self._buffer.fresh_age()
+        if age is not None:  # fresh readings leave when their linger is over
+            deadlines.append(self._cfg.batch_linger_s - age)
         return max(0.01, min(deadlines, default=5.0))
 
     def _linger_over(self) -> bool:
-        since = self._buffer.fresh_since()
-        return since is not None and asyncio.get_running_loop().time() - since >= self._cfg.batch_linger_s
+        age = self._buffer.fresh_age()
+        return age is not None and age >= self._cfg.batch_linger_s
 
     def _before_commit(self) -> None:
         """The writer is about to commit what waits: what the window has room for leaves now instead,
